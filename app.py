@@ -1,0 +1,429 @@
+"""Ackbot's composition root: settings from the environment, the aiohttp application, the CLI.
+
+Nothing imports this module. Everything below it receives what it needs as arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from storage import keyring as keyring_module
+from storage.database import (
+    DatabaseURLError,
+    close_database,
+    database,
+    is_postgres,
+    open_database,
+    safe_url,
+)
+from storage.fields import use_keyring
+from storage.keyring import Keyring, KeyringError
+from storage.migrations import migrate, pending_migrations
+from storage.rotation import find_missing_key, rotate_all
+
+log = logging.getLogger("ackbot")
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message names the variable."""
+
+
+class Secret:
+    """A secret setting: its repr and str never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _port(value: str) -> int:
+    number = _integer(value)
+    if not 1 <= number <= 65535:
+        raise ValueError(f"expected a port number from 1 to 65535, got {value!r}")
+    return number
+
+
+def _integer(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"expected a number of 0 or more, got {value!r}")
+    return number
+
+
+def _positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"expected a number above 0, got {value!r}")
+    return number
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ValueError("expected sqlite:///path/to/file.db or postgresql://user@host/db")
+    return value.strip()
+
+
+def _key_list(value: str) -> tuple[Secret, ...]:
+    keys = tuple(Secret(part.strip()) for part in value.split(",") if part.strip())
+    if not keys:
+        raise ValueError("expected one or more comma-separated keys")
+    try:
+        Keyring(tuple(key.reveal() for key in keys))
+    except KeyringError as error:
+        raise ValueError(str(error)) from None
+    return keys
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+    return level
+
+
+def setting(env: str, default, parse, help: str):
+    """A settings field read from ``env`` with ``parse``; ``help`` is its README line."""
+    return field(default=default, metadata={"env": env, "parse": parse, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Ackbot has, read from ``ACKBOT_*`` environment variables by ``from_env``."""
+
+    data_dir: Path = setting(
+        "ACKBOT_DATA_DIR", Path("ackbot-data"), lambda value: Path(value.strip()),
+        "Folder for the embedded SQLite database and the generated encryption key; created if missing.",
+    )
+    database_url: str = setting(
+        "ACKBOT_DATABASE_URL", "", _database_url,
+        "`sqlite:///path` or `postgresql://user:password@host:5432/db`. Default: SQLite in the data folder.",
+    )
+    host: str = setting("ACKBOT_HOST", "127.0.0.1", _text, "Address `ackbot serve` listens on.")
+    port: int = setting("ACKBOT_PORT", 8080, _port, "Port `ackbot serve` listens on.")
+    public_url: str = setting(
+        "ACKBOT_PUBLIC_URL", "", _url,
+        "The URL people and providers reach Ackbot at (links, callbacks, manifests). Default: `http://HOST:PORT`.",
+    )
+    encryption_keys: tuple[Secret, ...] = setting(
+        "ACKBOT_ENCRYPTION_KEYS", (), _key_list,
+        "Comma-separated encryption keys (`ackbot keys generate`); the first encrypts, all decrypt."
+        " Unset on SQLite: a key is generated into the data folder. Required on PostgreSQL.",
+    )
+    max_body_bytes: int = setting(
+        "ACKBOT_MAX_BODY_BYTES", 1024 * 1024, _integer, "Largest request body accepted; larger gets 413.",
+    )
+    database_pool_size: int = setting(
+        "ACKBOT_DATABASE_POOL_SIZE", 10, _integer, "Database connections per process.",
+    )
+    log_level: str = setting("ACKBOT_LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR.")
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Settings":
+        """Settings from ``environ`` (default ``os.environ``); raises SettingsError naming the variable."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for item in fields(cls):
+            raw = environ.get(item.metadata["env"])
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[item.name] = item.metadata["parse"](raw)
+            except ValueError as error:
+                raise SettingsError(f"{item.metadata['env']}: {error}") from None
+        return cls(**values).with_defaults()
+
+    def with_defaults(self) -> "Settings":
+        """Fill the defaults that depend on other settings."""
+        changes = {}
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{(self.data_dir / 'ackbot.db').absolute()}"
+        if not self.public_url:
+            changes["public_url"] = f"http://{self.host}:{self.port}"
+        return self.replace(**changes) if changes else self
+
+    def replace(self, **changes) -> "Settings":
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+
+# --- storage start-up ------------------------------------------------------------------------
+
+
+def resolve_keyring(settings: Settings) -> Keyring:
+    """The configured keyring, or on the embedded default a key kept in the data folder."""
+    if settings.encryption_keys:
+        return Keyring(tuple(key.reveal() for key in settings.encryption_keys))
+    if not settings.is_embedded:
+        raise SettingsError(
+            "ACKBOT_ENCRYPTION_KEYS: required with PostgreSQL, so every instance shares the keys"
+            " (make one with `ackbot keys generate`)"
+        )
+    key, created = keyring_module.load_or_create_key_file(settings.data_dir)
+    if created:
+        log.warning(
+            "generated an encryption key in %s; back it up, or set ACKBOT_ENCRYPTION_KEYS",
+            settings.data_dir / keyring_module.KEY_FILE_NAME,
+        )
+    try:
+        return Keyring((key,))
+    except KeyringError as error:
+        raise SettingsError(f"{settings.data_dir / keyring_module.KEY_FILE_NAME}: {error}") from None
+
+
+async def open_storage(settings: Settings, apply_migrations: bool) -> None:
+    """Open the database, install the keyring, migrate or check the schema, check stored keys.
+
+    Raises SettingsError with one clear line when storage cannot be used as configured.
+    """
+    keyring = resolve_keyring(settings)
+    use_keyring(keyring)
+    try:
+        open_database(settings.database_url, settings.database_pool_size)
+    except DatabaseURLError as error:
+        raise SettingsError(f"ACKBOT_DATABASE_URL: {error}") from None
+    try:
+        if apply_migrations:
+            applied = await migrate()
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+        else:
+            pending = await pending_migrations()
+            if pending:
+                raise SettingsError(
+                    f"ACKBOT_DATABASE_URL: the schema is behind ({', '.join(pending)} pending); run `ackbot migrate`"
+                )
+        missing = await find_missing_key(keyring)
+    except SettingsError:
+        await close_database()
+        raise
+    except Exception as error:  # the driver's own errors differ per database
+        await close_database()
+        raise SettingsError(
+            f"ACKBOT_DATABASE_URL: cannot use {safe_url(settings.database_url)}: {error}"
+        ) from None
+    if missing:
+        await close_database()
+        raise SettingsError(
+            f"ACKBOT_ENCRYPTION_KEYS: stored data is encrypted with key id {missing}, which is not configured"
+        )
+
+
+# --- the application -------------------------------------------------------------------------
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+HTTP_KEY = web.AppKey("http", ClientSession)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The aiohttp application for ``settings``. Does no I/O: cleanup contexts open storage
+    and the shared HTTP client when the application starts."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app[SETTINGS_KEY] = settings
+    app.cleanup_ctx.append(storage_context)
+    app.cleanup_ctx.append(http_client_context)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def storage_context(app: web.Application):
+    settings = app[SETTINGS_KEY]
+    await open_storage(settings, apply_migrations=settings.is_embedded)
+    yield
+    await close_database()
+
+
+async def http_client_context(app: web.Application):
+    session = ClientSession(timeout=ClientTimeout(total=30))
+    app[HTTP_KEY] = session
+    yield
+    await session.close()
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    """Errors become JSON with a status and a message; nothing unexpected leaks a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response(
+            {"error": f"request body too large (limit {request.app[SETTINGS_KEY].max_body_bytes} bytes)"},
+            status=413,
+        )
+    except web.HTTPException as error:
+        if error.status < 400 or error.content_type == "application/json":
+            raise
+        return web.json_response({"error": error.reason}, status=error.status, headers=_safe_headers(error))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.rel_url.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+def _safe_headers(error: web.HTTPException) -> dict:
+    return {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await database.run(database.execute_sql, "SELECT 1")
+        database_state = {"ok": True, "engine": "postgresql" if is_postgres() else "sqlite"}
+    except Exception as error:
+        database_state = {"ok": False, "error": type(error).__name__}
+    body = {"status": "ok" if database_state["ok"] else "degraded", "database": database_state}
+    return web.json_response(body, status=200 if database_state["ok"] else 503)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def version() -> str:
+    try:
+        return metadata.version("ackbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ackbot", description="Ackbot: incident notifications you can acknowledge from anywhere."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser("serve", help="run the HTTP server (and the dispatcher)",
+                        description="Run the HTTP server on ACKBOT_HOST:ACKBOT_PORT.")
+    commands.add_parser("migrate", help="create or upgrade the database schema",
+                        description="Apply every pending schema migration; safe to run again.")
+    keys = commands.add_parser("keys", help="manage encryption keys", description="Manage encryption keys.")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    key_commands.add_parser("generate", help="print a new key",
+                            description="Print a new key to put first in ACKBOT_ENCRYPTION_KEYS.")
+    key_commands.add_parser("rotate", help="re-encrypt every stored secret under the first key",
+                            description="Re-encrypt every stored secret under the first key of"
+                            " ACKBOT_ENCRYPTION_KEYS. Safe to re-run; afterwards older keys can be removed.")
+    directory = commands.add_parser("directory", help="manage teams and people",
+                                    description="Manage teams, people and escalation levels.")
+    directory_commands = directory.add_subparsers(dest="directory_command", metavar="ACTION", required=True)
+    apply = directory_commands.add_parser("apply", help="apply a people file",
+                                          description="Create or update teams, users, channel tiers and"
+                                          " escalation levels from a TOML people file.")
+    apply.add_argument("file", type=Path, help="the people file (TOML)")
+    commands.add_parser("version", help="print the version", description="Print Ackbot's version.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "version":
+        print(f"ackbot {version()}")
+        return 0
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command == "serve":
+            return serve(settings)
+        return asyncio.run(run_command(settings, args))
+    except SettingsError as error:
+        print(f"ackbot: error: {error}", file=sys.stderr)
+        return 2
+    except CommandError as error:
+        print(f"ackbot: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+class CommandError(Exception):
+    """A command could not do what was asked; the message says why."""
+
+
+def serve(settings: Settings) -> int:
+    app = create_app(settings)
+    log.info("ackbot %s listening on http://%s:%s (database %s)", version(), settings.host, settings.port,
+             safe_url(settings.database_url))
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=log.getChild("access"))
+    return 0
+
+
+async def run_command(settings: Settings, args) -> int:
+    if args.command == "keys" and args.keys_command == "generate":
+        print(keyring_module.generate_key())
+        return 0
+    await open_storage(settings, apply_migrations=args.command == "migrate" or settings.is_embedded)
+    try:
+        return await run_storage_command(settings, args)
+    finally:
+        await close_database()
+
+
+async def run_storage_command(settings: Settings, args) -> int:
+    if args.command == "migrate":
+        print("schema is up to date")
+    elif args.command == "keys":
+        count = await rotate_all()
+        print(f"re-encrypted {count} value(s) under key id {resolve_keyring(settings).primary_id}")
+    elif args.command == "directory":
+        from incidents.directory import DirectoryError, apply_people_file
+
+        try:
+            summary = await apply_people_file(args.file)
+        except DirectoryError as error:
+            raise CommandError(str(error)) from None
+        print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Opening the database: SQLite by default, PostgreSQL from a postgresql:// URL.
+
+Every query runs through peewee's asyncio support (``playhouse.pwasyncio``): synchronous peewee
+code runs inside ``await database.run(fn, ...)`` and waits on the driver without blocking the
+event loop. Models bind to the ``database`` proxy, initialised by ``open_database``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from peewee import DatabaseProxy
+from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = (
+    ("journal_mode", "wal"),
+    ("foreign_keys", 1),
+    ("busy_timeout", 10000),
+    ("synchronous", "normal"),
+)
+
+
+class DatabaseURLError(ValueError):
+    """The database URL cannot be used."""
+
+
+def make_database(url: str, pool_size: int = 10):
+    """A peewee asyncio database for ``url`` (``sqlite:///path`` or ``postgresql://...``)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise DatabaseURLError("expected sqlite:///path/to/file.db")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return AsyncSqliteDatabase(
+            path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size
+        )
+    if scheme in ("postgresql", "postgres"):
+        return AsyncPostgresqlDatabase(url, pool_size=pool_size, pool_min_size=1)
+    raise DatabaseURLError("expected a sqlite:/// or postgresql:// URL")
+
+
+def open_database(url: str, pool_size: int = 10):
+    """Make the database for ``url`` and bind every model to it. No connection is made yet."""
+    opened = make_database(url, pool_size)
+    database.initialize(opened)
+    return opened
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, AsyncPostgresqlDatabase)
+
+
+async def close_database() -> None:
+    if database.obj is not None:
+        await database.obj.close_pool()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, fit for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,70 @@
+"""The stored vocabularies: every status, channel and kind a column may hold."""
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    PUSH = "PUSH"
+    SLACK = "SLACK"
+    TEAMS = "TEAMS"
+    VOICE = "VOICE"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class Priority(StrEnum):
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    INFO = "INFO"
+
+
+class IncidentStatus(StrEnum):
+    TRIGGERED = "TRIGGERED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+
+
+class Tier(StrEnum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    FALLBACK = "fallback"
+
+
+class NotificationKind(StrEnum):
+    ALERT = "ALERT"
+    STATUS = "STATUS"
+    TEST = "TEST"
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class EventKind(StrEnum):
+    TRIGGERED = "TRIGGERED"
+    REPEATED = "REPEATED"
+    NOTIFIED = "NOTIFIED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"
+    ESCALATED = "ESCALATED"
+    UNREACHABLE = "UNREACHABLE"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+    CANCELLED = "CANCELLED"
+
+
+OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
+FINAL_DELIVERY_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)

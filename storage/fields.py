@@ -1,0 +1,84 @@
+"""Peewee fields Ackbot needs on both SQLite and PostgreSQL: UTC times, JSON text, encrypted text."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from peewee import Field, PostgresqlDatabase, TextField
+
+from storage.keyring import Keyring, KeyringError
+
+_SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_postgres(model) -> bool:
+    database = model._meta.database
+    return isinstance(getattr(database, "obj", database), PostgresqlDatabase)
+
+
+class UTCDateTimeField(Field):
+    """A timezone-aware UTC datetime.
+
+    PostgreSQL stores TIMESTAMPTZ. SQLite stores fixed-width UTC text, so text order is time
+    order and comparisons in SQL work. Naive datetimes are refused: every time in Ackbot is aware.
+    """
+
+    field_type = "TIMESTAMPTZ"
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"{self.name}: naive datetime; use an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        if _is_postgres(self.model):
+            return value
+        return value.strftime(_SQLITE_TIME_FORMAT)
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.strptime(value, _SQLITE_TIME_FORMAT).replace(tzinfo=timezone.utc)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class JSONTextField(TextField):
+    """JSON kept as text, so it reads the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class _KeyringHolder:
+    keyring: Keyring | None = None
+
+
+def use_keyring(keyring: Keyring) -> None:
+    """Install the keyring every EncryptedTextField uses (done once, at start-up)."""
+    _KeyringHolder.keyring = keyring
+
+
+def current_keyring() -> Keyring:
+    if _KeyringHolder.keyring is None:
+        raise KeyringError("no encryption keyring is configured")
+    return _KeyringHolder.keyring
+
+
+class EncryptedTextField(TextField):
+    """Text encrypted at rest with the keyring's first key; any key in the keyring decrypts it."""
+
+    def db_value(self, value):
+        return None if value is None else current_keyring().encrypt(value)
+
+    def python_value(self, value):
+        return None if value is None else current_keyring().decrypt(value)

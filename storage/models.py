@@ -1,0 +1,323 @@
+"""Every table Ackbot keeps. The seed plan's models (NotificationLog, MagicLinkToken,
+SlackConnection, TeamsConnection) keep its fields and indexes in snake_case; the rest are the
+additions DESIGN.md names. All times are timezone-aware UTC; every token is encrypted at rest."""
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+from playhouse.pwasyncio import AsyncModel
+
+from storage.database import database
+from storage.enums import DeliveryStatus, IncidentStatus, NotificationKind, Priority
+from storage.fields import EncryptedTextField, JSONTextField, UTCDateTimeField, utcnow
+
+
+class BaseModel(AsyncModel):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Team(BaseModel):
+    id = AutoField()
+    name = CharField(unique=True)
+    display_name = CharField()
+    slack_channel = CharField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    id = AutoField()
+    handle = CharField(unique=True)
+    name = CharField()
+    email = CharField(null=True, unique=True)
+    phone = CharField(null=True, index=True)
+    time_zone = CharField(default="UTC")
+    is_active = BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class TeamMember(BaseModel):
+    team = ForeignKeyField(Team, backref="members", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("team", "user"), True),)
+
+
+class ChannelPreference(BaseModel):
+    """One channel in one of a user's tiers; a user with none gets DEFAULT_CHANNEL_ESCALATION."""
+
+    user = ForeignKeyField(User, backref="channel_preferences", on_delete="CASCADE")
+    channel = CharField()
+    tier = CharField()
+
+    class Meta:
+        indexes = ((("user", "channel"), True),)
+
+
+class EscalationLevel(BaseModel):
+    team = ForeignKeyField(Team, backref="escalation_levels", on_delete="CASCADE")
+    level = IntegerField()
+    delay_minutes = IntegerField()
+
+    class Meta:
+        indexes = ((("team", "level"), True),)
+
+
+class EscalationTarget(BaseModel):
+    escalation_level = ForeignKeyField(EscalationLevel, backref="targets", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="escalation_targets", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("escalation_level", "user"), True),)
+
+
+class Incident(BaseModel):
+    """An incident; its id is the short number people use (#42)."""
+
+    id = AutoField()
+    title = CharField(max_length=500)
+    body = TextField(default="")
+    priority = CharField(default=Priority.HIGH)
+    service = CharField(default="")
+    team = ForeignKeyField(Team, null=True, backref="incidents", on_delete="SET NULL")
+    status = CharField(default=IncidentStatus.TRIGGERED, index=True)
+    dedup_key = CharField(null=True, index=True)
+    # Equal to dedup_key while the incident is open and NULL once resolved: the unique index
+    # makes "one open incident per dedup key" hold even with several instances racing.
+    open_dedup_key = CharField(null=True, unique=True)
+    alert_count = IntegerField(default=1)
+    dashboard_url = CharField(null=True, max_length=2000)
+    triggered_at = UTCDateTimeField(default=utcnow)
+    acknowledged_at = UTCDateTimeField(null=True)
+    acknowledged_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    acknowledged_via = CharField(null=True)
+    resolved_at = UTCDateTimeField(null=True)
+    resolved_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    resolved_via = CharField(null=True)
+    escalation_level = IntegerField(default=1)
+    next_escalation_at = UTCDateTimeField(null=True, index=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    @property
+    def number(self) -> int:
+        return self.id
+
+
+class IncidentEvent(BaseModel):
+    """The timeline: what happened to an incident, who did it and through which channel."""
+
+    id = AutoField()
+    incident = ForeignKeyField(Incident, backref="events", on_delete="CASCADE")
+    kind = CharField()
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    channel = CharField(null=True)
+    message = TextField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("incident", "created_at"), False),)
+
+
+class NotificationLog(BaseModel):
+    """One row per (incident, user, channel, attempt series); the rows are also the outbox."""
+
+    id = AutoField()
+    incident = ForeignKeyField(Incident, backref="notification_logs", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="notification_logs", on_delete="CASCADE")
+    channel = CharField()
+    status = CharField(default=DeliveryStatus.QUEUED)
+    provider_id = CharField(null=True, index=True, max_length=500)
+    error = TextField(null=True)
+    attempt_count = IntegerField(default=0)
+    escalation_level = IntegerField(null=True)
+    queued_at = UTCDateTimeField(default=utcnow)
+    sent_at = UTCDateTimeField(null=True)
+    delivered_at = UTCDateTimeField(null=True)
+    last_attempt_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    tier = CharField(null=True)
+    kind = CharField(default=NotificationKind.ALERT)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    lease_expires_at = UTCDateTimeField(null=True)
+    message_reference = JSONTextField(null=True)
+
+    class Meta:
+        indexes = (
+            (("incident", "channel"), False),
+            (("user", "status"), False),
+            (("incident", "user", "channel"), False),
+            (("status", "next_attempt_at"), False),
+            (("status", "lease_expires_at"), False),
+        )
+
+
+class MagicLinkToken(BaseModel):
+    """A one-time action token; only its SHA-256 is stored."""
+
+    id = AutoField()
+    token_hash = CharField(unique=True, max_length=64)
+    incident = ForeignKeyField(Incident, backref="magic_link_tokens", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    channel = CharField(default="EMAIL")
+    action = CharField()
+    used = BooleanField(default=False)
+    used_at = UTCDateTimeField(null=True)
+    expires_at = UTCDateTimeField()
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("incident", "action"), False),
+            (("expires_at",), False),
+        )
+
+
+class SlackConnection(BaseModel):
+    """A Slack user linked to an Ackbot user. ``access_token`` is the user token when the user
+    went through the link flow, NULL when linked by matching email."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, unique=True, backref="slack_connection", on_delete="CASCADE")
+    access_token = EncryptedTextField(null=True)
+    refresh_token = EncryptedTextField(null=True)
+    token_expires_at = UTCDateTimeField(null=True)
+    slack_user_id = CharField(unique=True)
+    slack_team_id = CharField()
+    slack_email = CharField(null=True)
+    is_active = BooleanField(default=True)
+    last_used_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class TeamsConnection(BaseModel):
+    """A Teams user linked to an Ackbot user, with the conversation reference that lets the bot
+    message them proactively. Tokens exist only after an OAuth sign-in."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, unique=True, backref="teams_connection", on_delete="CASCADE")
+    access_token = EncryptedTextField(null=True)
+    refresh_token = EncryptedTextField(null=True)
+    token_expires_at = UTCDateTimeField(null=True)
+    teams_user_id = CharField(unique=True)
+    teams_tenant_id = CharField()
+    teams_email = CharField(null=True)
+    aad_object_id = CharField(null=True, index=True)
+    conversation_reference = JSONTextField(null=True)
+    is_active = BooleanField(default=True)
+    last_used_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class TeamsChannelReference(BaseModel):
+    """A Teams team channel the bot was added to, for team posts."""
+
+    id = AutoField()
+    conversation_id = CharField(unique=True)
+    teams_tenant_id = CharField()
+    name = CharField(null=True)
+    conversation_reference = JSONTextField()
+    is_active = BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class SlackInstallation(BaseModel):
+    """A workspace installation of the Slack app, as Bolt's installation store keeps it."""
+
+    id = AutoField()
+    client_id = CharField()
+    app_id = CharField(null=True)
+    enterprise_id = CharField(null=True)
+    enterprise_name = CharField(null=True)
+    team_id = CharField(null=True, index=True)
+    team_name = CharField(null=True)
+    is_enterprise_install = BooleanField(default=False)
+    bot_token = EncryptedTextField(null=True)
+    bot_refresh_token = EncryptedTextField(null=True)
+    bot_token_expires_at = UTCDateTimeField(null=True)
+    bot_id = CharField(null=True)
+    bot_user_id = CharField(null=True)
+    bot_scopes = TextField(null=True)
+    user_id = CharField(null=True)
+    user_token = EncryptedTextField(null=True)
+    user_refresh_token = EncryptedTextField(null=True)
+    user_token_expires_at = UTCDateTimeField(null=True)
+    user_scopes = TextField(null=True)
+    token_type = CharField(null=True)
+    is_active = BooleanField(default=True)
+    installed_at = UTCDateTimeField(default=utcnow)
+
+
+class SlackOAuthState(BaseModel):
+    """A pending OAuth state value: single use, short-lived."""
+
+    id = AutoField()
+    state = CharField(unique=True)
+    expires_at = UTCDateTimeField()
+
+
+class ApiKey(BaseModel):
+    """An intake API key; only its SHA-256 is stored."""
+
+    id = AutoField()
+    name = CharField(unique=True)
+    key_hash = CharField(unique=True, max_length=64)
+    prefix = CharField()
+    created_at = UTCDateTimeField(default=utcnow)
+    last_used_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
+
+class PushSubscription(BaseModel):
+    """A browser's Web Push subscription; the auth secret is encrypted."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="push_subscriptions", on_delete="CASCADE")
+    endpoint = CharField(unique=True, max_length=2000)
+    p256dh = CharField(max_length=200)
+    auth = EncryptedTextField()
+    user_agent = CharField(null=True, max_length=500)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_used_at = UTCDateTimeField(null=True)
+
+
+MODELS = (
+    Team,
+    User,
+    TeamMember,
+    ChannelPreference,
+    EscalationLevel,
+    EscalationTarget,
+    Incident,
+    IncidentEvent,
+    NotificationLog,
+    MagicLinkToken,
+    SlackConnection,
+    TeamsConnection,
+    TeamsChannelReference,
+    SlackInstallation,
+    SlackOAuthState,
+    ApiKey,
+    PushSubscription,
+)
+
+
+def encrypted_columns():
+    """(model, field) for every column encrypted at rest."""
+    return [
+        (model, field)
+        for model in MODELS
+        for field in model._meta.sorted_fields
+        if isinstance(field, EncryptedTextField)
+    ]

@@ -1,0 +1,76 @@
+"""Shared fixtures: a migrated database on SQLite (always) and PostgreSQL (when
+ACKBOT_TEST_POSTGRES_URL is set), settings for tests, and a keyring.
+
+Each test session gets its own PostgreSQL database, made from the configured one and dropped at
+the end, so parallel runs never share tables; tables are emptied between tests.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+from storage.database import close_database, database, open_database
+from storage.fields import use_keyring
+from storage.keyring import Keyring, generate_key
+from storage.migrations import migrate
+from storage.models import MODELS
+
+POSTGRES_URL_VARIABLE = "ACKBOT_TEST_POSTGRES_URL"
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database URL for this session, or a skip when none is configured."""
+    base = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not base and os.environ.get("CI"):
+        pytest.fail(f"{POSTGRES_URL_VARIABLE} must be set in CI: the PostgreSQL tests may not skip there")
+    if not base:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} is not set")
+    name = f"ackbot_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+    async def admin(statement):
+        connection = await asyncpg.connect(base)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield _with_database(base, name)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    return generate_key()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path: Path) -> str:
+    """The URL of an empty database of each kind (the PostgreSQL one skips when not configured)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ackbot.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def storage(database_url: str, encryption_key: str):
+    """An open, migrated, empty database bound to the models; yields its URL."""
+    use_keyring(Keyring((encryption_key,)))
+    open_database(database_url)
+    await migrate()
+    if database_url.startswith("postgresql"):
+        tables = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
+        await database.run(database.execute_sql, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    yield database_url
+    await close_database()

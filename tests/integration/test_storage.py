@@ -1,0 +1,129 @@
+"""Storage on SQLite and PostgreSQL: the seed's schema, encrypted tokens, key rotation."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import timezone
+
+import pytest
+
+from storage.database import database, is_postgres
+from storage.fields import use_keyring
+from storage.keyring import Keyring, generate_key
+from storage.migrations import migrate
+from storage.models import Incident, NotificationLog, SlackConnection, SlackInstallation, User
+from storage.rotation import find_missing_key, rotate_all
+
+SEED_COLUMNS = {
+    "notification_log": {
+        "incident_id", "user_id", "channel", "status", "provider_id", "error", "attempt_count",
+        "escalation_level", "queued_at", "sent_at", "delivered_at", "last_attempt_at", "created_at",
+    },
+    "magic_link_token": {"token_hash", "incident_id", "action", "used", "used_at", "expires_at", "created_at"},
+    "slack_connection": {
+        "user_id", "access_token", "refresh_token", "token_expires_at", "slack_user_id", "slack_team_id",
+        "slack_email", "is_active", "last_used_at", "created_at", "updated_at",
+    },
+    "teams_connection": {
+        "user_id", "access_token", "refresh_token", "token_expires_at", "teams_user_id", "teams_tenant_id",
+        "teams_email", "is_active", "last_used_at", "created_at", "updated_at",
+    },
+}
+
+
+async def _columns(table: str) -> set[str]:
+    columns = await database.run(database.get_columns, table)
+    return {column.name for column in columns}
+
+
+async def _indexes(table: str) -> dict[tuple[str, ...], bool]:
+    """{columns: unique} for every index on ``table``."""
+    if not is_postgres():
+        indexes = await database.run(database.get_indexes, table)
+        return {tuple(index.columns): index.unique for index in indexes}
+    cursor = await database.run(
+        database.execute_sql, f"SELECT indexdef FROM pg_indexes WHERE tablename = '{table}'"
+    )
+    return {
+        tuple(column.strip().strip('"') for column in definition.rsplit("(", 1)[1].rstrip(")").split(",")):
+        "UNIQUE INDEX" in definition
+        for (definition,) in cursor.fetchall()
+    }
+
+
+async def test_schema_holds_the_seed_tables_and_columns(storage):
+    for table, expected in SEED_COLUMNS.items():
+        assert expected <= await _columns(table), table
+
+
+async def test_seed_indexes_exist(storage):
+    notification_indexes = await _indexes("notification_log")
+    assert ("incident_id", "channel") in notification_indexes
+    assert ("user_id", "status") in notification_indexes
+    assert ("incident_id", "user_id", "channel") in notification_indexes
+    token_indexes = await _indexes("magic_link_token")
+    assert token_indexes[("token_hash",)] is True
+    assert ("incident_id", "action") in token_indexes
+    assert ("expires_at",) in token_indexes
+
+
+async def test_migrate_is_idempotent(storage):
+    assert await migrate() == []
+
+
+async def test_times_read_back_aware_in_utc(storage):
+    user = await User.acreate(handle="alice", name="Alice")
+    incident = await Incident.acreate(title="DB primary down")
+    row = await NotificationLog.acreate(incident=incident, user=user, channel="EMAIL")
+    stored = await NotificationLog.aget_by_id(row.id)
+    assert stored.queued_at.tzinfo is not None
+    assert stored.queued_at.utcoffset() == timezone.utc.utcoffset(None)
+    assert abs((stored.queued_at - row.queued_at).total_seconds()) < 0.001
+
+
+async def _raw_token_values() -> list[str]:
+    cursor = await database.run(
+        database.execute_sql, "SELECT access_token, refresh_token FROM slack_connection"
+    )
+    return [value for row in cursor.fetchall() for value in row]
+
+
+async def test_tokens_are_encrypted_and_rotate_to_a_new_key(storage, encryption_key):
+    user = await User.acreate(handle="alice", name="Alice")
+    await SlackConnection.acreate(
+        user=user, access_token="xoxp-very-secret", refresh_token="xoxe-refresh",
+        slack_user_id="U1", slack_team_id="T1",
+    )
+    await SlackInstallation.acreate(client_id="c", team_id="T1", bot_token="xoxb-bot-secret")
+    raw = await _raw_token_values()
+    assert all("secret" not in value and "refresh" not in value for value in raw)
+
+    new_key = generate_key()
+    use_keyring(Keyring((new_key, encryption_key)))
+    assert await rotate_all() == 3
+    assert await rotate_all() == 0
+
+    use_keyring(Keyring((new_key,)))
+    assert await find_missing_key(Keyring((new_key,))) is None
+    connection = await SlackConnection.aget()
+    assert connection.access_token == "xoxp-very-secret"
+    assert (await SlackInstallation.aget()).bot_token == "xoxb-bot-secret"
+
+
+async def test_data_under_a_removed_key_is_reported_by_id(storage, encryption_key):
+    user = await User.acreate(handle="alice", name="Alice")
+    await SlackConnection.acreate(user=user, access_token="xoxp-1", slack_user_id="U1", slack_team_id="T1")
+    other = Keyring((generate_key(),))
+    assert await find_missing_key(other) == Keyring((encryption_key,)).primary_id
+
+
+async def test_sqlite_file_never_holds_a_token_in_plain_text(storage):
+    if is_postgres():
+        pytest.skip("checks the SQLite file itself")
+    user = await User.acreate(handle="alice", name="Alice")
+    await SlackConnection.acreate(user=user, access_token="xoxp-plaintext-marker", slack_user_id="U1", slack_team_id="T1")
+    await database.run(database.execute_sql, "PRAGMA wal_checkpoint(FULL)")
+    path = storage[len("sqlite:///"):]
+    blob = b"".join(open(candidate, "rb").read() for candidate in (path, path + "-wal") if os.path.exists(candidate))
+    assert b"xoxp-plaintext-marker" not in blob
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
