@@ -54,6 +54,22 @@ def is_postgres() -> bool:
     return isinstance(database.obj, AsyncPostgresqlDatabase)
 
 
+def write_transaction():
+    """A transaction that will write: IMMEDIATE on SQLite, so it takes the write lock up front
+    (a deferred one that reads first can fail at once with SQLITE_BUSY instead of waiting)."""
+    if is_postgres():
+        return database.atomic()
+    return database.atomic("IMMEDIATE")
+
+
+def lock_rows(query, skip_locked: bool = False):
+    """``query`` with FOR UPDATE on PostgreSQL; SQLite's write transaction already excludes
+    other writers, so there it is unchanged."""
+    if is_postgres():
+        return query.for_update(skip_locked=skip_locked or None)
+    return query
+
+
 async def close_database() -> None:
     if database.obj is not None:
         await database.obj.close_pool()

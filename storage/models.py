@@ -100,10 +100,13 @@ class Incident(BaseModel):
     acknowledged_at = UTCDateTimeField(null=True)
     acknowledged_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     acknowledged_via = CharField(null=True)
+    acknowledged_by_name = CharField(null=True)
     resolved_at = UTCDateTimeField(null=True)
     resolved_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     resolved_via = CharField(null=True)
+    resolved_by_name = CharField(null=True)
     escalation_level = IntegerField(default=1)
+    escalated_at = UTCDateTimeField(null=True)
     next_escalation_at = UTCDateTimeField(null=True, index=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
@@ -149,6 +152,7 @@ class NotificationLog(BaseModel):
     kind = CharField(default=NotificationKind.ALERT)
     next_attempt_at = UTCDateTimeField(default=utcnow)
     lease_expires_at = UTCDateTimeField(null=True)
+    claimed_by = CharField(null=True)
     message_reference = JSONTextField(null=True)
 
     class Meta:

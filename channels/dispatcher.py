@@ -1,0 +1,141 @@
+"""The outbox worker: claim due notifications → send → record → let escalation move on.
+
+One ``Dispatcher`` runs in every ``ackbot serve`` process (and alone in ``ackbot worker``). New
+work queued in the same process wakes it at once; work queued by other processes is found
+within ``poll_interval``. Several dispatchers may share one database: the outbox hands each row
+to one of them at a time.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from channels.base import backoff_delay, redact
+from channels.payloads import build_payload
+from channels.types import Channel, ChannelDeliveryResult, NotificationChannel
+from incidents.outbox import Delivery, DeliveryOutcome
+from incidents.service import IncidentService
+
+log = logging.getLogger("ackbot.dispatcher")
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    batch_size: int = 50
+    poll_interval: float = 2.0
+    send_timeout: float = 10.0
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+    shutdown_grace: float = 10.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        service: IncidentService,
+        channels: Mapping[Channel, NotificationChannel],
+        config: DispatcherConfig = DispatcherConfig(),
+        worker_id: str | None = None,
+        random_source: Callable[[], float] = random.random,
+    ):
+        self.service = service
+        self.channels = dict(channels)
+        self.config = config
+        self.worker_id = worker_id or new_worker_id()
+        self._random = random_source
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[int] = set()
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Take due escalation steps, then claim and send one batch; returns rows handled."""
+        await self.service.escalate_due()
+        deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
+        self._in_flight.update(delivery.notification_id for delivery in deliveries)
+        try:
+            await asyncio.gather(*(self._deliver(delivery) for delivery in deliveries))
+        finally:
+            self._in_flight.difference_update(delivery.notification_id for delivery in deliveries)
+        return len(deliveries)
+
+    async def run(self) -> None:
+        """Work until ``stop``; a batch that filled up is followed at once by the next."""
+        while not self._stopping:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("dispatcher batch failed; retrying after the poll interval")
+                handled = 0
+            if handled < self.config.batch_size and not self._stopping:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def stop(self, task: asyncio.Task) -> None:
+        """Stop claiming; let the batch in flight finish within the grace period, else cancel
+        it and hand its rows back to the queue."""
+        self._stopping = True
+        self.wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.config.shutdown_grace)
+        except asyncio.TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._in_flight:
+            released = await self.service.release_claims(self.worker_id, sorted(self._in_flight))
+            log.info("released %d unfinished notification(s) back to the queue", released)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        result = await self._send(delivery)
+        outcome = self._outcome(delivery, result)
+        status = await self.service.record_outcome(delivery.notification_id, self.worker_id, outcome)
+        if status is None:
+            log.warning("notification %s: claim lost before its result was recorded", delivery.notification_id)
+
+    async def _send(self, delivery: Delivery) -> ChannelDeliveryResult:
+        channel = self.channels.get(delivery.channel)
+        if channel is None:
+            return ChannelDeliveryResult.permanent_failure(f"the {delivery.channel.lower()} channel is not configured")
+        try:
+            payload = build_payload(delivery)
+            return await asyncio.wait_for(channel.send(payload), self.config.send_timeout)
+        except asyncio.TimeoutError:
+            return ChannelDeliveryResult.temporary_failure(f"no answer within {self.config.send_timeout:g}s")
+        except Exception as error:  # a channel must not raise; if one does, fail the row, not the batch
+            log.exception("channel %s raised instead of returning a result", delivery.channel)
+            return ChannelDeliveryResult.permanent_failure(redact(f"{type(error).__name__}: {error}"))
+
+    def _outcome(self, delivery: Delivery, result: ChannelDeliveryResult) -> DeliveryOutcome:
+        retry_at = None
+        if not result.success and result.temporary:
+            delay = backoff_delay(
+                delivery.attempt, base=self.config.backoff_base, cap=self.config.backoff_cap,
+                retry_after=result.retry_after, random=self._random,
+            )
+            retry_at = self.service.clock() + timedelta(seconds=delay)
+        return DeliveryOutcome(
+            success=result.success, provider_id=result.provider_id, error=result.error,
+            delivered_at=result.delivered_at,
+            message_reference=dict(result.message_reference) if result.message_reference else None,
+            retry_at=retry_at,
+        )

@@ -1,0 +1,192 @@
+"""The escalation policy: given an incident's state and the time, what to page next.
+
+Pure: no I/O, no clock of its own. ``plan_escalation`` is called whenever an incident is created,
+a page fails for good, or a deadline it returned passes; the engine applies the plan.
+
+Rules (DESIGN.md "Escalation"):
+- People are paged by escalation level: level 1 first; when the incident is still unacknowledged
+  ``delay_minutes`` after a level was paged, the next level is paged.
+- Each person is paged tier by tier (primary channels in parallel, then secondary, then
+  fallback), using only channels that can reach them. The next tier goes out when every page of
+  the tier before it FAILED, or when the incident is still unacknowledged ``tier_timeout`` after
+  that tier went out.
+- A person no channel can reach is reported unreachable, never skipped silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from incidents.tiers import ChannelEscalationConfig
+from storage.enums import Channel, DeliveryStatus, IncidentStatus, Tier
+
+
+@dataclass(frozen=True)
+class LevelState:
+    level: int
+    delay_minutes: int
+    user_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TierState:
+    """One tier already paged to a person: when, and the statuses of its pages."""
+
+    tier: Tier
+    started_at: datetime
+    statuses: tuple[DeliveryStatus, ...]
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.statuses) and all(status == DeliveryStatus.FAILED for status in self.statuses)
+
+
+@dataclass(frozen=True)
+class PersonState:
+    user_id: int
+    tiers: ChannelEscalationConfig
+    reachable: frozenset[Channel]
+    paged: tuple[TierState, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncidentSnapshot:
+    status: IncidentStatus
+    level: int
+    escalated_at: datetime | None
+    levels: tuple[LevelState, ...]
+    people: tuple[PersonState, ...] = field(default=())
+
+    def person(self, user_id: int) -> PersonState | None:
+        return next((person for person in self.people if person.user_id == user_id), None)
+
+
+@dataclass(frozen=True)
+class QueueTier:
+    """Page ``user_id`` on ``channels`` (one tier) at escalation ``level``."""
+
+    user_id: int
+    level: int
+    tier: Tier
+    channels: tuple[Channel, ...]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """No remaining channel can reach ``user_id``."""
+
+    user_id: int
+    level: int
+
+
+@dataclass(frozen=True)
+class EscalationPlan:
+    steps: tuple[QueueTier | Unreachable, ...]
+    level: int
+    escalated_at: datetime | None
+    next_check_at: datetime | None
+
+
+def plan_escalation(snapshot: IncidentSnapshot, now: datetime, tier_timeout: timedelta) -> EscalationPlan:
+    """What to page now, the level the incident is then at, and when to look again (None: never)."""
+    if snapshot.status != IncidentStatus.TRIGGERED:
+        return EscalationPlan((), snapshot.level, snapshot.escalated_at, None)
+    level, escalated_at = _current_level(snapshot, now)
+    steps: list[QueueTier | Unreachable] = []
+    level_changed = (level, escalated_at) != (snapshot.level, snapshot.escalated_at)
+    if level_changed:
+        steps.extend(_page_level(snapshot, level))
+    steps.extend(_advance_tiers(snapshot, now, tier_timeout))
+    next_check_at = _next_check(snapshot, level, escalated_at, steps, now, tier_timeout)
+    return EscalationPlan(tuple(steps), level, escalated_at, next_check_at)
+
+
+def _level_state(snapshot: IncidentSnapshot, level: int) -> LevelState | None:
+    return next((state for state in snapshot.levels if state.level == level), None)
+
+
+def _next_level(snapshot: IncidentSnapshot, level: int) -> LevelState | None:
+    later = [state for state in snapshot.levels if state.level > level]
+    return min(later, key=lambda state: state.level) if later else None
+
+
+def _current_level(snapshot: IncidentSnapshot, now: datetime) -> tuple[int, datetime | None]:
+    """The level to be at now: the first level when nothing was paged yet, else the next one
+    whose predecessor's delay has passed (one level per evaluation)."""
+    if snapshot.escalated_at is None:
+        first = _level_state(snapshot, snapshot.level) or _next_level(snapshot, 0)
+        return (first.level, now) if first else (snapshot.level, None)
+    current = _level_state(snapshot, snapshot.level)
+    following = _next_level(snapshot, snapshot.level)
+    if current and following and now >= snapshot.escalated_at + timedelta(minutes=current.delay_minutes):
+        return following.level, now
+    return snapshot.level, snapshot.escalated_at
+
+
+def _page_level(snapshot: IncidentSnapshot, level: int) -> list[QueueTier | Unreachable]:
+    state = _level_state(snapshot, level)
+    steps: list[QueueTier | Unreachable] = []
+    for user_id in state.user_ids if state else ():
+        person = snapshot.person(user_id)
+        if person is None or person.paged:
+            continue  # already paged at an earlier level: their own tiers carry on
+        steps.append(_first_reachable_tier(person, level, after=None))
+    return steps
+
+
+def _first_reachable_tier(person: PersonState, level: int, after: Tier | None) -> QueueTier | Unreachable:
+    tiers = person.tiers.tiers()
+    if after is not None:
+        order = [tier for tier, _ in tiers]
+        tiers = tiers[order.index(after) + 1:] if after in order else ()
+    for tier, channels in tiers:
+        reachable = tuple(channel for channel in channels if channel in person.reachable)
+        if reachable:
+            return QueueTier(person.user_id, level, tier, reachable)
+    return Unreachable(person.user_id, level)
+
+
+def _tier_is_done(tier: TierState, now: datetime, tier_timeout: timedelta) -> bool:
+    return tier.all_failed or now >= tier.started_at + tier_timeout
+
+
+def _advance_tiers(snapshot: IncidentSnapshot, now: datetime, tier_timeout: timedelta) -> list[QueueTier]:
+    steps = []
+    for person in snapshot.people:
+        if not person.paged or not _tier_is_done(person.paged[-1], now, tier_timeout):
+            continue
+        step = _first_reachable_tier(person, snapshot.level, after=person.paged[-1].tier)
+        if isinstance(step, QueueTier):
+            steps.append(step)
+    return steps
+
+
+def _has_next_tier(person: PersonState, current: Tier) -> bool:
+    return isinstance(_first_reachable_tier(person, 0, after=current), QueueTier)
+
+
+def _next_check(
+    snapshot: IncidentSnapshot,
+    level: int,
+    escalated_at: datetime | None,
+    steps: list,
+    now: datetime,
+    tier_timeout: timedelta,
+) -> datetime | None:
+    """The earliest deadline after which a new plan could page someone: the next level's, or
+    any person's current tier timing out while a later tier remains."""
+    deadlines = []
+    current = _level_state(snapshot, level)
+    if current and escalated_at and _next_level(snapshot, level):
+        deadlines.append(escalated_at + timedelta(minutes=current.delay_minutes))
+    newly_paged = {step.user_id: step.tier for step in steps if isinstance(step, QueueTier)}
+    for person in snapshot.people:
+        if person.user_id in newly_paged:
+            tier, started = newly_paged[person.user_id], now
+        elif person.paged:
+            tier, started = person.paged[-1].tier, person.paged[-1].started_at
+        else:
+            continue
+        if _has_next_tier(person, tier):
+            deadlines.append(started + tier_timeout)
+    return min(deadlines) if deadlines else None

@@ -1,0 +1,321 @@
+"""The incident state changes, as synchronous transactions (run inside ``database.run``).
+
+``incidents.service`` is the async API over these; nothing else should call them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import IntegrityError
+
+from incidents.directory import channel_tiers_for
+from incidents.escalation import (
+    IncidentSnapshot,
+    PersonState,
+    QueueTier,
+    TierState,
+    Unreachable,
+    plan_escalation,
+)
+from incidents.intake import TriggerRequest
+from incidents.people import levels_of_team, reachable_channels
+from storage.database import lock_rows, write_transaction
+from storage.enums import (
+    OPEN_INCIDENT_STATUSES,
+    Action,
+    Channel,
+    DeliveryStatus,
+    EventKind,
+    IncidentStatus,
+    NotificationKind,
+    Tier,
+)
+from storage.models import Incident, IncidentEvent, NotificationLog, Team, User
+
+TIER_ORDER = (Tier.PRIMARY, Tier.SECONDARY, Tier.FALLBACK)
+# Channels whose status notice is a fresh message: the person who acted there has just seen
+# the answer, so they get none. Chat cards are always edited; voice never calls to say "done".
+_NOTICE_SKIPS_ACTOR = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
+
+
+class IncidentNotFound(LookupError):
+    def __init__(self, number: int):
+        super().__init__(f"no incident #{number}")
+        self.number = number
+
+
+class UnknownTeam(LookupError):
+    def __init__(self, name: str):
+        super().__init__(f"no team named {name!r}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and through which surface (a Channel value, or API / ALERTMANAGER / CLI)."""
+
+    name: str
+    via: str
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    enabled_channels: frozenset[Channel]
+    tier_timeout: timedelta = timedelta(minutes=5)
+    max_attempts: int = 5
+    lease: timedelta = timedelta(seconds=60)
+
+
+def record_event(incident_id, kind, message, now, user_id=None, channel=None) -> None:
+    IncidentEvent.create(
+        incident=incident_id, kind=kind, message=message, user=user_id, channel=channel, created_at=now
+    )
+
+
+# --- trigger ---------------------------------------------------------------------------------
+
+
+def trigger(request: TriggerRequest, config: EngineConfig, now: datetime) -> tuple[Incident, bool]:
+    """Open an incident and page its first level, or, when an open incident has the same dedup
+    key, count the repeat on it and page nobody. Returns (incident, created)."""
+    try:
+        return _trigger_once(request, config, now)
+    except IntegrityError:
+        # Another instance opened the same dedup key between our look-up and insert.
+        return _trigger_once(request, config, now)
+
+
+def _trigger_once(request, config, now) -> tuple[Incident, bool]:
+    with write_transaction():
+        if request.dedup_key:
+            existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
+            if existing is not None:
+                return _repeat(existing, now), False
+        team = _team(request.team)
+        incident = Incident.create(
+            title=request.title, body=request.body, priority=request.priority, service=request.service,
+            team=team, dedup_key=request.dedup_key, open_dedup_key=request.dedup_key,
+            dashboard_url=request.dashboard_url, triggered_at=now, created_at=now, updated_at=now,
+        )
+        record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}", now)
+        if team is None:
+            record_event(incident.id, EventKind.UNREACHABLE, "No team given: nobody was paged", now)
+        escalate(incident, config, now)
+    return Incident.get_by_id(incident.id), True
+
+
+def _repeat(incident: Incident, now: datetime) -> Incident:
+    Incident.update(alert_count=Incident.alert_count + 1, updated_at=now).where(Incident.id == incident.id).execute()
+    record_event(incident.id, EventKind.REPEATED, "Alert repeated (same dedup key): nobody paged again", now)
+    return Incident.get_by_id(incident.id)
+
+
+def _team(name: str | None) -> Team | None:
+    if name is None:
+        return None
+    team = Team.get_or_none(Team.name == name)
+    if team is None:
+        raise UnknownTeam(name)
+    return team
+
+
+# --- escalation ------------------------------------------------------------------------------
+
+
+def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
+    """Plan and apply the incident's next escalation steps; returns how many pages were queued."""
+    plan = plan_escalation(build_snapshot(incident, config.enabled_channels), now, config.tier_timeout)
+    user_ids = [step.user_id for step in plan.steps]
+    names = dict(User.select(User.id, User.name).where(User.id.in_(user_ids)).tuples()) if user_ids else {}
+    queued = 0
+    for step in plan.steps:
+        if isinstance(step, QueueTier):
+            queued += _queue_tier(incident.id, step, now, names)
+        elif isinstance(step, Unreachable):
+            record_event(
+                incident.id, EventKind.UNREACHABLE,
+                f"No channel can reach {names.get(step.user_id, step.user_id)} (level {step.level})",
+                now, user_id=step.user_id,
+            )
+    if plan.level != incident.escalation_level:
+        record_event(incident.id, EventKind.ESCALATED, f"Escalated to level {plan.level}", now)
+    Incident.update(
+        escalation_level=plan.level, escalated_at=plan.escalated_at,
+        next_escalation_at=plan.next_check_at, updated_at=now,
+    ).where(Incident.id == incident.id).execute()
+    return queued
+
+
+def _queue_tier(incident_id: int, step: QueueTier, now: datetime, names: dict) -> int:
+    for channel in step.channels:
+        NotificationLog.create(
+            incident=incident_id, user=step.user_id, channel=channel, status=DeliveryStatus.QUEUED,
+            tier=step.tier, kind=NotificationKind.ALERT, escalation_level=step.level,
+            queued_at=now, next_attempt_at=now, created_at=now,
+        )
+    channel_list = ", ".join(channel.lower() for channel in step.channels)
+    record_event(
+        incident_id, EventKind.NOTIFIED,
+        f"Paging {names.get(step.user_id, step.user_id)} on {channel_list} (level {step.level}, {step.tier})",
+        now, user_id=step.user_id,
+    )
+    return len(step.channels)
+
+
+def build_snapshot(incident: Incident, enabled: frozenset[Channel]) -> IncidentSnapshot:
+    levels = levels_of_team(incident.team_id)
+    user_ids = list(dict.fromkeys(user_id for level in levels for user_id in level.user_ids))
+    reach = reachable_channels(user_ids, enabled)
+    paged = _paged_tiers(incident.id)
+    people = tuple(
+        PersonState(user_id, channel_tiers_for(user_id), reach[user_id], paged.get(user_id, ()))
+        for user_id in user_ids
+    )
+    return IncidentSnapshot(
+        status=IncidentStatus(incident.status), level=incident.escalation_level,
+        escalated_at=incident.escalated_at, levels=levels, people=people,
+    )
+
+
+def _paged_tiers(incident_id: int) -> dict[int, tuple[TierState, ...]]:
+    rows = NotificationLog.select(
+        NotificationLog.user, NotificationLog.tier, NotificationLog.status, NotificationLog.queued_at
+    ).where((NotificationLog.incident == incident_id) & (NotificationLog.kind == NotificationKind.ALERT))
+    grouped: dict[tuple[int, Tier], list] = {}
+    for row in rows:
+        grouped.setdefault((row.user_id, Tier(row.tier)), []).append(row)
+    paged: dict[int, list[TierState]] = {}
+    for (user_id, tier), tier_rows in grouped.items():
+        state = TierState(
+            tier, min(row.queued_at for row in tier_rows), tuple(DeliveryStatus(row.status) for row in tier_rows)
+        )
+        paged.setdefault(user_id, []).append(state)
+    return {
+        user_id: tuple(sorted(states, key=lambda state: TIER_ORDER.index(state.tier)))
+        for user_id, states in paged.items()
+    }
+
+
+def escalate_if_due(incident_id: int, config: EngineConfig, now: datetime) -> int:
+    """Escalate one incident whose next step is due; a no-op when another process got there first."""
+    with write_transaction():
+        incident = lock_rows(
+            Incident.select().where(
+                (Incident.id == incident_id)
+                & (Incident.status == IncidentStatus.TRIGGERED)
+                & (Incident.next_escalation_at <= now)
+            )
+        ).first()
+        if incident is None:
+            return 0
+        return escalate(incident, config, now)
+
+
+def due_incident_ids(now: datetime, limit: int) -> list[int]:
+    query = (
+        Incident.select(Incident.id)
+        .where((Incident.status == IncidentStatus.TRIGGERED) & (Incident.next_escalation_at <= now))
+        .order_by(Incident.next_escalation_at)
+        .limit(limit)
+    )
+    return [incident.id for incident in query]
+
+
+# --- acknowledge and resolve -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What an acknowledge/resolve did. ``changed`` is False when the incident was already in
+    that state (or past it); then ``by``/``via``/``at`` say who had done it."""
+
+    incident: Incident
+    action: Action
+    changed: bool
+    by: str | None
+    via: str | None
+    at: datetime | None
+
+
+def transition(number: int, action: Action, actor: Actor, now: datetime) -> ActionOutcome:
+    with write_transaction():
+        incident = lock_rows(Incident.select().where(Incident.id == number)).first()
+        if incident is None:
+            raise IncidentNotFound(number)
+        if not _can(action, IncidentStatus(incident.status)):
+            return _unchanged(incident, action)
+        _apply_transition(incident, action, actor, now)
+        NotificationLog.update(status=DeliveryStatus.CANCELLED, lease_expires_at=None).where(
+            (NotificationLog.incident == number)
+            & (NotificationLog.status == DeliveryStatus.QUEUED)
+            & (NotificationLog.kind == NotificationKind.ALERT)
+        ).execute()
+        verb = "Acknowledged" if action == Action.ACKNOWLEDGE else "Resolved"
+        record_event(
+            number, EventKind.ACKNOWLEDGED if action == Action.ACKNOWLEDGE else EventKind.RESOLVED,
+            f"{verb} by {actor.name} via {actor.via}", now, user_id=actor.user_id, channel=actor.via,
+        )
+        _queue_status_notices(number, actor, now)
+    return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)
+
+
+def _can(action: Action, status: IncidentStatus) -> bool:
+    if action == Action.ACKNOWLEDGE:
+        return status == IncidentStatus.TRIGGERED
+    return status in OPEN_INCIDENT_STATUSES
+
+
+def _unchanged(incident: Incident, action: Action) -> ActionOutcome:
+    if incident.status == IncidentStatus.RESOLVED:
+        return ActionOutcome(
+            incident, action, False, incident.resolved_by_name, incident.resolved_via, incident.resolved_at
+        )
+    return ActionOutcome(
+        incident, action, False, incident.acknowledged_by_name, incident.acknowledged_via, incident.acknowledged_at
+    )
+
+
+def _apply_transition(incident: Incident, action: Action, actor: Actor, now: datetime) -> None:
+    if action == Action.ACKNOWLEDGE:
+        changes = {
+            Incident.status: IncidentStatus.ACKNOWLEDGED, Incident.acknowledged_at: now,
+            Incident.acknowledged_by: actor.user_id, Incident.acknowledged_by_name: actor.name,
+            Incident.acknowledged_via: actor.via,
+        }
+    else:
+        changes = {
+            Incident.status: IncidentStatus.RESOLVED, Incident.resolved_at: now,
+            Incident.resolved_by: actor.user_id, Incident.resolved_by_name: actor.name,
+            Incident.resolved_via: actor.via, Incident.open_dedup_key: None,
+        }
+    changes.update({Incident.next_escalation_at: None, Incident.updated_at: now})
+    Incident.update(changes).where(Incident.id == incident.id).execute()
+
+
+def _queue_status_notices(incident_id: int, actor: Actor, now: datetime) -> None:
+    """One STATUS notice per person and channel an alert reached (or is reaching), carrying the
+    reference of the message to edit where the channel posted one."""
+    reached = (
+        NotificationLog.select()
+        .where(
+            (NotificationLog.incident == incident_id)
+            & (NotificationLog.kind == NotificationKind.ALERT)
+            & NotificationLog.status.in_([DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED])
+        )
+        .order_by(NotificationLog.id)
+    )
+    latest: dict[tuple[int, str], NotificationLog] = {}
+    for row in reached:
+        latest[(row.user_id, row.channel)] = row
+    for (user_id, channel), row in latest.items():
+        if channel == Channel.VOICE:
+            continue
+        if user_id == actor.user_id and channel == actor.via and channel in _NOTICE_SKIPS_ACTOR:
+            continue
+        NotificationLog.create(
+            incident=incident_id, user=user_id, channel=channel, status=DeliveryStatus.QUEUED,
+            kind=NotificationKind.STATUS, escalation_level=row.escalation_level,
+            message_reference=row.message_reference, queued_at=now, next_attempt_at=now, created_at=now,
+        )

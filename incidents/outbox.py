@@ -1,0 +1,232 @@
+"""The outbox: NotificationLog rows are the queue the dispatcher works from.
+
+Synchronous transactions, run inside ``database.run`` (``incidents.service`` wraps them).
+Guarantees:
+- a row is claimed by one worker at a time (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the
+  IMMEDIATE write transaction), marked SENDING with a lease, and its attempt counted at claim, so
+  an attempt cut short by a crash still counts;
+- a SENDING row whose lease expired (its worker died) is claimed again; one that has used every
+  attempt is FAILED instead;
+- a result is recorded only by the worker that holds the claim.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import JOIN
+from datetime import datetime
+
+from incidents.lifecycle import EngineConfig, record_event
+from storage.database import lock_rows, write_transaction
+from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
+from storage.models import (
+    Incident,
+    NotificationLog,
+    PushSubscription,
+    SlackConnection,
+    Team,
+    TeamsConnection,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Everything a channel needs to send one claimed notification; no database handle."""
+
+    notification_id: int
+    channel: Channel
+    kind: NotificationKind
+    attempt: int
+    escalation_level: int | None
+    message_reference: dict | None
+    incident: Incident
+    team_name: str
+    user: User
+    slack_user_id: str | None
+    teams_reference: dict | None
+    push_subscriptions: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """A send's result as the outbox records it. For a failure, ``retry_at`` says when to try
+    again; None means the failure is permanent."""
+
+    success: bool
+    provider_id: str | None = None
+    error: str | None = None
+    delivered_at: datetime | None = None
+    message_reference: dict | None = None
+    retry_at: datetime | None = None
+
+
+def _due(now: datetime):
+    queued = (NotificationLog.status == DeliveryStatus.QUEUED) & (NotificationLog.next_attempt_at <= now)
+    abandoned = (NotificationLog.status == DeliveryStatus.SENDING) & (NotificationLog.lease_expires_at <= now)
+    return queued | abandoned
+
+
+def claim_due_notifications(worker_id: str, limit: int, config: EngineConfig, now: datetime) -> list[Delivery]:
+    """Claim up to ``limit`` due rows for ``worker_id`` and return what is needed to send them."""
+    with write_transaction():
+        _fail_exhausted_leases(config, now)
+        candidates = lock_rows(
+            NotificationLog.select(NotificationLog.id).where(_due(now)).order_by(NotificationLog.next_attempt_at).limit(limit),
+            skip_locked=True,
+        )
+        ids = [row.id for row in candidates]
+        if ids:
+            NotificationLog.update(
+                status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + config.lease,
+                attempt_count=NotificationLog.attempt_count + 1, last_attempt_at=now,
+            ).where(NotificationLog.id.in_(ids)).execute()
+    return load_deliveries(ids) if ids else []
+
+
+def _fail_exhausted_leases(config: EngineConfig, now: datetime) -> None:
+    exhausted = lock_rows(
+        NotificationLog.select().where(
+            (NotificationLog.status == DeliveryStatus.SENDING)
+            & (NotificationLog.lease_expires_at <= now)
+            & (NotificationLog.attempt_count >= config.max_attempts)
+        ),
+        skip_locked=True,
+    )
+    for row in exhausted:
+        _fail(row, f"gave up after {row.attempt_count} attempts (the last one never reported back)", now)
+
+
+def load_deliveries(ids: list[int]) -> list[Delivery]:
+    rows = (
+        NotificationLog.select(NotificationLog, Incident, User, Team)
+        .join(Incident)
+        .join(Team, join_type=JOIN.LEFT_OUTER, on=(Incident.team == Team.id))
+        .switch(NotificationLog)
+        .join(User)
+        .where(NotificationLog.id.in_(ids))
+        .order_by(NotificationLog.id)
+    )
+    user_ids = {row.user_id for row in rows}
+    slack = dict(
+        SlackConnection.select(SlackConnection.user, SlackConnection.slack_user_id)
+        .where(SlackConnection.user.in_(user_ids) & SlackConnection.is_active).tuples()
+    )
+    teams = dict(
+        TeamsConnection.select(TeamsConnection.user, TeamsConnection.conversation_reference)
+        .where(TeamsConnection.user.in_(user_ids) & TeamsConnection.is_active).tuples()
+    )
+    push: dict[int, list[dict]] = {}
+    for subscription in PushSubscription.select().where(PushSubscription.user.in_(user_ids)):
+        push.setdefault(subscription.user_id, []).append(
+            {"id": subscription.id, "endpoint": subscription.endpoint, "p256dh": subscription.p256dh, "auth": subscription.auth}
+        )
+    return [
+        Delivery(
+            notification_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind),
+            attempt=row.attempt_count, escalation_level=row.escalation_level,
+            message_reference=row.message_reference, incident=row.incident,
+            team_name=row.incident.team.display_name if row.incident.team_id else "",
+            user=row.user, slack_user_id=slack.get(row.user_id), teams_reference=teams.get(row.user_id),
+            push_subscriptions=tuple(push.get(row.user_id, ())),
+        )
+        for row in rows
+    ]
+
+
+def record_outcome(
+    notification_id: int, worker_id: str, outcome: DeliveryOutcome, config: EngineConfig, now: datetime
+) -> DeliveryStatus | None:
+    """Record a send's result; returns the row's new status, or None when this worker no longer
+    holds the claim (its lease expired and the row was claimed again)."""
+    with write_transaction():
+        row = lock_rows(
+            NotificationLog.select().where(
+                (NotificationLog.id == notification_id)
+                & (NotificationLog.status == DeliveryStatus.SENDING)
+                & (NotificationLog.claimed_by == worker_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        if outcome.success:
+            return _succeed(row, outcome, now)
+        if outcome.retry_at is not None and row.attempt_count < config.max_attempts:
+            NotificationLog.update(
+                status=DeliveryStatus.QUEUED, next_attempt_at=outcome.retry_at, error=outcome.error,
+                lease_expires_at=None, claimed_by=None,
+            ).where(NotificationLog.id == row.id).execute()
+            return DeliveryStatus.QUEUED
+        suffix = f" (after {row.attempt_count} attempts)" if outcome.retry_at is not None else ""
+        _fail(row, f"{outcome.error}{suffix}", now)
+        return DeliveryStatus.FAILED
+
+
+def _succeed(row: NotificationLog, outcome: DeliveryOutcome, now: datetime) -> DeliveryStatus:
+    status = DeliveryStatus.DELIVERED if outcome.delivered_at else DeliveryStatus.SENT
+    NotificationLog.update(
+        status=status, provider_id=outcome.provider_id, sent_at=now, delivered_at=outcome.delivered_at,
+        message_reference=outcome.message_reference or row.message_reference, error=None,
+        lease_expires_at=None, claimed_by=None,
+    ).where(NotificationLog.id == row.id).execute()
+    if status == DeliveryStatus.DELIVERED and row.kind == NotificationKind.ALERT:
+        _delivered_event(row, now)
+    return status
+
+
+def _fail(row: NotificationLog, error: str, now: datetime) -> None:
+    NotificationLog.update(
+        status=DeliveryStatus.FAILED, error=error, lease_expires_at=None, claimed_by=None
+    ).where(NotificationLog.id == row.id).execute()
+    if row.kind != NotificationKind.ALERT:
+        return
+    record_event(
+        row.incident_id, EventKind.FAILED, f"{row.channel.lower()} page to {_name(row.user_id)} failed: {error}",
+        now, user_id=row.user_id, channel=row.channel,
+    )
+    # A failed page may make the next tier due at once: let the escalation loop look now.
+    Incident.update(next_escalation_at=now).where(
+        (Incident.id == row.incident_id) & (Incident.status == IncidentStatus.TRIGGERED)
+    ).execute()
+
+
+def _delivered_event(row: NotificationLog, now: datetime) -> None:
+    record_event(
+        row.incident_id, EventKind.DELIVERED, f"{row.channel.lower()} page delivered to {_name(row.user_id)}",
+        now, user_id=row.user_id, channel=row.channel,
+    )
+
+
+def _name(user_id: int) -> str:
+    user = User.select(User.name).where(User.id == user_id).first()
+    return user.name if user else f"user {user_id}"
+
+
+def record_receipt(provider_id: str, status: DeliveryStatus, error: str | None, now: datetime) -> bool:
+    """Apply a provider's delivery receipt to the row it sent: SENT → DELIVERED, or → FAILED.
+    Returns False when no row has that provider id. A receipt never moves a row backwards."""
+    with write_transaction():
+        row = lock_rows(NotificationLog.select().where(NotificationLog.provider_id == provider_id)).first()
+        if row is None:
+            return False
+        if status == DeliveryStatus.DELIVERED and row.status == DeliveryStatus.SENT:
+            NotificationLog.update(status=DeliveryStatus.DELIVERED, delivered_at=now).where(
+                NotificationLog.id == row.id
+            ).execute()
+            if row.kind == NotificationKind.ALERT:
+                _delivered_event(row, now)
+        elif status == DeliveryStatus.FAILED and row.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
+            _fail(row, error or "the provider reported the delivery failed", now)
+    return True
+
+
+def release_claims(worker_id: str, ids: list[int], now: datetime) -> int:
+    """Hand rows this worker claimed but will not finish back to the queue (on shutdown)."""
+    with write_transaction():
+        return NotificationLog.update(
+            status=DeliveryStatus.QUEUED, lease_expires_at=None, claimed_by=None, next_attempt_at=now
+        ).where(
+            NotificationLog.id.in_(ids)
+            & (NotificationLog.status == DeliveryStatus.SENDING)
+            & (NotificationLog.claimed_by == worker_id)
+        ).execute()

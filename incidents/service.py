@@ -1,0 +1,116 @@
+"""The one API every surface calls: trigger, acknowledge, resolve, status, list_open, and the
+outbox operations the dispatcher uses.
+
+Every method runs its queries through ``database.run``, so none blocks the event loop, and takes
+the time from the injected clock, so tests run on a fixed one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from incidents import lifecycle, outbox, report
+from incidents.intake import TriggerRequest
+from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, UnknownTeam
+from storage.database import database
+from storage.enums import Action, DeliveryStatus, NotificationKind
+from storage.fields import utcnow
+from storage.models import Incident, NotificationLog
+
+__all__ = [
+    "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "TriggerOutcome", "UnknownTeam",
+]
+
+
+class TriggerOutcome:
+    """The incident a trigger opened (``created``) or repeated onto (not ``created``)."""
+
+    def __init__(self, incident: Incident, created: bool):
+        self.incident = incident
+        self.created = created
+
+
+class IncidentService:
+    """The incident lifecycle and delivery engine.
+
+    ``on_queued`` is called (without arguments) after anything was queued, so a dispatcher in
+    this process can wake at once instead of waiting for its next poll.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        clock: Callable[[], datetime] = utcnow,
+        on_queued: Callable[[], None] | None = None,
+    ):
+        self.config = config
+        self.clock = clock
+        self._on_queued = on_queued or (lambda: None)
+
+    def notify_queued(self) -> None:
+        self._on_queued()
+
+    async def trigger(self, request: TriggerRequest) -> TriggerOutcome:
+        """Open an incident and page its team's first level, or count a repeat of an open
+        incident with the same dedup key (paging nobody). Raises UnknownTeam."""
+        incident, created = await database.run(lifecycle.trigger, request, self.config, self.clock())
+        if created:
+            self.notify_queued()
+        return TriggerOutcome(incident, created)
+
+    async def acknowledge(self, number: int, actor: Actor) -> ActionOutcome:
+        """Acknowledge #number: pending pages are cancelled, escalation stops, everyone already
+        paged gets a status notice. Idempotent: a second call changes nothing and reports who
+        did it. Raises IncidentNotFound."""
+        return await self._transition(number, Action.ACKNOWLEDGE, actor)
+
+    async def resolve(self, number: int, actor: Actor) -> ActionOutcome:
+        """Resolve #number, as ``acknowledge`` does; the dedup key is free again afterwards."""
+        return await self._transition(number, Action.RESOLVE, actor)
+
+    async def _transition(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
+        outcome = await database.run(lifecycle.transition, number, action, actor, self.clock())
+        if outcome.changed:
+            self.notify_queued()
+        return outcome
+
+    async def status(self, number: int) -> report.IncidentReport:
+        """The incident with every notification (person, channel, status, attempts, provider
+        id, last error, times) and its timeline. Raises IncidentNotFound."""
+        return await database.run(_report, number)
+
+    async def list_open(self, team: str | None = None, limit: int = 50) -> list[Incident]:
+        return await self.list_incidents(None, team, limit)
+
+    async def list_incidents(self, statuses, team: str | None = None, limit: int = 50) -> list[Incident]:
+        return await database.run(report.find_incidents, statuses, team, limit)
+
+    async def escalate_due(self, limit: int = 50) -> int:
+        """Take every escalation step that is due now; returns how many pages were queued."""
+        now = self.clock()
+        queued = 0
+        for incident_id in await database.run(lifecycle.due_incident_ids, now, limit):
+            queued += await database.run(lifecycle.escalate_if_due, incident_id, self.config, now)
+        if queued:
+            self.notify_queued()
+        return queued
+
+    async def claim_due_notifications(self, worker_id: str, limit: int) -> list[outbox.Delivery]:
+        return await database.run(outbox.claim_due_notifications, worker_id, limit, self.config, self.clock())
+
+    async def record_outcome(self, notification_id: int, worker_id: str, result: outbox.DeliveryOutcome):
+        return await database.run(outbox.record_outcome, notification_id, worker_id, result, self.config, self.clock())
+
+    async def record_receipt(self, provider_id: str, status: DeliveryStatus, error: str | None = None) -> bool:
+        """A provider's later word on a send (SENT → DELIVERED or FAILED), by provider id."""
+        return await database.run(outbox.record_receipt, provider_id, status, error, self.clock())
+
+    async def release_claims(self, worker_id: str, ids: list[int]) -> int:
+        return await database.run(outbox.release_claims, worker_id, ids, self.clock())
+
+
+def _report(number: int) -> report.IncidentReport:
+    incident = Incident.get_or_none(Incident.id == number)
+    if incident is None:
+        raise IncidentNotFound(number)
+    return report.incident_report(incident)

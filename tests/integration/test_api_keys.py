@@ -1,0 +1,116 @@
+"""Intake API keys on SQLite and PostgreSQL: stored hashed, checked by hash, revocable."""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+
+from incidents.api_keys import (
+    ApiKeyError,
+    authenticate,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+)
+from storage.database import database
+from storage.fields import utcnow
+from storage.models import ApiKey
+
+
+async def _raw_rows() -> list[tuple]:
+    cursor = await database.run(database.execute_sql, "SELECT * FROM api_key")
+    return cursor.fetchall()
+
+
+async def test_only_the_hash_and_a_short_prefix_are_stored(storage):
+    key = await create_api_key("alertmanager")
+    assert key.startswith("ackbot_") and len(key) == 50
+    rows = await _raw_rows()
+    assert len(rows) == 1
+    assert not any(key in str(value) for value in rows[0])
+    stored = await database.run(ApiKey.get, ApiKey.name == "alertmanager")
+    assert stored.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert stored.prefix == key[:12]
+
+
+async def test_a_created_key_authenticates(storage):
+    key = await create_api_key("grafana")
+    api_key = await authenticate(key)
+    assert api_key is not None and api_key.name == "grafana"
+    assert api_key.last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [None, "", "Bearer x", "ackbot_", "ackbot_" + "A" * 43, "ackbot_" + "!" * 43, 42],
+)
+async def test_missing_malformed_and_unknown_keys_fail(storage, presented):
+    await create_api_key("grafana")
+    assert await authenticate(presented) is None
+
+
+async def test_a_near_miss_fails(storage):
+    key = await create_api_key("grafana")
+    altered = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert await authenticate(altered) is None
+
+
+async def test_a_revoked_key_fails(storage):
+    key = await create_api_key("grafana")
+    assert await revoke_api_key("grafana") is True
+    assert await authenticate(key) is None
+    assert await revoke_api_key("grafana") is False
+    assert await revoke_api_key("nobody") is False
+
+
+async def test_revoking_one_key_leaves_the_others(storage):
+    kept = await create_api_key("grafana")
+    await create_api_key("script")
+    await revoke_api_key("script")
+    assert (await authenticate(kept)).name == "grafana"
+
+
+async def test_duplicate_names_are_refused(storage):
+    await create_api_key("grafana")
+    with pytest.raises(ApiKeyError, match="an API key named grafana already exists"):
+        await create_api_key("grafana")
+    await revoke_api_key("grafana")
+    with pytest.raises(ApiKeyError, match="already exists"):
+        await create_api_key("grafana")
+    assert len(await list_api_keys()) == 1
+
+
+@pytest.mark.parametrize("name", ["", " ", "has space", "-leading-dash", "x" * 101, "café/ops"])
+async def test_bad_names_are_refused(storage, name):
+    with pytest.raises(ApiKeyError, match="API key name"):
+        await create_api_key(name)
+    assert await list_api_keys() == []
+
+
+async def test_list_shows_every_key_by_name(storage):
+    for name in ("script", "alertmanager", "grafana"):
+        await create_api_key(name)
+    await revoke_api_key("script")
+    keys = await list_api_keys()
+    assert [key.name for key in keys] == ["alertmanager", "grafana", "script"]
+    assert [key.revoked_at is not None for key in keys] == [False, False, True]
+
+
+async def _last_used(name: str):
+    return (await database.run(ApiKey.get, ApiKey.name == name)).last_used_at
+
+
+async def test_last_used_is_written_at_most_once_a_minute(storage):
+    key = await create_api_key("grafana")
+    await authenticate(key)
+    first = await _last_used("grafana")
+    await authenticate(key)
+    assert await _last_used("grafana") == first
+
+    long_ago = utcnow() - timedelta(minutes=2)
+    await database.run(
+        lambda: ApiKey.update(last_used_at=long_ago).where(ApiKey.name == "grafana").execute()
+    )
+    await authenticate(key)
+    assert await _last_used("grafana") > first
