@@ -8,14 +8,21 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from bot import api, cli
+from channels.dispatcher import Dispatcher, DispatcherConfig
+from channels.registry import build_channels
+from channels.registry import describe as describe_channels
+from incidents.service import EngineConfig, IncidentService
 from storage import keyring as keyring_module
 from storage.database import (
     DatabaseURLError,
@@ -25,10 +32,10 @@ from storage.database import (
     open_database,
     safe_url,
 )
-from storage.fields import use_keyring
+from storage.fields import use_keyring, utcnow
 from storage.keyring import Keyring, KeyringError
 from storage.migrations import migrate, pending_migrations
-from storage.rotation import find_missing_key, rotate_all
+from storage.rotation import find_missing_key
 
 log = logging.getLogger("ackbot")
 
@@ -166,6 +173,35 @@ class Settings:
         "ACKBOT_DATABASE_POOL_SIZE", 10, _integer, "Database connections per process.",
     )
     log_level: str = setting("ACKBOT_LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR.")
+    dispatcher: bool = setting(
+        "ACKBOT_DISPATCHER", True, _boolean,
+        "Run the dispatcher inside `ackbot serve` (false: leave sending to `ackbot worker` processes).",
+    )
+    poll_interval: float = setting(
+        "ACKBOT_POLL_INTERVAL", 2.0, _positive_number,
+        "Seconds between looks for work queued by other processes (work queued in-process wakes it at once).",
+    )
+    batch_size: int = setting("ACKBOT_BATCH_SIZE", 50, _integer, "Notifications one dispatcher claims at a time.")
+    lease_seconds: float = setting(
+        "ACKBOT_LEASE_SECONDS", 60.0, _positive_number,
+        "How long a claimed notification stays claimed; after that a crashed worker's rows are claimed again.",
+    )
+    send_timeout: float = setting(
+        "ACKBOT_SEND_TIMEOUT", 10.0, _positive_number, "Seconds a provider has to answer one send (then: temporary failure).",
+    )
+    max_attempts: int = setting(
+        "ACKBOT_MAX_ATTEMPTS", 5, _integer, "Attempts per notification before it is FAILED.",
+    )
+    backoff_base: float = setting(
+        "ACKBOT_BACKOFF_BASE_SECONDS", 2.0, _positive_number, "First retry delay; doubles per attempt, with jitter.",
+    )
+    backoff_cap: float = setting(
+        "ACKBOT_BACKOFF_CAP_SECONDS", 300.0, _positive_number, "Longest retry delay (a provider's Retry-After still wins).",
+    )
+    tier_timeout_minutes: float = setting(
+        "ACKBOT_TIER_TIMEOUT_MINUTES", 5.0, _positive_number,
+        "Minutes an unacknowledged page waits before the person's next channel tier (SMS, then voice).",
+    )
 
     @classmethod
     def from_env(cls, environ=None) -> "Settings":
@@ -199,6 +235,20 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return self.database_url.startswith("sqlite:")
+
+    def engine_config(self, enabled_channels) -> EngineConfig:
+        return EngineConfig(
+            enabled_channels=frozenset(enabled_channels),
+            tier_timeout=timedelta(minutes=self.tier_timeout_minutes),
+            max_attempts=max(1, self.max_attempts),
+            lease=timedelta(seconds=self.lease_seconds),
+        )
+
+    def dispatcher_config(self) -> DispatcherConfig:
+        return DispatcherConfig(
+            batch_size=max(1, self.batch_size), poll_interval=self.poll_interval, send_timeout=self.send_timeout,
+            backoff_base=self.backoff_base, backoff_cap=self.backoff_cap,
+        )
 
 
 # --- storage start-up ------------------------------------------------------------------------
@@ -267,16 +317,25 @@ async def open_storage(settings: Settings, apply_migrations: bool) -> None:
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 HTTP_KEY = web.AppKey("http", ClientSession)
+CHANNELS_KEY = web.AppKey("channels", dict)
+DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The aiohttp application for ``settings``. Does no I/O: cleanup contexts open storage
-    and the shared HTTP client when the application starts."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Application:
+    """The aiohttp application for ``settings``. Does no I/O: cleanup contexts open storage,
+    the shared HTTP client and the delivery engine when the application starts.
+
+    ``channels`` replaces the channels built from settings, and ``clock`` the wall clock (tests).
+    """
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[error_middleware, api.api_key_middleware]
+    )
     app[SETTINGS_KEY] = settings
     app.cleanup_ctx.append(storage_context)
     app.cleanup_ctx.append(http_client_context)
+    app.cleanup_ctx.append(engine_context(channels, clock))
     app.router.add_get("/healthz", healthz)
+    api.add_routes(app)
     return app
 
 
@@ -292,6 +351,23 @@ async def http_client_context(app: web.Application):
     app[HTTP_KEY] = session
     yield
     await session.close()
+
+
+def engine_context(channels, clock):
+    async def context(app: web.Application):
+        settings = app[SETTINGS_KEY]
+        app[CHANNELS_KEY] = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
+        service = IncidentService(settings.engine_config(app[CHANNELS_KEY]), clock=clock)
+        app[api.SERVICE_KEY] = service
+        dispatcher = Dispatcher(service, app[CHANNELS_KEY], settings.dispatcher_config())
+        app[DISPATCHER_KEY] = dispatcher
+        service.on_queued = dispatcher.wake
+        task = asyncio.create_task(dispatcher.run()) if settings.dispatcher else None
+        yield
+        if task is not None:
+            await dispatcher.stop(task)
+
+    return context
 
 
 @web.middleware
@@ -318,12 +394,17 @@ def _safe_headers(error: web.HTTPException) -> dict:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Whether the database answers, and which channels are on (and how to switch on the rest)."""
     try:
         await database.run(database.execute_sql, "SELECT 1")
         database_state = {"ok": True, "engine": "postgresql" if is_postgres() else "sqlite"}
     except Exception as error:
         database_state = {"ok": False, "error": type(error).__name__}
-    body = {"status": "ok" if database_state["ok"] else "degraded", "database": database_state}
+    body = {
+        "status": "ok" if database_state["ok"] else "degraded",
+        "database": database_state,
+        "channels": describe_channels(request.app[CHANNELS_KEY]),
+    }
     return web.json_response(body, status=200 if database_state["ok"] else 503)
 
 
@@ -337,30 +418,37 @@ def version() -> str:
         return "unknown"
 
 
+def _command(commands, name: str, summary: str, description: str | None = None):
+    return commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ackbot", description="Ackbot: incident notifications you can acknowledge from anywhere."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("serve", help="run the HTTP server (and the dispatcher)",
-                        description="Run the HTTP server on ACKBOT_HOST:ACKBOT_PORT.")
-    commands.add_parser("migrate", help="create or upgrade the database schema",
-                        description="Apply every pending schema migration; safe to run again.")
-    keys = commands.add_parser("keys", help="manage encryption keys", description="Manage encryption keys.")
-    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    key_commands.add_parser("generate", help="print a new key",
-                            description="Print a new key to put first in ACKBOT_ENCRYPTION_KEYS.")
-    key_commands.add_parser("rotate", help="re-encrypt every stored secret under the first key",
-                            description="Re-encrypt every stored secret under the first key of"
-                            " ACKBOT_ENCRYPTION_KEYS. Safe to re-run; afterwards older keys can be removed.")
-    directory = commands.add_parser("directory", help="manage teams and people",
-                                    description="Manage teams, people and escalation levels.")
-    directory_commands = directory.add_subparsers(dest="directory_command", metavar="ACTION", required=True)
-    apply = directory_commands.add_parser("apply", help="apply a people file",
-                                          description="Create or update teams, users, channel tiers and"
-                                          " escalation levels from a TOML people file.")
-    apply.add_argument("file", type=Path, help="the people file (TOML)")
-    commands.add_parser("version", help="print the version", description="Print Ackbot's version.")
+    _command(commands, "serve", "run the HTTP server and, unless ACKBOT_DISPATCHER=false, the dispatcher")
+    _command(commands, "worker", "run the dispatcher alone (no HTTP server); several may share PostgreSQL")
+    _command(commands, "migrate", "create or upgrade the database schema; safe to run again")
+    keys = _command(commands, "keys", "manage encryption keys").add_subparsers(dest="action", metavar="ACTION", required=True)
+    _command(keys, "generate", "print a new key to put first in ACKBOT_ENCRYPTION_KEYS")
+    _command(keys, "rotate", "re-encrypt every stored secret under the first key",
+             "Re-encrypt every stored secret under the first key of ACKBOT_ENCRYPTION_KEYS. Safe to re-run;"
+             " afterwards the older keys can be removed.")
+    directory = _command(commands, "directory", "manage teams and people").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)").add_argument(
+        "file", type=Path, help="the people file (TOML), e.g. people.example.toml")
+    apikey = _command(commands, "apikey", "manage intake API keys").add_subparsers(dest="action", metavar="ACTION", required=True)
+    _command(apikey, "create", "create a key and print it once").add_argument("name", help="what the key is for")
+    _command(apikey, "list", "list keys (names and prefixes, never the keys)")
+    _command(apikey, "revoke", "revoke a key").add_argument("name")
+    status = _command(commands, "status", "show an incident's delivery grid per person and channel")
+    status.add_argument("number", help="the incident number, e.g. 42")
+    listing = _command(commands, "list", "list open incidents")
+    listing.add_argument("--all", action="store_true", help="include resolved incidents")
+    listing.add_argument("--team", help="only this team's incidents")
+    _command(commands, "version", "print the version")
     return parser
 
 
@@ -368,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "version":
         print(f"ackbot {version()}")
+        return 0
+    if args.command == "keys" and args.action == "generate":
+        print(keyring_module.generate_key())
         return 0
     try:
         settings = Settings.from_env()
@@ -378,15 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"ackbot: error: {error}", file=sys.stderr)
         return 2
-    except CommandError as error:
+    except cli.CommandError as error:
         print(f"ackbot: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-class CommandError(Exception):
-    """A command could not do what was asked; the message says why."""
 
 
 def serve(settings: Settings) -> int:
@@ -398,9 +485,6 @@ def serve(settings: Settings) -> int:
 
 
 async def run_command(settings: Settings, args) -> int:
-    if args.command == "keys" and args.keys_command == "generate":
-        print(keyring_module.generate_key())
-        return 0
     await open_storage(settings, apply_migrations=args.command == "migrate" or settings.is_embedded)
     try:
         return await run_storage_command(settings, args)
@@ -409,19 +493,37 @@ async def run_command(settings: Settings, args) -> int:
 
 
 async def run_storage_command(settings: Settings, args) -> int:
-    if args.command == "migrate":
-        print("schema is up to date")
-    elif args.command == "keys":
-        count = await rotate_all()
-        print(f"re-encrypted {count} value(s) under key id {resolve_keyring(settings).primary_id}")
-    elif args.command == "directory":
-        from incidents.directory import DirectoryError, apply_people_file
+    service = IncidentService(settings.engine_config(()))
+    commands = {
+        ("migrate", None): lambda: cli.migrate_command(),
+        ("keys", "rotate"): lambda: cli.rotate_keys_command(resolve_keyring(settings).primary_id),
+        ("directory", "apply"): lambda: cli.directory_apply_command(args.file),
+        ("apikey", "create"): lambda: cli.apikey_create_command(args.name),
+        ("apikey", "list"): lambda: cli.apikey_list_command(),
+        ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
+        ("status", None): lambda: cli.status_command(service, args.number),
+        ("list", None): lambda: cli.list_command(service, args.all, args.team),
+        ("worker", None): lambda: run_worker(settings),
+    }
+    return await commands[(args.command, getattr(args, "action", None))]()
 
-        try:
-            summary = await apply_people_file(args.file)
-        except DirectoryError as error:
-            raise CommandError(str(error)) from None
-        print(summary)
+
+async def run_worker(settings: Settings) -> int:
+    """The dispatcher alone, until SIGINT/SIGTERM; then it stops claiming and hands back what it
+    could not finish."""
+    async with ClientSession(timeout=ClientTimeout(total=30)) as http:
+        channels = build_channels(settings, http)
+        service = IncidentService(settings.engine_config(channels))
+        dispatcher = Dispatcher(service, channels, settings.dispatcher_config())
+        service.on_queued = dispatcher.wake
+        log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels))
+        task = asyncio.create_task(dispatcher.run())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        await stop.wait()
+        await dispatcher.stop(task)
     return 0
 
 

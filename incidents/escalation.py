@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from incidents.tiers import ChannelEscalationConfig
 from storage.enums import Channel, DeliveryStatus, IncidentStatus, Tier
 
+TIER_ORDER = (Tier.PRIMARY, Tier.SECONDARY, Tier.FALLBACK)
+
 
 @dataclass(frozen=True)
 class LevelState:
@@ -96,7 +98,7 @@ def plan_escalation(snapshot: IncidentSnapshot, now: datetime, tier_timeout: tim
     level_changed = (level, escalated_at) != (snapshot.level, snapshot.escalated_at)
     if level_changed:
         steps.extend(_page_level(snapshot, level))
-    steps.extend(_advance_tiers(snapshot, now, tier_timeout))
+    steps.extend(_advance_tiers(snapshot, level, now, tier_timeout))
     next_check_at = _next_check(snapshot, level, escalated_at, steps, now, tier_timeout)
     return EscalationPlan(tuple(steps), level, escalated_at, next_check_at)
 
@@ -128,18 +130,17 @@ def _page_level(snapshot: IncidentSnapshot, level: int) -> list[QueueTier | Unre
     steps: list[QueueTier | Unreachable] = []
     for user_id in state.user_ids if state else ():
         person = snapshot.person(user_id)
-        if person is None or person.paged:
-            continue  # already paged at an earlier level: their own tiers carry on
-        steps.append(_first_reachable_tier(person, level, after=None))
+        if person is None:
+            steps.append(Unreachable(user_id, level))
+        elif not person.paged:  # someone paged at an earlier level carries on with their own tiers
+            steps.append(_first_reachable_tier(person, level, after=None))
     return steps
 
 
 def _first_reachable_tier(person: PersonState, level: int, after: Tier | None) -> QueueTier | Unreachable:
-    tiers = person.tiers.tiers()
-    if after is not None:
-        order = [tier for tier, _ in tiers]
-        tiers = tiers[order.index(after) + 1:] if after in order else ()
-    for tier, channels in tiers:
+    for tier, channels in person.tiers.tiers():
+        if after is not None and TIER_ORDER.index(tier) <= TIER_ORDER.index(after):
+            continue
         reachable = tuple(channel for channel in channels if channel in person.reachable)
         if reachable:
             return QueueTier(person.user_id, level, tier, reachable)
@@ -150,12 +151,12 @@ def _tier_is_done(tier: TierState, now: datetime, tier_timeout: timedelta) -> bo
     return tier.all_failed or now >= tier.started_at + tier_timeout
 
 
-def _advance_tiers(snapshot: IncidentSnapshot, now: datetime, tier_timeout: timedelta) -> list[QueueTier]:
+def _advance_tiers(snapshot: IncidentSnapshot, level: int, now: datetime, tier_timeout: timedelta) -> list[QueueTier]:
     steps = []
     for person in snapshot.people:
         if not person.paged or not _tier_is_done(person.paged[-1], now, tier_timeout):
             continue
-        step = _first_reachable_tier(person, snapshot.level, after=person.paged[-1].tier)
+        step = _first_reachable_tier(person, level, after=person.paged[-1].tier)
         if isinstance(step, QueueTier):
             steps.append(step)
     return steps

@@ -11,6 +11,7 @@ from peewee import IntegrityError
 
 from incidents.directory import channel_tiers_for
 from incidents.escalation import (
+    TIER_ORDER,
     IncidentSnapshot,
     PersonState,
     QueueTier,
@@ -33,7 +34,6 @@ from storage.enums import (
 )
 from storage.models import Incident, IncidentEvent, NotificationLog, Team, User
 
-TIER_ORDER = (Tier.PRIMARY, Tier.SECONDARY, Tier.FALLBACK)
 # Channels whose status notice is a fresh message: the person who acted there has just seen
 # the answer, so they get none. Chat cards are always edited; voice never calls to say "done".
 _NOTICE_SKIPS_ACTOR = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
@@ -104,6 +104,11 @@ def _trigger_once(request, config, now) -> tuple[Incident, bool]:
             record_event(incident.id, EventKind.UNREACHABLE, "No team given: nobody was paged", now)
         escalate(incident, config, now)
     return Incident.get_by_id(incident.id), True
+
+
+def open_incident_id(dedup_key: str) -> int | None:
+    incident = Incident.select(Incident.id).where(Incident.open_dedup_key == dedup_key).first()
+    return incident.id if incident else None
 
 
 def _repeat(incident: Incident, now: datetime) -> Incident:

@@ -45,10 +45,10 @@ class IncidentService:
     ):
         self.config = config
         self.clock = clock
-        self._on_queued = on_queued or (lambda: None)
+        self.on_queued = on_queued or (lambda: None)
 
     def notify_queued(self) -> None:
-        self._on_queued()
+        self.on_queued()
 
     async def trigger(self, request: TriggerRequest) -> TriggerOutcome:
         """Open an incident and page its team's first level, or count a repeat of an open
@@ -67,6 +67,11 @@ class IncidentService:
     async def resolve(self, number: int, actor: Actor) -> ActionOutcome:
         """Resolve #number, as ``acknowledge`` does; the dedup key is free again afterwards."""
         return await self._transition(number, Action.RESOLVE, actor)
+
+    async def resolve_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
+        """Resolve the open incident with ``dedup_key``; None when there is none."""
+        number = await database.run(lifecycle.open_incident_id, dedup_key)
+        return await self.resolve(number, actor) if number is not None else None
 
     async def _transition(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
         outcome = await database.run(lifecycle.transition, number, action, actor, self.clock())

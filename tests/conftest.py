@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from app import Secret, Settings
+
 from storage.database import close_database, database, open_database
 from storage.fields import use_keyring
 from storage.keyring import Keyring, generate_key
@@ -63,14 +65,37 @@ def database_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+async def _open_empty(url: str) -> None:
+    open_database(url)
+    await migrate()
+    if url.startswith("postgresql"):
+        tables = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
+        await database.run(database.execute_sql, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
 @pytest.fixture
 async def storage(database_url: str, encryption_key: str):
     """An open, migrated, empty database bound to the models; yields its URL."""
     use_keyring(Keyring((encryption_key,)))
-    open_database(database_url)
-    await migrate()
-    if database_url.startswith("postgresql"):
-        tables = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
-        await database.run(database.execute_sql, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    await _open_empty(database_url)
     yield database_url
     await close_database()
+
+
+@pytest.fixture
+async def empty_database_url(database_url: str, encryption_key: str) -> str:
+    """The URL of a migrated, empty database that is not left open (for tests that start the
+    whole application, which opens it itself)."""
+    use_keyring(Keyring((encryption_key,)))
+    await _open_empty(database_url)
+    await close_database()
+    return database_url
+
+
+@pytest.fixture
+def settings(empty_database_url: str, encryption_key: str, tmp_path: Path) -> Settings:
+    """Settings for an application on the empty database, with the dispatcher off (tests drive it)."""
+    return Settings(
+        data_dir=tmp_path, database_url=empty_database_url, encryption_keys=(Secret(encryption_key),),
+        dispatcher=False, public_url="http://ackbot.test",
+    ).with_defaults()

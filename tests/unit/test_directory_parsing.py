@@ -45,7 +45,9 @@ def test_the_example_file_parses():
     assert [team.name for team in directory.teams] == ["payments", "platform"]
     payments = directory.teams[0]
     assert payments.slack_channel == "C0PAYMENTS1"
-    assert payments.escalation_levels == (LevelEntry(1, 5, ("alice", "bob")), LevelEntry(2, 15, ("carol",)))
+    assert payments.escalation_levels == (
+        LevelEntry(1, 5, ("alice", "bob")), LevelEntry(2, 15, ("carol",)),
+    )
     assert directory.teams[1].slack_channel is None
     assert [user.handle for user in directory.users] == ["alice", "bob", "carol", "dave"]
     assert directory.users[2].channels == ChannelEscalationConfig(
@@ -58,7 +60,8 @@ def test_optional_fields_take_their_defaults(tmp_path):
     directory = parse_people_file(write(tmp_path, TEAM + ALICE))
     team, user = directory.teams[0], directory.users[0]
     assert (team.display_name, team.slack_channel) == ("payments", None)
-    assert (user.email, user.phone, user.time_zone, user.teams, user.channels) == (None, None, "UTC", (), None)
+    assert (user.email, user.phone, user.time_zone) == (None, None, "UTC")
+    assert (user.teams, user.channels) == ((), None)
 
 
 def test_channel_names_are_case_insensitive_and_tiers_may_be_left_out(tmp_path):
@@ -100,18 +103,31 @@ def test_text_that_is_not_utf8_names_the_line(tmp_path):
     assert error_of(path) == f"{path}: line 2: not UTF-8 text"
 
 
+SLUG_RULE = "lowercase letters, digits, - and _, starting with a letter or digit"
+DELAY_RULE = "expected a whole number of minutes from 0 to 10080"
+ZONE_RULE = "expected an IANA time zone name like Europe/Berlin"
+
 BAD_FILES = {
-    "unknown top-level key": ('[[user]]\nhandle = "alice"\n', 'user: unknown key; expected teams or users'),
-    "teams as one table": ('[teams]\nname = "payments"\n', "teams: expected tables, each written [[teams]]"),
+    "unknown top-level key": (
+        '[[user]]\nhandle = "alice"\n',
+        "user: unknown key; expected teams or users",
+    ),
+    "teams as one table": (
+        '[teams]\nname = "payments"\n',
+        "teams: expected tables, each written [[teams]]",
+    ),
     "team name not a slug": (
         '[[teams]]\nname = "Payments"\n',
-        'teams[1] (Payments): name: expected a team name (lowercase letters, digits, - and _,'
-        ' starting with a letter or digit), got "Payments"',
+        f'teams[1] (Payments): name: expected a team name ({SLUG_RULE}), got "Payments"',
     ),
-    "team name missing": ('[[teams]]\ndisplay_name = "Payments"\n', "teams[1]: name: missing; it is required"),
+    "team name missing": (
+        '[[teams]]\ndisplay_name = "Payments"\n',
+        "teams[1]: name: missing; it is required",
+    ),
     "unknown team key": (
         '[[teams]]\nname = "payments"\nslack = "C0123456"\n',
-        "teams[1] (payments): slack: unknown key; expected name, display_name, slack_channel or escalation_levels",
+        "teams[1] (payments): slack: unknown key;"
+        " expected name, display_name, slack_channel or escalation_levels",
     ),
     "display name not text": (
         '[[teams]]\nname = "payments"\ndisplay_name = 7\n',
@@ -121,29 +137,29 @@ BAD_FILES = {
         '[[teams]]\nname = "payments"\nslack_channel = "#payments"\n',
         'teams[1] (payments): slack_channel: expected a Slack channel ID like C0123456, got "#payments"',
     ),
+    "levels as one table": (
+        '[[teams]]\nname = "payments"\n[teams.escalation_levels]\ndelay_minutes = 5\n',
+        "teams[1] (payments): escalation_levels: expected tables, each written [[teams.escalation_levels]]",
+    ),
     "delay missing": (
         TEAM.replace("delay_minutes = 5\n", ""),
         "teams[1] (payments): escalation_levels[1]: delay_minutes: missing; it is required",
     ),
     "delay too long": (
         TEAM.replace("delay_minutes = 5", "delay_minutes = 10081"),
-        "teams[1] (payments): escalation_levels[1]: delay_minutes:"
-        " expected a whole number of minutes from 0 to 10080, got 10081",
+        f"teams[1] (payments): escalation_levels[1]: delay_minutes: {DELAY_RULE}, got 10081",
     ),
     "delay negative": (
         TEAM.replace("delay_minutes = 5", "delay_minutes = -1"),
-        "teams[1] (payments): escalation_levels[1]: delay_minutes:"
-        " expected a whole number of minutes from 0 to 10080, got -1",
+        f"teams[1] (payments): escalation_levels[1]: delay_minutes: {DELAY_RULE}, got -1",
     ),
     "delay a boolean": (
         TEAM.replace("delay_minutes = 5", "delay_minutes = true"),
-        "teams[1] (payments): escalation_levels[1]: delay_minutes:"
-        " expected a whole number of minutes from 0 to 10080, got true",
+        f"teams[1] (payments): escalation_levels[1]: delay_minutes: {DELAY_RULE}, got true",
     ),
     "delay a fraction": (
         TEAM.replace("delay_minutes = 5", "delay_minutes = 2.5"),
-        "teams[1] (payments): escalation_levels[1]: delay_minutes:"
-        " expected a whole number of minutes from 0 to 10080, got 2.5",
+        f"teams[1] (payments): escalation_levels[1]: delay_minutes: {DELAY_RULE}, got 2.5",
     ),
     "level without users": (
         TEAM.replace('users = ["alice"]', "users = []"),
@@ -157,58 +173,91 @@ BAD_FILES = {
         TEAM.replace("delay_minutes = 5", "delay_minutes = 5\nwait = 3"),
         "teams[1] (payments): escalation_levels[1]: wait: unknown key; expected delay_minutes or users",
     ),
-    "levels as one table": (
-        '[[teams]]\nname = "payments"\n[teams.escalation_levels]\ndelay_minutes = 5\n',
-        "teams[1] (payments): escalation_levels: expected tables, each written [[teams.escalation_levels]]",
+    "handle missing": (
+        '[[users]]\nname = "Alice"\n',
+        "users[1]: handle: missing; it is required",
     ),
-    "handle missing": ('[[users]]\nname = "Alice"\n', "users[1]: handle: missing; it is required"),
-    "name missing": ('[[users]]\nhandle = "alice"\n', "users[1] (alice): name: missing; it is required"),
-    "name blank": (ALICE.replace('"Alice Example"', '"  "'), 'users[1] (alice): name: expected non-empty text in quotes, got "  "'),
+    "name missing": (
+        '[[users]]\nhandle = "alice"\n',
+        "users[1] (alice): name: missing; it is required",
+    ),
+    "name blank": (
+        ALICE.replace('"Alice Example"', '"  "'),
+        'users[1] (alice): name: expected non-empty text in quotes, got "  "',
+    ),
     "name too long": (
         ALICE.replace("Alice Example", "A" * 256),
         "users[1] (alice): name: too long: at most 255 characters",
     ),
-    "unknown user key": (ALICE + 'phon = "+15555550101"\n', "users[1] (alice): phon: unknown key; expected handle,"
-                         " name, email, phone, time_zone, teams or channels"),
-    "email shape": (ALICE + 'email = "alice.example.com"\n',
-                    'users[1] (alice): email: expected an email address like alice@example.com, got "alice.example.com"'),
-    "phone not e164": (ALICE + 'phone = "0155 5555 0101"\n',
-                       'users[1] (alice): phone: expected E.164, like +14155550123, got "0155 5555 0101"'),
-    "time zone unknown": (ALICE + 'time_zone = "Mars/Olympus"\n',
-                          'users[1] (alice): time_zone: unknown time zone "Mars/Olympus";'
-                          " expected an IANA time zone name like Europe/Berlin"),
-    "time zone a path": (ALICE + 'time_zone = "../etc/passwd"\n',
-                         'users[1] (alice): time_zone: unknown time zone "../etc/passwd";'
-                         " expected an IANA time zone name like Europe/Berlin"),
-    "teams not a list": (ALICE + 'teams = "payments"\n',
-                         'users[1] (alice): teams: expected a list of text in quotes, like ["a", "b"], got "payments"'),
+    "unknown user key": (
+        ALICE + 'phon = "+15555550101"\n',
+        "users[1] (alice): phon: unknown key;"
+        " expected handle, name, email, phone, time_zone, teams or channels",
+    ),
+    "email shape": (
+        ALICE + 'email = "alice.example.com"\n',
+        'users[1] (alice): email: expected an email address like alice@example.com, got "alice.example.com"',
+    ),
+    "phone not e164": (
+        ALICE + 'phone = "0155 5555 0101"\n',
+        'users[1] (alice): phone: expected E.164, like +14155550123, got "0155 5555 0101"',
+    ),
+    "time zone unknown": (
+        ALICE + 'time_zone = "Mars/Olympus"\n',
+        f'users[1] (alice): time_zone: unknown time zone "Mars/Olympus"; {ZONE_RULE}',
+    ),
+    "time zone a path": (
+        ALICE + 'time_zone = "../etc/passwd"\n',
+        f'users[1] (alice): time_zone: unknown time zone "../etc/passwd"; {ZONE_RULE}',
+    ),
+    "teams not a list": (
+        ALICE + 'teams = "payments"\n',
+        'users[1] (alice): teams: expected a list of text in quotes, like ["a", "b"], got "payments"',
+    ),
     "team reference not a slug": (
         ALICE + 'teams = ["Payments Team"]\n',
-        'users[1] (alice): teams: "Payments Team" is not a team name (lowercase letters, digits, - and _,'
-        " starting with a letter or digit)",
+        f'users[1] (alice): teams: "Payments Team" is not a team name ({SLUG_RULE})',
     ),
-    "channels not a table": (ALICE + 'channels = ["sms"]\n',
-                             "users[1] (alice): channels: expected a table of tiers, written [users.channels]"),
-    "unknown tier": (ALICE + '[users.channels]\nfirst = ["sms"]\n',
-                     "users[1] (alice): channels.first: unknown key; expected primary, secondary or fallback"),
-    "unknown channel": (ALICE + '[users.channels]\nprimary = ["fax"]\n',
-                        'users[1] (alice): channels.primary: unknown channel "fax";'
-                        " expected email, sms, push, slack, teams or voice"),
-    "channel in two tiers": (ALICE + '[users.channels]\nprimary = ["sms"]\nfallback = ["SMS"]\n',
-                             'users[1] (alice): channels.fallback: "SMS" is already in channels.primary'),
-    "channel twice in a tier": (ALICE + '[users.channels]\nprimary = ["sms", "email", "sms"]\n',
-                                'users[1] (alice): channels.primary: "sms" is listed twice'),
-    "no channels at all": (ALICE + "[users.channels]\nprimary = []\n",
-                           "users[1] (alice): channels: no channel in any tier;"
-                           " leave channels out to use the default tiers"),
+    "channels not a table": (
+        ALICE + 'channels = ["sms"]\n',
+        "users[1] (alice): channels: expected a table of tiers, written [users.channels]",
+    ),
+    "unknown tier": (
+        ALICE + '[users.channels]\nfirst = ["sms"]\n',
+        "users[1] (alice): channels.first: unknown key; expected primary, secondary or fallback",
+    ),
+    "unknown channel": (
+        ALICE + '[users.channels]\nprimary = ["fax"]\n',
+        'users[1] (alice): channels.primary: unknown channel "fax";'
+        " expected email, sms, push, slack, teams or voice",
+    ),
+    "channel in two tiers": (
+        ALICE + '[users.channels]\nprimary = ["sms"]\nfallback = ["SMS"]\n',
+        'users[1] (alice): channels.fallback: "SMS" is already in channels.primary',
+    ),
+    "channel twice in a tier": (
+        ALICE + '[users.channels]\nprimary = ["sms", "email", "sms"]\n',
+        'users[1] (alice): channels.primary: "sms" is listed twice',
+    ),
+    "no channels at all": (
+        ALICE + "[users.channels]\nprimary = []\n",
+        "users[1] (alice): channels: no channel in any tier; leave channels out to use the default tiers",
+    ),
     "second user bad": (
         ALICE + '[[users]]\nhandle = "bob"\nname = "Bob"\nphone = "12345"\n',
         'users[2] (bob): phone: expected E.164, like +14155550123, got "12345"',
     ),
-    "duplicate team": (TEAM + '[[teams]]\nname = "payments"\n', 'teams[2] (payments): name: "payments" is also in teams[1] (payments)'),
-    "duplicate handle": (ALICE + ALICE, 'users[2] (alice): handle: "alice" is also in users[1] (alice)'),
+    "duplicate team": (
+        TEAM + '[[teams]]\nname = "payments"\n',
+        'teams[2] (payments): name: "payments" is also in teams[1] (payments)',
+    ),
+    "duplicate handle": (
+        ALICE + ALICE,
+        'users[2] (alice): handle: "alice" is also in users[1] (alice)',
+    ),
     "duplicate email in another case": (
-        ALICE + 'email = "alice@example.com"\n' + '[[users]]\nhandle = "al"\nname = "Al"\nemail = "Alice@Example.com"\n',
+        ALICE + 'email = "alice@example.com"\n'
+        '[[users]]\nhandle = "al"\nname = "Al"\nemail = "Alice@Example.com"\n',
         'users[2] (al): email: "alice@example.com" is also in users[1] (alice)',
     ),
 }

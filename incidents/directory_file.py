@@ -1,7 +1,7 @@
 """The people file (``people.toml``): parsed and validated into frozen dataclasses.
 
 Pure: reading the file is the only I/O. Whether a team or user named in the file but not defined
-in it exists is decided later, against the database, by ``incidents.directory``.
+in it exists is decided later, against the database, by ``incidents.directory_sync``.
 
 Every ``DirectoryError`` names the file, the entry and the field, e.g.
 ``people.toml: users[2] (bob): phone: expected E.164, like +14155550123``. Positions count from 1,
@@ -210,7 +210,8 @@ _SLUG_RULE = "lowercase letters, digits, - and _, starting with a letter or digi
 
 def _entry(kind: str, position: int, data: dict, key: str) -> str:
     name = data.get(key)
-    return f"{kind}[{position}] ({name})" if isinstance(name, str) and name else f"{kind}[{position}]"
+    named = isinstance(name, str) and name.strip()
+    return f"{kind}[{position}] ({name.strip()})" if named else f"{kind}[{position}]"
 
 
 def _team(top: _Table, position: int, data: dict) -> TeamEntry:

@@ -1,0 +1,197 @@
+"""The intake API (``/api/v1``) and the Alertmanager webhook: parse, make one call into
+``incidents``, answer JSON. Every route needs an API key (``Authorization: Bearer …``).
+
+Errors are JSON ``{"error": message, "field": name}``: 400 for a body that is not a JSON object,
+422 for a bad field, 401 for a missing or wrong key, 404 for an unknown incident.
+"""
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from incidents import api_keys
+from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
+from incidents.report import IncidentReport
+from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService, UnknownTeam
+from storage.enums import IncidentStatus
+from storage.models import ApiKey, Incident
+
+SERVICE_KEY = web.AppKey("incident_service", IncidentService)
+_STATUS_FILTERS = {
+    "open": (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED),
+    "triggered": (IncidentStatus.TRIGGERED,),
+    "acknowledged": (IncidentStatus.ACKNOWLEDGED,),
+    "resolved": (IncidentStatus.RESOLVED,),
+    "all": tuple(IncidentStatus),
+}
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/incidents", create_incident)
+    app.router.add_get("/api/v1/incidents", list_incidents)
+    app.router.add_get("/api/v1/incidents/{number}", get_incident)
+    app.router.add_post("/api/v1/incidents/{number}/acknowledge", acknowledge_incident)
+    app.router.add_post("/api/v1/incidents/{number}/resolve", resolve_incident)
+    app.router.add_post("/webhooks/alertmanager", alertmanager_webhook)
+
+
+def error(status: int, message: str, field: str | None = None) -> web.Response:
+    body = {"error": message}
+    if field:
+        body["field"] = field
+    headers = {"WWW-Authenticate": 'Bearer realm="ackbot"'} if status == 401 else None
+    return web.json_response(body, status=status, headers=headers)
+
+
+async def _api_key(request: web.Request) -> ApiKey | None:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return await api_keys.authenticate(presented.strip())
+
+
+@web.middleware
+async def api_key_middleware(request: web.Request, handler):
+    """Routes under /api/v1 and /webhooks answer 401 without a valid API key."""
+    if request.path.startswith(("/api/v1/", "/webhooks/")) or request.path == "/api/v1":
+        key = await _api_key(request)
+        if key is None:
+            return error(401, "missing or invalid API key (Authorization: Bearer <key>)")
+        request["api_key"] = key
+    return await handler(request)
+
+
+async def _json_body(request: web.Request):
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise IntakeError(None, f"the body is not valid JSON ({problem})", 400) from None
+
+
+def _service(request: web.Request) -> IncidentService:
+    return request.app[SERVICE_KEY]
+
+
+def at(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def incident_json(incident: Incident, team_name: str | None = None) -> dict:
+    return {
+        "number": incident.id, "title": incident.title, "body": incident.body, "priority": incident.priority,
+        "service": incident.service, "team": team_name, "status": incident.status,
+        "dedup_key": incident.dedup_key, "alert_count": incident.alert_count,
+        "dashboard_url": incident.dashboard_url, "escalation_level": incident.escalation_level,
+        "triggered_at": at(incident.triggered_at),
+        "acknowledged_at": at(incident.acknowledged_at), "acknowledged_by": incident.acknowledged_by_name,
+        "acknowledged_via": incident.acknowledged_via,
+        "resolved_at": at(incident.resolved_at), "resolved_by": incident.resolved_by_name,
+        "resolved_via": incident.resolved_via,
+    }
+
+
+def report_json(report: IncidentReport) -> dict:
+    body = incident_json(report.incident, report.team_name)
+    body["notifications"] = [
+        {
+            "person": line.person, "channel": line.channel, "kind": line.kind, "status": line.status,
+            "attempts": line.attempts, "provider_id": line.provider_id, "error": line.error,
+            "escalation_level": line.escalation_level, "tier": line.tier, "queued_at": at(line.queued_at),
+            "sent_at": at(line.sent_at), "delivered_at": at(line.delivered_at),
+            "last_attempt_at": at(line.last_attempt_at),
+        }
+        for line in report.notifications
+    ]
+    body["timeline"] = [
+        {"kind": event.kind, "at": at(event.at), "person": event.person, "channel": event.channel, "message": event.message}
+        for event in report.events
+    ]
+    return body
+
+
+async def create_incident(request: web.Request) -> web.Response:
+    try:
+        trigger = parse_incident_request(await _json_body(request))
+        outcome = await _service(request).trigger(trigger)
+    except IntakeError as problem:
+        return error(problem.status, problem.message, problem.field)
+    except UnknownTeam as problem:
+        return error(422, str(problem), "team")
+    team_name = trigger.team
+    return web.json_response(
+        {**incident_json(outcome.incident, team_name), "deduplicated": not outcome.created},
+        status=201 if outcome.created else 200,
+    )
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    status = request.query.get("status", "open")
+    if status not in _STATUS_FILTERS:
+        return error(422, f"expected one of {', '.join(_STATUS_FILTERS)}", "status")
+    limit_text = request.query.get("limit", "50")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+        return error(422, "expected a whole number from 1 to 500", "limit")
+    incidents = await _service(request).list_incidents(_STATUS_FILTERS[status], request.query.get("team"), int(limit_text))
+    return web.json_response(
+        {"incidents": [incident_json(incident, incident.team.name if incident.team_id else None) for incident in incidents]}
+    )
+
+
+def _number(request: web.Request) -> int:
+    text = request.match_info["number"].lstrip("#")
+    if not text.isdigit() or len(text) > 12:
+        raise IncidentNotFound(text)
+    return int(text)
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    try:
+        report = await _service(request).status(_number(request))
+    except IncidentNotFound as problem:
+        return error(404, str(problem))
+    return web.json_response(report_json(report))
+
+
+def _api_actor(request: web.Request) -> Actor:
+    return Actor(name=f"API key {request['api_key'].name}", via="API")
+
+
+def outcome_json(outcome: ActionOutcome) -> dict:
+    return {
+        "changed": outcome.changed, "action": outcome.action, "by": outcome.by, "via": outcome.via,
+        "at": at(outcome.at), "incident": incident_json(outcome.incident),
+    }
+
+
+async def acknowledge_incident(request: web.Request) -> web.Response:
+    try:
+        outcome = await _service(request).acknowledge(_number(request), _api_actor(request))
+    except IncidentNotFound as problem:
+        return error(404, str(problem))
+    return web.json_response(outcome_json(outcome))
+
+
+async def resolve_incident(request: web.Request) -> web.Response:
+    try:
+        outcome = await _service(request).resolve(_number(request), _api_actor(request))
+    except IncidentNotFound as problem:
+        return error(404, str(problem))
+    return web.json_response(outcome_json(outcome))
+
+
+async def alertmanager_webhook(request: web.Request) -> web.Response:
+    """Firing groups trigger (deduplicated by group key); a resolved group resolves its incident."""
+    try:
+        group = parse_alertmanager(await _json_body(request))
+        service = _service(request)
+        if group.firing:
+            outcome = await service.trigger(group.trigger)
+            return web.json_response({"incident": outcome.incident.id, "deduplicated": not outcome.created})
+        resolved = await service.resolve_open(group.trigger.dedup_key, Actor("Alertmanager", "ALERTMANAGER"))
+    except IntakeError as problem:
+        return error(problem.status, problem.message, problem.field)
+    except UnknownTeam as problem:
+        return error(422, str(problem), "commonLabels.team")
+    return web.json_response({"incident": resolved.incident.id if resolved else None, "resolved": bool(resolved)})

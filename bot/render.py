@@ -1,0 +1,65 @@
+"""Plain-text views shared by the CLI and the chat surfaces: the delivery grid, incident lists,
+and one-line answers to acknowledge/resolve."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from incidents.report import IncidentReport
+from incidents.service import ActionOutcome
+from storage.enums import Action
+from storage.models import Incident
+
+
+def _time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def incident_headline(incident: Incident) -> str:
+    service = f" · {incident.service}" if incident.service else ""
+    return f"#{incident.id} {incident.priority}{service} · {incident.title} [{incident.status}]"
+
+
+def status_grid(report: IncidentReport) -> str:
+    """The per-person, per-channel grid with attempts, provider id, last error and times (UTC)."""
+    incident = report.incident
+    lines = [
+        incident_headline(incident),
+        f"team {report.team_name or '-'} · alerts {incident.alert_count} · level {incident.escalation_level}"
+        f" · triggered {_time(incident.triggered_at)} UTC",
+    ]
+    if incident.acknowledged_at:
+        lines.append(f"acknowledged by {incident.acknowledged_by_name} via {incident.acknowledged_via} at {_time(incident.acknowledged_at)}")
+    if incident.resolved_at:
+        lines.append(f"resolved by {incident.resolved_by_name} via {incident.resolved_via} at {_time(incident.resolved_at)}")
+    if not report.notifications:
+        lines.append("no notifications")
+        return "\n".join(lines)
+    header = ("person", "channel", "kind", "status", "tries", "level", "queued", "sent", "delivered", "provider id", "last error")
+    rows = [
+        (
+            line.person, line.channel, line.kind, line.status, str(line.attempts), str(line.escalation_level or "-"),
+            _time(line.queued_at), _time(line.sent_at), _time(line.delivered_at), line.provider_id or "-",
+            (line.error or "-")[:80],
+        )
+        for line in report.notifications
+    ]
+    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
+    for row in [header, *rows]:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def incident_list(incidents: list[Incident]) -> str:
+    if not incidents:
+        return "no open incidents"
+    return "\n".join(incident_headline(incident) for incident in incidents)
+
+
+def action_answer(outcome: ActionOutcome) -> str:
+    """"#42 acknowledged." or "#42 was already acknowledged by Alice via SLACK at …"."""
+    number = outcome.incident.id
+    verb = "acknowledged" if outcome.action == Action.ACKNOWLEDGE else "resolved"
+    if outcome.changed:
+        return f"#{number} {verb} by {outcome.by} via {outcome.via}."
+    state = outcome.incident.status.lower()
+    return f"#{number} was already {state} by {outcome.by} via {outcome.via} at {_time(outcome.at)} UTC; nothing changed."
