@@ -131,6 +131,27 @@ def _key_list(value: str) -> tuple[Secret, ...]:
     return keys
 
 
+def _secret(value: str) -> Secret:
+    return Secret(value.strip())
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: str) -> float:
+    """Seconds from "90", "90s", "15m", "24h" or "7d"."""
+    text = value.strip().lower()
+    unit = _DURATION_UNITS.get(text[-1:], None)
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"expected a duration like 900, 15m, 24h or 7d, got {value!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"expected a duration above 0, got {value!r}")
+    return seconds
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -201,6 +222,62 @@ class Settings:
     tier_timeout_minutes: float = setting(
         "ACKBOT_TIER_TIMEOUT_MINUTES", 5.0, _positive_number,
         "Minutes an unacknowledged page waits before the person's next channel tier (SMS, then voice).",
+    )
+
+    smtp_host: str = setting("ACKBOT_SMTP_HOST", "", _text, "SMTP server for email; unset switches email off.")
+    smtp_port: int = setting("ACKBOT_SMTP_PORT", 0, _port, "SMTP port. Default: 465 with ACKBOT_SMTP_TLS, else 587.")
+    smtp_username: str = setting("ACKBOT_SMTP_USERNAME", "", _text, "SMTP login (optional).")
+    smtp_password: Secret | None = setting("ACKBOT_SMTP_PASSWORD", None, _secret, "SMTP password (optional).")
+    smtp_starttls: bool = setting("ACKBOT_SMTP_STARTTLS", True, _boolean, "Upgrade the SMTP connection with STARTTLS.")
+    smtp_tls: bool = setting("ACKBOT_SMTP_TLS", False, _boolean, "Connect with implicit TLS (port 465 style).")
+    email_from: str = setting("ACKBOT_EMAIL_FROM", "ackbot@localhost", _text, "From address of Ackbot's email.")
+    magic_link_ttl: float = setting(
+        "ACKBOT_MAGIC_LINK_TTL", 24 * 3600.0, _duration,
+        "How long an email or push action link works (e.g. 30m, 24h); it is void once the incident is resolved.",
+    )
+
+    slack_client_id: str = setting("ACKBOT_SLACK_CLIENT_ID", "", _text, "Slack app client id; unset switches Slack off.")
+    slack_client_secret: Secret | None = setting("ACKBOT_SLACK_CLIENT_SECRET", None, _secret, "Slack app client secret.")
+    slack_signing_secret: Secret | None = setting(
+        "ACKBOT_SLACK_SIGNING_SECRET", None, _secret, "Slack signing secret (verifies every request from Slack).",
+    )
+    slack_api_url: str = setting(
+        "ACKBOT_SLACK_API_URL", "https://slack.com/api/", _url, "Slack Web API base URL (tests point it at a fake).",
+    )
+
+    teams_app_id: str = setting("ACKBOT_TEAMS_APP_ID", "", _text, "Bot Framework app id; unset switches Teams off.")
+    teams_app_password: Secret | None = setting("ACKBOT_TEAMS_APP_PASSWORD", None, _secret, "Bot Framework app password.")
+    teams_app_type: str = setting(
+        "ACKBOT_TEAMS_APP_TYPE", "MultiTenant", _text, "MultiTenant, SingleTenant or UserAssignedMSI.",
+    )
+    teams_tenant_id: str = setting("ACKBOT_TEAMS_TENANT_ID", "", _text, "The app's tenant (SingleTenant apps).")
+    teams_oauth_connection: str = setting(
+        "ACKBOT_TEAMS_OAUTH_CONNECTION", "", _text, "Bot Framework OAuth connection name for `link` (optional).",
+    )
+    teams_openid_metadata_url: str = setting(
+        "ACKBOT_TEAMS_OPENID_METADATA_URL", "https://login.botframework.com/v1/.well-known/openidconfiguration", _url,
+        "Where the Bot Framework's token signing keys are published (tests use their own).",
+    )
+    teams_token_url: str = setting(
+        "ACKBOT_TEAMS_TOKEN_URL", "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token", _url,
+        "Where the bot gets its own tokens for proactive messages (tests use a fake).",
+    )
+
+    twilio_account_sid: str = setting("ACKBOT_TWILIO_ACCOUNT_SID", "", _text, "Twilio account SID; unset switches SMS and voice off.")
+    twilio_auth_token: Secret | None = setting("ACKBOT_TWILIO_AUTH_TOKEN", None, _secret, "Twilio auth token.")
+    twilio_auth_token_secondary: Secret | None = setting(
+        "ACKBOT_TWILIO_AUTH_TOKEN_SECONDARY", None, _secret, "Twilio's secondary auth token, accepted during rotation.",
+    )
+    twilio_from_number: str = setting("ACKBOT_TWILIO_FROM_NUMBER", "", _text, "The E.164 number SMS and calls come from.")
+    twilio_api_url: str = setting(
+        "ACKBOT_TWILIO_API_URL", "https://api.twilio.com", _url, "Twilio REST API base URL (tests point it at a fake).",
+    )
+
+    vapid_private_key: Secret | None = setting(
+        "ACKBOT_VAPID_PRIVATE_KEY", None, _secret, "Web Push VAPID private key (`ackbot vapid generate`); unset switches push off.",
+    )
+    vapid_subject: str = setting(
+        "ACKBOT_VAPID_SUBJECT", "mailto:ackbot@localhost", _text, "Contact for push services: mailto: or https: URL.",
     )
 
     @classmethod

@@ -18,6 +18,7 @@ from storage.enums import IncidentStatus
 from storage.models import ApiKey, Incident
 
 SERVICE_KEY = web.AppKey("incident_service", IncidentService)
+API_KEY = web.RequestKey("api_key", ApiKey)
 _STATUS_FILTERS = {
     "open": (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED),
     "triggered": (IncidentStatus.TRIGGERED,),
@@ -58,7 +59,7 @@ async def api_key_middleware(request: web.Request, handler):
         key = await _api_key(request)
         if key is None:
             return error(401, "missing or invalid API key (Authorization: Bearer <key>)")
-        request["api_key"] = key
+        request[API_KEY] = key
     return await handler(request)
 
 
@@ -155,7 +156,7 @@ async def get_incident(request: web.Request) -> web.Response:
 
 
 def _api_actor(request: web.Request) -> Actor:
-    return Actor(name=f"API key {request['api_key'].name}", via="API")
+    return Actor(name=f"API key {request[API_KEY].name}", via="API")
 
 
 def outcome_json(outcome: ActionOutcome) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from channels.base import format_timestamp
 from channels.types import NotificationAction, NotificationPayload, Recipient
 from incidents.outbox import Delivery
-from storage.enums import IncidentStatus, Priority
+from storage.enums import IncidentStatus, NotificationKind, Priority
 
 ACKNOWLEDGE = NotificationAction("acknowledge", "Acknowledge", "primary")
 RESOLVE = NotificationAction("resolve", "Resolve", "danger")
@@ -21,6 +21,8 @@ def actions_for(status: str) -> tuple[NotificationAction, ...]:
 
 def status_text(delivery: Delivery) -> str | None:
     """"Acknowledged by Alice via SLACK at Sat 28 Nov 2026, 15:02 CET", in the reader's zone."""
+    if delivery.kind != NotificationKind.STATUS:
+        return None
     incident = delivery.incident
     zone = delivery.user.time_zone
     if incident.status == IncidentStatus.RESOLVED:

@@ -32,7 +32,7 @@ from storage.enums import (
     NotificationKind,
     Tier,
 )
-from storage.models import Incident, IncidentEvent, NotificationLog, Team, User
+from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
 
 # Channels whose status notice is a fresh message: the person who acted there has just seen
 # the answer, so they get none. Chat cards are always edited; voice never calls to say "done".
@@ -42,6 +42,14 @@ _NOTICE_SKIPS_ACTOR = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
 class IncidentNotFound(LookupError):
     def __init__(self, number: int):
         super().__init__(f"no incident #{number}")
+        self.number = number
+
+
+class NotAllowed(PermissionError):
+    """The person is neither on the incident's team nor paged for it."""
+
+    def __init__(self, number: int, name: str):
+        super().__init__(f"{name} is neither on the team of #{number} nor paged for it")
         self.number = number
 
 
@@ -249,6 +257,8 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
         incident = lock_rows(Incident.select().where(Incident.id == number)).first()
         if incident is None:
             raise IncidentNotFound(number)
+        if actor.user_id is not None and not _involved(incident, actor.user_id):
+            raise NotAllowed(number, actor.name)
         if not _can(action, IncidentStatus(incident.status)):
             return _unchanged(incident, action)
         _apply_transition(incident, action, actor, now)
@@ -264,6 +274,27 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
         )
         _queue_status_notices(number, actor, now)
     return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)
+
+
+def _involved(incident: Incident, user_id: int) -> bool:
+    """On the incident's team, or paged for it: the people who may act on it."""
+    on_team = incident.team_id is not None and TeamMember.select().where(
+        (TeamMember.team == incident.team_id) & (TeamMember.user == user_id)
+    ).exists()
+    return on_team or NotificationLog.select().where(
+        (NotificationLog.incident == incident.id) & (NotificationLog.user == user_id)
+    ).exists()
+
+
+def latest_page_for(user_id: int, channel: str | None) -> int | None:
+    """The incident of the latest page sent to the person (on ``channel``, when given)."""
+    query = NotificationLog.select(NotificationLog.incident).where(
+        (NotificationLog.user == user_id) & (NotificationLog.kind == NotificationKind.ALERT)
+    )
+    if channel:
+        query = query.where(NotificationLog.channel == channel)
+    row = query.order_by(NotificationLog.id.desc()).first()
+    return row.incident_id if row else None
 
 
 def _can(action: Action, status: IncidentStatus) -> bool:
@@ -324,3 +355,27 @@ def _queue_status_notices(incident_id: int, actor: Actor, now: datetime) -> None
             kind=NotificationKind.STATUS, escalation_level=row.escalation_level,
             message_reference=row.message_reference, queued_at=now, next_attempt_at=now, created_at=now,
         )
+
+
+# --- test pages ------------------------------------------------------------------------------
+
+
+def queue_test_pages(user_id: int, config: EngineConfig, now: datetime) -> tuple[int, tuple[Channel, ...]]:
+    """Queue a TEST page to every channel that reaches the person, under a resolved INFO
+    incident of its own (so it shows no buttons and pages nobody else). Returns (incident,
+    channels); no channels means nothing reaches them and nothing was queued."""
+    channels = tuple(sorted(reachable_channels([user_id], config.enabled_channels)[user_id]))
+    with write_transaction():
+        user = User.get_by_id(user_id)
+        incident = Incident.create(
+            title=f"Test page for {user.name}", body="This is a test. Nothing is wrong.", priority="INFO",
+            status=IncidentStatus.RESOLVED, resolved_at=now, resolved_by_name=user.name, resolved_via="TEST",
+            triggered_at=now, created_at=now, updated_at=now,
+        )
+        for channel in channels:
+            NotificationLog.create(
+                incident=incident.id, user=user_id, channel=channel, kind=NotificationKind.TEST,
+                queued_at=now, next_attempt_at=now, created_at=now,
+            )
+        record_event(incident.id, EventKind.NOTIFIED, f"Test page for {user.name} on {len(channels)} channel(s)", now, user_id=user_id)
+    return incident.id, channels

@@ -11,14 +11,15 @@ from datetime import datetime
 
 from incidents import lifecycle, outbox, report
 from incidents.intake import TriggerRequest
-from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, UnknownTeam
+from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
-from storage.enums import Action, DeliveryStatus, NotificationKind
+from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
-from storage.models import Incident, NotificationLog
+from storage.models import Incident
 
 __all__ = [
-    "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "TriggerOutcome", "UnknownTeam",
+    "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
+    "UnknownTeam",
 ]
 
 
@@ -61,12 +62,24 @@ class IncidentService:
     async def acknowledge(self, number: int, actor: Actor) -> ActionOutcome:
         """Acknowledge #number: pending pages are cancelled, escalation stops, everyone already
         paged gets a status notice. Idempotent: a second call changes nothing and reports who
-        did it. Raises IncidentNotFound."""
+        did it. Raises IncidentNotFound, or NotAllowed for a person neither on the incident's
+        team nor paged for it."""
         return await self._transition(number, Action.ACKNOWLEDGE, actor)
 
     async def resolve(self, number: int, actor: Actor) -> ActionOutcome:
         """Resolve #number, as ``acknowledge`` does; the dedup key is free again afterwards."""
         return await self._transition(number, Action.RESOLVE, actor)
+
+    async def latest_page_for(self, user_id: int, channel: str | None = None) -> int | None:
+        """The incident number of the latest page sent to the person (on ``channel``)."""
+        return await database.run(lifecycle.latest_page_for, user_id, channel)
+
+    async def send_test(self, user_id: int) -> tuple[Channel, ...]:
+        """Queue a test page to every channel that reaches the person; returns those channels."""
+        _, channels = await database.run(lifecycle.queue_test_pages, user_id, self.config, self.clock())
+        if channels:
+            self.notify_queued()
+        return channels
 
     async def resolve_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
         """Resolve the open incident with ``dedup_key``; None when there is none."""

@@ -1,0 +1,50 @@
+"""Carrying out a parsed command for a person, and the text answer every surface shows.
+
+Surfaces (Slack, Teams, SMS, the CLI) parse with ``bot.commands``, identify the person, call
+``run_command`` once, and render the returned text their own way. ``link`` and ``push`` depend
+on the surface, so they are answered there.
+"""
+from __future__ import annotations
+
+from bot import commands
+from bot.render import action_answer, incident_list, status_grid
+from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
+
+NOT_INVOLVED = (
+    "Sorry, you can't act on #{number}: you are neither on its team nor paged for it. "
+    "Ask someone on the team, or the team's lead."
+)
+
+
+async def run_command(service: IncidentService, command: commands.Command, actor: Actor) -> str:
+    """The answer to ``command`` from ``actor`` (a known person: ``actor.user_id`` is set)."""
+    if command.verb in (commands.ACKNOWLEDGE, commands.RESOLVE):
+        return await _act(service, command, actor)
+    if command.verb == commands.STATUS:
+        try:
+            return status_grid(await service.status(command.number))
+        except IncidentNotFound as error:
+            return f"There is {error}."
+    if command.verb == commands.LIST:
+        return incident_list(await service.list_open())
+    if command.verb == commands.TEST:
+        channels = await service.send_test(actor.user_id)
+        if not channels:
+            return "No channel can reach you yet: ask an admin to add your email or phone, or link Slack or Teams."
+        return f"Test page on its way to: {', '.join(channel.lower() for channel in channels)}."
+    return commands.help_text(command)
+
+
+async def _act(service: IncidentService, command: commands.Command, actor: Actor) -> str:
+    number = command.number
+    if number is None:
+        number = await service.latest_page_for(actor.user_id, actor.via)
+        if number is None:
+            return f"No page was sent to you here yet; say {command.verb[:3]} 42 to name the incident."
+    act = service.acknowledge if command.verb == commands.ACKNOWLEDGE else service.resolve
+    try:
+        return action_answer(await act(number, actor))
+    except IncidentNotFound as error:
+        return f"There is {error}."
+    except NotAllowed:
+        return NOT_INVOLVED.format(number=number)

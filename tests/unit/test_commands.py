@@ -1,0 +1,41 @@
+"""The shared command grammar: what each surface's text turns into."""
+import pytest
+
+from bot.commands import ACKNOWLEDGE, HELP, LIST, RESOLVE, STATUS, TEST, Command, help_text, parse_command
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ack 42", Command(ACKNOWLEDGE, 42)),
+        ("ACK #42", Command(ACKNOWLEDGE, 42)),
+        ("  Acknowledge   7 ", Command(ACKNOWLEDGE, 7)),
+        ("ACK", Command(ACKNOWLEDGE)),
+        ("RES 42", Command(RESOLVE, 42)),
+        ("resolve", Command(RESOLVE)),
+        ("status 42", Command(STATUS, 42)),
+        ("list", Command(LIST)),
+        ("TEST", Command(TEST)),
+        ("", Command(HELP)),
+        ("help", Command(HELP)),
+    ],
+)
+def test_commands_parse(text, expected):
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("status", "status needs an incident number, like status 42."),
+        ("ack forty", '"forty" is not an incident number.'),
+        ("ack 1 2", "ack takes one incident number."),
+        ("list all", "list takes nothing after it."),
+        ("reboot prod", 'I don\'t know "reboot".'),
+        ("ack 1234567890123", '"1234567890123" is not an incident number.'),
+    ],
+)
+def test_unreadable_text_becomes_help_with_the_reason(text, problem):
+    command = parse_command(text)
+    assert command == Command(HELP, problem=problem)
+    assert help_text(command).startswith(problem) and "status 42" in help_text(command)
