@@ -293,7 +293,17 @@ class Settings:
                 values[item.name] = item.metadata["parse"](raw)
             except ValueError as error:
                 raise SettingsError(f"{item.metadata['env']}: {error}") from None
-        return cls(**values).with_defaults()
+        return cls(**values).with_defaults().checked()
+
+    def checked(self) -> "Settings":
+        """Refuse combinations that would break a promise: a lease shorter than a send may take
+        would let a second worker resend rows a slow but live worker is still sending."""
+        if self.lease_seconds <= self.send_timeout + 5:
+            raise SettingsError(
+                f"ACKBOT_LEASE_SECONDS: must exceed ACKBOT_SEND_TIMEOUT ({self.send_timeout:g}s) by more than 5s,"
+                f" got {self.lease_seconds:g}s"
+            )
+        return self
 
     def with_defaults(self) -> "Settings":
         """Fill the defaults that depend on other settings."""
