@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli
+from bot import api, cli, links
+from bot.access_log import RedactingAccessLogger, redacted_path
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.registry import build_channels
 from channels.registry import describe as describe_channels
@@ -230,6 +231,9 @@ class Settings:
     smtp_password: Secret | None = setting("ACKBOT_SMTP_PASSWORD", None, _secret, "SMTP password (optional).")
     smtp_starttls: bool = setting("ACKBOT_SMTP_STARTTLS", True, _boolean, "Upgrade the SMTP connection with STARTTLS.")
     smtp_tls: bool = setting("ACKBOT_SMTP_TLS", False, _boolean, "Connect with implicit TLS (port 465 style).")
+    smtp_ca_file: str = setting(
+        "ACKBOT_SMTP_CA_FILE", "", _text, "CA bundle to verify the SMTP server with (default: the system's).",
+    )
     email_from: str = setting("ACKBOT_EMAIL_FROM", "ackbot@localhost", _text, "From address of Ackbot's email.")
     magic_link_ttl: float = setting(
         "ACKBOT_MAGIC_LINK_TTL", 24 * 3600.0, _duration,
@@ -329,12 +333,13 @@ class Settings:
             tier_timeout=timedelta(minutes=self.tier_timeout_minutes),
             max_attempts=max(1, self.max_attempts),
             lease=timedelta(seconds=self.lease_seconds),
+            action_link_ttl=timedelta(seconds=self.magic_link_ttl),
         )
 
     def dispatcher_config(self) -> DispatcherConfig:
         return DispatcherConfig(
             batch_size=max(1, self.batch_size), poll_interval=self.poll_interval, send_timeout=self.send_timeout,
-            backoff_base=self.backoff_base, backoff_cap=self.backoff_cap,
+            backoff_base=self.backoff_base, backoff_cap=self.backoff_cap, public_url=self.public_url,
         )
 
 
@@ -423,6 +428,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(engine_context(channels, clock))
     app.router.add_get("/healthz", healthz)
     api.add_routes(app)
+    links.add_routes(app)
     return app
 
 
@@ -472,7 +478,7 @@ async def error_middleware(request: web.Request, handler):
             raise
         return web.json_response({"error": error.reason}, status=error.status, headers=_safe_headers(error))
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.rel_url.path)
+        log.exception("unhandled error on %s %s", request.method, redacted_path(request.path))
         return web.json_response({"error": "internal error"}, status=500)
 
 
@@ -567,7 +573,10 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)
     log.info("ackbot %s listening on http://%s:%s (database %s)", version(), settings.host, settings.port,
              safe_url(settings.database_url))
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=log.getChild("access"))
+    web.run_app(
+        app, host=settings.host, port=settings.port, print=None, access_log=log.getChild("access"),
+        access_log_class=RedactingAccessLogger,
+    )
     return 0
 
 

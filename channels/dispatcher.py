@@ -34,6 +34,7 @@ class DispatcherConfig:
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
     shutdown_grace: float = 10.0
+    public_url: str = "http://127.0.0.1:8080"
 
 
 def new_worker_id() -> str:
@@ -117,7 +118,7 @@ class Dispatcher:
         if channel is None:
             return ChannelDeliveryResult.permanent_failure(f"the {delivery.channel.lower()} channel is not configured")
         try:
-            payload = build_payload(delivery)
+            payload = build_payload(delivery, self.config.public_url)
             return await asyncio.wait_for(channel.send(payload), self.config.send_timeout)
         except asyncio.TimeoutError:
             return ChannelDeliveryResult.temporary_failure(f"no answer within {self.config.send_timeout:g}s")

@@ -3,20 +3,28 @@ from __future__ import annotations
 
 from channels.base import format_timestamp
 from channels.types import NotificationAction, NotificationPayload, Recipient
+from incidents.lifecycle import available_actions
 from incidents.outbox import Delivery
-from storage.enums import IncidentStatus, NotificationKind, Priority
+from storage.enums import Action, IncidentStatus, NotificationKind, Priority
 
-ACKNOWLEDGE = NotificationAction("acknowledge", "Acknowledge", "primary")
-RESOLVE = NotificationAction("resolve", "Resolve", "danger")
+_BUTTONS = {
+    Action.ACKNOWLEDGE: ("Acknowledge", "primary"),
+    Action.RESOLVE: ("Resolve", "danger"),
+}
 
 
-def actions_for(status: str) -> tuple[NotificationAction, ...]:
-    """Only the buttons that still make sense for an incident in ``status``."""
-    if status == IncidentStatus.TRIGGERED:
-        return (ACKNOWLEDGE, RESOLVE)
-    if status == IncidentStatus.ACKNOWLEDGED:
-        return (RESOLVE,)
-    return ()
+def action_link(public_url: str, token: str) -> str:
+    return f"{public_url}/a/{token}"
+
+
+def actions_for(delivery: Delivery, public_url: str) -> tuple[NotificationAction, ...]:
+    """Only the buttons that still make sense; on link channels each carries its one-time link."""
+    actions = []
+    for action in available_actions(delivery.incident.status):
+        label, style = _BUTTONS[action]
+        token = delivery.action_tokens.get(action)
+        actions.append(NotificationAction(action, label, style, action_link(public_url, token) if token else None))
+    return tuple(actions)
 
 
 def status_text(delivery: Delivery) -> str | None:
@@ -34,7 +42,7 @@ def status_text(delivery: Delivery) -> str | None:
     return f"{verb} by {by} via {via} at {format_timestamp(at, zone)}"
 
 
-def build_payload(delivery: Delivery) -> NotificationPayload:
+def build_payload(delivery: Delivery, public_url: str) -> NotificationPayload:
     incident, user = delivery.incident, delivery.user
     recipient = Recipient(
         user_id=user.id, name=user.name, email=user.email, phone=user.phone, time_zone=user.time_zone,
@@ -47,6 +55,6 @@ def build_payload(delivery: Delivery) -> NotificationPayload:
         alert_count=incident.alert_count, escalation_level=delivery.escalation_level,
         dashboard_url=incident.dashboard_url, triggered_at=incident.triggered_at,
         recipient=recipient, notification_id=delivery.notification_id, kind=delivery.kind,
-        actions=actions_for(incident.status), incident_status=incident.status,
+        actions=actions_for(delivery, public_url) if delivery.kind != NotificationKind.TEST else (), incident_status=incident.status,
         status_text=status_text(delivery), message_reference=delivery.message_reference,
     )

@@ -74,6 +74,16 @@ class EngineConfig:
     tier_timeout: timedelta = timedelta(minutes=5)
     max_attempts: int = 5
     lease: timedelta = timedelta(seconds=60)
+    action_link_ttl: timedelta = timedelta(hours=24)
+
+
+def available_actions(status: str) -> tuple[Action, ...]:
+    """What can still be done to an incident in ``status``: the buttons and links to offer."""
+    if status == IncidentStatus.TRIGGERED:
+        return (Action.ACKNOWLEDGE, Action.RESOLVE)
+    if status == IncidentStatus.ACKNOWLEDGED:
+        return (Action.RESOLVE,)
+    return ()
 
 
 def record_event(incident_id, kind, message, now, user_id=None, channel=None) -> None:

@@ -11,12 +11,13 @@ Guarantees:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from peewee import JOIN
 from datetime import datetime
 
-from incidents.lifecycle import EngineConfig, record_event
+from incidents.action_tokens import mint_tokens
+from incidents.lifecycle import EngineConfig, available_actions, record_event
 from storage.database import lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
@@ -46,6 +47,7 @@ class Delivery:
     slack_user_id: str | None
     teams_reference: dict | None
     push_subscriptions: tuple[dict, ...]
+    action_tokens: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,34 @@ def claim_due_notifications(worker_id: str, limit: int, config: EngineConfig, no
                 status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + config.lease,
                 attempt_count=NotificationLog.attempt_count + 1, last_attempt_at=now,
             ).where(NotificationLog.id.in_(ids)).execute()
-    return load_deliveries(ids) if ids else []
+    return _with_action_links(load_deliveries(ids), config, now) if ids else []
+
+
+# Channels that can only carry links, so their Acknowledge/Resolve buttons are one-time tokens.
+LINK_CHANNELS = (Channel.EMAIL, Channel.PUSH)
+
+
+def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: datetime) -> list[Delivery]:
+    """Mint fresh one-time tokens for each page that carries action links (one per action, per
+    recipient, per message)."""
+    needing = [
+        delivery for delivery in deliveries
+        if delivery.channel in LINK_CHANNELS and delivery.kind != NotificationKind.TEST
+        and available_actions(delivery.incident.status)
+    ]
+    if not needing:
+        return deliveries
+    minted = {}
+    with write_transaction():
+        for delivery in needing:
+            minted[delivery.notification_id] = mint_tokens(
+                delivery.incident.id, delivery.user.id, delivery.channel,
+                available_actions(delivery.incident.status), config.action_link_ttl, now,
+            )
+    return [
+        replace(delivery, action_tokens=minted[delivery.notification_id]) if delivery.notification_id in minted else delivery
+        for delivery in deliveries
+    ]
 
 
 def _fail_exhausted_leases(config: EngineConfig, now: datetime) -> None:

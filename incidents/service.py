@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import lifecycle, outbox, report
+from incidents import action_tokens, lifecycle, outbox, report
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
@@ -80,6 +80,17 @@ class IncidentService:
         if channels:
             self.notify_queued()
         return channels
+
+    async def inspect_action_token(self, token: str) -> action_tokens.TokenView:
+        """What an email/push action link stands for; changes nothing."""
+        return await database.run(action_tokens.inspect_token, token, self.clock())
+
+    async def act_with_token(self, token: str) -> tuple[action_tokens.TokenView, ActionOutcome | None]:
+        """Use an action link once: of concurrent uses, exactly one acts (see action_tokens)."""
+        view, outcome = await database.run(action_tokens.act_with_token, token, self.clock())
+        if outcome is not None and outcome.changed:
+            self.notify_queued()
+        return view, outcome
 
     async def resolve_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
         """Resolve the open incident with ``dedup_key``; None when there is none."""
