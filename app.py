@@ -571,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     app = create_app(settings)
-    log.info("ackbot %s listening on http://%s:%s (database %s)", version(), settings.host, settings.port,
+    log.info("ackbot %s starting on http://%s:%s (database %s)", version(), settings.host, settings.port,
              safe_url(settings.database_url))
     web.run_app(
         app, host=settings.host, port=settings.port, print=None, access_log=log.getChild("access"),

@@ -1,0 +1,124 @@
+"""SMS through Twilio: one short message per page, with a status callback so delivery is
+confirmed, not assumed. The Message SID is the provider id the receipts are matched on.
+
+The text fits one SMS segment where it can: 160 GSM-7 characters (typographic quotes, dashes and
+ellipses are first replaced by their GSM-7 look-alikes), or 70 when something else is left, such
+as an emoji, which makes the whole message UCS-2. The title is what gets shortened, with "..."
+("…" is not GSM-7); the reply hint is always kept.
+"""
+from __future__ import annotations
+
+from channels.base import BaseChannel, PermanentDeliveryError
+from channels.twilio_client import TwilioApi
+from channels.types import Channel, ChannelDeliveryResult, NotificationKind, NotificationPayload
+
+STATUS_CALLBACK_PATH = "/twilio/sms/status"
+GSM7_SEGMENT = 160
+UCS2_SEGMENT = 70
+ELLIPSIS = "..."
+
+_GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED = set("^{}\\[~]|€")  # each takes two characters: an escape, then the character
+_LOOK_ALIKES = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+    "\u2033": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u00a0": " ", "\t": " ", "\u2022": "*", "\u00b7": "*", "\u2026": ELLIPSIS,
+})
+
+
+def is_gsm7(text: str) -> bool:
+    return all(char in _GSM7_BASIC or char in _GSM7_EXTENDED for char in text)
+
+
+def sms_length(text: str) -> int:
+    """Characters ``text`` takes in a segment: GSM-7 counts its extension characters twice."""
+    if not is_gsm7(text):
+        return len(text)
+    return sum(2 if char in _GSM7_EXTENDED else 1 for char in text)
+
+
+def normalise(text: str) -> str:
+    """One line, with typographic punctuation replaced by GSM-7 look-alikes."""
+    return " ".join(text.translate(_LOOK_ALIKES).split())
+
+
+def shorten(text: str, room: int) -> str:
+    """``text`` cut to ``room`` segment characters, ending with "..." when cut, at a word boundary
+    when one falls within the last 20%."""
+    if sms_length(text) <= room:
+        return text
+    cut = text
+    while cut and sms_length(cut) + len(ELLIPSIS) > room:
+        cut = cut[:-1]
+    boundary = cut.rfind(" ")
+    if boundary >= len(cut) * 0.8:
+        cut = cut[:boundary]
+    return cut.rstrip(" .,;:-") + ELLIPSIS
+
+
+def fit(head: str, middle: str, tail: str) -> str:
+    """``head + middle + tail`` in one segment where possible, shortening only ``middle`` (keeping
+    at least 20 characters of it, even if that takes a second segment)."""
+    whole = head + middle + tail
+    limit = GSM7_SEGMENT if is_gsm7(whole) else UCS2_SEGMENT
+    room = max(20, limit - sms_length(head) - sms_length(tail))
+    return head + shorten(middle, room) + tail
+
+
+def _reply_hint(payload: NotificationPayload) -> str:
+    number = payload.incident_id
+    replies = {"acknowledge": f"ACK {number}", "resolve": f"RES {number}"}
+    offered = [replies[action.id] for action in payload.actions if action.id in replies]
+    return f" Reply {' or '.join(offered)}" if offered else ""
+
+
+def alert_text(payload: NotificationPayload) -> str:
+    """"CRITICAL #42 payments: DB primary down. Reply ACK 42 or RES 42"."""
+    where = normalise(payload.service or payload.team_name)
+    head = f"{payload.priority} #{payload.incident_id}{' ' + where if where else ''}: "
+    hint = _reply_hint(payload)
+    title = normalise(payload.title).rstrip(".")
+    text = fit(head, title, "." + hint if hint else "")
+    return text.replace(ELLIPSIS + ".", ELLIPSIS)
+
+
+def status_text(payload: NotificationPayload) -> str:
+    """"#42 Acknowledged by Alice via SLACK at Sat 28 Nov 2026, 14:02 UTC. Reply RES 42"."""
+    hint = _reply_hint(payload)
+    return fit(f"#{payload.incident_id} ", normalise(payload.status_text or payload.incident_status.lower()),
+               "." + hint if hint else "")
+
+
+def test_text(payload: NotificationPayload) -> str:
+    return "Ackbot test: pages reach you by SMS at this number. Nothing is wrong."
+
+
+def sms_text(payload: NotificationPayload) -> str:
+    if payload.kind == NotificationKind.STATUS:
+        return status_text(payload)
+    if payload.kind == NotificationKind.TEST:
+        return test_text(payload)
+    return alert_text(payload)
+
+
+class SmsChannel(BaseChannel):
+    """Pages and status notices by SMS; people reply ``ACK 42`` (see ``bot.phone``)."""
+
+    name = Channel.SMS
+
+    def __init__(self, api: TwilioApi, public_url: str):
+        self.api = api
+        self.status_callback = public_url.rstrip("/") + STATUS_CALLBACK_PATH
+
+    def supports_interactivity(self) -> bool:
+        return True
+
+    async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
+        phone = payload.recipient.phone
+        if not phone:
+            raise PermanentDeliveryError(f"{payload.recipient.name} has no phone number")
+        sid = await self.api.send_message(phone, sms_text(payload), self.status_callback)
+        return ChannelDeliveryResult.sent(sid)

@@ -1,0 +1,67 @@
+"""Which Ackbot user a Slack user is: the ``SlackConnection`` link. Synchronous: run inside
+``database.run``.
+
+A Slack user is linked to the directory user with the same email (case-insensitive), either
+automatically from their Slack profile or through the "link" sign-in, which also keeps their user
+token (encrypted). One Slack identity per person: a newer proof replaces an older link.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from peewee import fn
+
+from storage.database import write_transaction
+from storage.models import SlackConnection, User
+
+
+def linked_user(slack_user_id: str, now: datetime) -> User | None:
+    """The active user linked to ``slack_user_id``, or None."""
+    connection = (
+        SlackConnection.select(SlackConnection, User)
+        .join(User)
+        .where((SlackConnection.slack_user_id == slack_user_id) & SlackConnection.is_active & User.is_active)
+        .first()
+    )
+    if connection is None:
+        return None
+    SlackConnection.update(last_used_at=now).where(SlackConnection.id == connection.id).execute()
+    return connection.user
+
+
+def user_with_email(email: str) -> User | None:
+    return User.select().where((fn.LOWER(User.email) == email.strip().lower()) & User.is_active).first()
+
+
+def link_by_email(
+    slack_user_id: str,
+    slack_team_id: str,
+    email: str,
+    now: datetime,
+    access_token: str | None = None,
+    refresh_token: str | None = None,
+    token_expires_at: datetime | None = None,
+) -> User | None:
+    """Link ``slack_user_id`` to the directory user whose email is ``email``; None when nobody has
+    it. A link of either side to someone else is replaced."""
+    with write_transaction():
+        user = user_with_email(email)
+        if user is None:
+            return None
+        SlackConnection.delete().where(
+            (SlackConnection.slack_user_id == slack_user_id) & (SlackConnection.user != user.id)
+        ).execute()
+        values = dict(
+            slack_user_id=slack_user_id, slack_team_id=slack_team_id, slack_email=email.strip(), is_active=True,
+            last_used_at=now, updated_at=now,
+        )
+        if access_token is not None:
+            values.update(access_token=access_token, refresh_token=refresh_token, token_expires_at=token_expires_at)
+        else:  # a token kept for another Slack identity of this person is not theirs any more
+            SlackConnection.update(access_token=None, refresh_token=None, token_expires_at=None).where(
+                (SlackConnection.user == user.id) & (SlackConnection.slack_user_id != slack_user_id)
+            ).execute()
+        updated = SlackConnection.update(values).where(SlackConnection.user == user.id).execute()
+        if not updated:
+            SlackConnection.create(user=user.id, created_at=now, **values)
+    return user

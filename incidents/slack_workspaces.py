@@ -1,0 +1,161 @@
+"""Slack workspace installations: the rows behind Bolt's installation store and the bot tokens the
+Slack channel sends with. Synchronous: run inside ``database.run``.
+
+Rules:
+- one row per (app, workspace, installer); saving again for the same installer updates it in place
+  (a reinstall or a token rotation), another installer adds a row; the newest active row wins;
+- uninstalling or revoking the bot deactivates the workspace's rows, clears their tokens and
+  switches off Slack pages to its people; a new installation switches them back on;
+- a revoked user token is cleared where it is kept (installation rows, the person's link).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.database import write_transaction
+from storage.models import SlackConnection, SlackInstallation
+
+BOT_FIELDS = ("bot_token", "bot_refresh_token", "bot_token_expires_at", "bot_id", "bot_user_id", "bot_scopes")
+USER_FIELDS = ("user_token", "user_refresh_token", "user_token_expires_at", "user_scopes")
+WORKSPACE_FIELDS = (
+    "client_id", "app_id", "enterprise_id", "enterprise_name", "team_id", "team_name", "is_enterprise_install",
+    "user_id", "token_type",
+)
+ALL_FIELDS = WORKSPACE_FIELDS + BOT_FIELDS + USER_FIELDS
+
+
+@dataclass(frozen=True)
+class BotCredentials:
+    """The bot token of a workspace installation, and what rotating it needs."""
+
+    installation_id: int
+    team_id: str
+    token: str
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+
+
+def _workspace(client_id: str, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool):
+    """Rows of one workspace, or of one organisation for an org-wide install (Slack team and
+    enterprise ids are globally unique)."""
+    condition = (SlackInstallation.client_id == client_id) & SlackInstallation.is_active
+    if is_enterprise_install or team_id is None:
+        return condition & (SlackInstallation.enterprise_id == enterprise_id) & SlackInstallation.is_enterprise_install
+    return condition & (SlackInstallation.team_id == team_id)
+
+
+def _newest(query):
+    return query.order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc()).first()
+
+
+def _values(row: SlackInstallation) -> dict:
+    values = {name: getattr(row, name) for name in ALL_FIELDS}
+    values["installed_at"] = row.installed_at
+    return values
+
+
+def save_installation(values: dict, now: datetime) -> None:
+    """Store an installation (``values`` holds ``ALL_FIELDS``). A save without a user token keeps
+    the one already stored for that installer: Bolt saves rotated bot tokens that way."""
+    with write_transaction():
+        existing = SlackInstallation.get_or_none(
+            (SlackInstallation.client_id == values["client_id"])
+            & _same(SlackInstallation.enterprise_id, values["enterprise_id"])
+            & _same(SlackInstallation.team_id, values["team_id"])
+            & _same(SlackInstallation.user_id, values["user_id"])
+        )
+        changes = {name: values[name] for name in ALL_FIELDS}
+        if values.get("user_token") is None and existing is not None:
+            for name in USER_FIELDS:
+                changes.pop(name)
+        if existing is None:
+            SlackInstallation.create(**changes, is_active=True, installed_at=now)
+        else:
+            reinstalled = not existing.is_active
+            changes.update(is_active=True, **({"installed_at": now} if reinstalled else {}))
+            SlackInstallation.update(changes).where(SlackInstallation.id == existing.id).execute()
+        if values.get("bot_token") and values.get("team_id"):
+            SlackConnection.update(is_active=True, updated_at=now).where(
+                SlackConnection.slack_team_id == values["team_id"]
+            ).execute()
+
+
+def _same(column, value):
+    return column.is_null() if value is None else column == value
+
+
+def find_installation(
+    client_id: str, enterprise_id: str | None, team_id: str | None, user_id: str | None, is_enterprise_install: bool
+) -> dict | None:
+    """The newest active installation of the workspace (by ``user_id`` when given), with the bot
+    fields of the newest installation that has a bot token."""
+    workspace = _workspace(client_id, enterprise_id, team_id, is_enterprise_install)
+    query = SlackInstallation.select().where(workspace)
+    row = _newest(query.where(SlackInstallation.user_id == user_id) if user_id else query)
+    if row is None:
+        return None
+    values = _values(row)
+    if user_id is not None or row.bot_token is None:
+        bot = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+        if bot is not None:
+            values.update({name: getattr(bot, name) for name in BOT_FIELDS})
+    return values
+
+
+def find_bot(client_id: str, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool) -> dict | None:
+    workspace = _workspace(client_id, enterprise_id, team_id, is_enterprise_install)
+    row = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+    return _values(row) if row is not None else None
+
+
+def save_bot(client_id: str, values: dict) -> None:
+    """Store a rotated bot token on the newest installation of its workspace."""
+    with write_transaction():
+        workspace = _workspace(client_id, values["enterprise_id"], values["team_id"], values["is_enterprise_install"])
+        row = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+        if row is not None:
+            changes = {name: values[name] for name in BOT_FIELDS}
+            SlackInstallation.update(changes).where(SlackInstallation.id == row.id).execute()
+
+
+def deactivate_bot(client_id: str, enterprise_id: str | None, team_id: str | None, now: datetime) -> int:
+    """The workspace's bot is gone (uninstalled, token revoked): deactivate its installations and
+    stop paging its people on Slack. Returns the installations deactivated."""
+    with write_transaction():
+        workspace = _workspace(client_id, enterprise_id, team_id, False)
+        rows = [row.id for row in SlackInstallation.select(SlackInstallation.id).where(workspace)]
+        cleared = {name: None for name in BOT_FIELDS + USER_FIELDS}
+        SlackInstallation.update(is_active=False, **cleared).where(SlackInstallation.id.in_(rows)).execute()
+        if team_id is not None:
+            SlackConnection.update(is_active=False, updated_at=now).where(SlackConnection.slack_team_id == team_id).execute()
+        return len(rows)
+
+
+def revoke_user_token(client_id: str, enterprise_id: str | None, team_id: str | None, user_id: str, now: datetime) -> None:
+    """A user's token was revoked: forget it wherever it is kept; the person stays linked."""
+    with write_transaction():
+        workspace = _workspace(client_id, enterprise_id, team_id, False)
+        cleared = {name: None for name in USER_FIELDS}
+        SlackInstallation.update(cleared).where(workspace & (SlackInstallation.user_id == user_id)).execute()
+        SlackConnection.update(access_token=None, refresh_token=None, token_expires_at=None, updated_at=now).where(
+            SlackConnection.slack_user_id == user_id
+        ).execute()
+
+
+def bot_credentials(client_id: str, team_id: str) -> BotCredentials | None:
+    """The bot token to message people of the Slack workspace ``team_id`` with, if it is installed."""
+    workspace = _workspace(client_id, None, team_id, False)
+    row = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+    if row is None:
+        return None
+    return BotCredentials(row.id, team_id, row.bot_token, row.bot_refresh_token, row.bot_token_expires_at)
+
+
+def save_rotated_bot_token(credentials: BotCredentials) -> None:
+    """Store a refreshed bot token on the installation it was refreshed for."""
+    with write_transaction():
+        SlackInstallation.update(
+            bot_token=credentials.token, bot_refresh_token=credentials.refresh_token,
+            bot_token_expires_at=credentials.expires_at,
+        ).where(SlackInstallation.id == credentials.installation_id).execute()

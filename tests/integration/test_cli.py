@@ -1,0 +1,98 @@
+"""The `ackbot` command line as an operator uses it, on the embedded SQLite default."""
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from app import main
+from storage.database import close_database, open_database
+from storage.fields import use_keyring
+from storage.keyring import Keyring, generate_key, key_id_of
+from storage.models import SlackConnection, User
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACKBOT_DATA_DIR", str(tmp_path / "data"))
+    for name in list(os.environ):
+        if name.startswith("ACKBOT_") and name != "ACKBOT_DATA_DIR":
+            monkeypatch.delenv(name)
+    return tmp_path
+
+
+def test_the_embedded_default_generates_its_key_once_and_privately(workdir, capsys):
+    assert main(["migrate"]) == 0
+    key_file = workdir / "data" / "encryption.key"
+    first = key_file.read_text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert main(["migrate"]) == 0
+    assert key_file.read_text() == first
+    assert "schema is up to date" in capsys.readouterr().out
+
+
+def _store_token(database_url: str, key: str) -> None:
+    async def store():
+        use_keyring(Keyring((key,)))
+        open_database(database_url)
+        user = await User.acreate(handle="alice", name="Alice")
+        await SlackConnection.acreate(user=user, access_token="xoxp-secret", slack_user_id="U1", slack_team_id="T1")
+        await close_database()
+
+    asyncio.run(store())
+
+
+def test_keys_rotate_then_the_old_key_can_go(workdir, monkeypatch, capsys):
+    old, new = generate_key(), generate_key()
+    monkeypatch.setenv("ACKBOT_ENCRYPTION_KEYS", old)
+    assert main(["migrate"]) == 0
+    _store_token(f"sqlite:///{workdir / 'data' / 'ackbot.db'}", old)
+
+    monkeypatch.setenv("ACKBOT_ENCRYPTION_KEYS", new)
+    assert main(["migrate"]) == 2
+    assert f"encrypted with key id {key_id_of(old)}, which is not configured" in capsys.readouterr().err
+
+    monkeypatch.setenv("ACKBOT_ENCRYPTION_KEYS", f"{new},{old}")
+    assert main(["keys", "rotate"]) == 0
+    assert main(["keys", "rotate"]) == 0
+    out = capsys.readouterr().out
+    assert f"re-encrypted 1 value(s) under key id {key_id_of(new)}" in out
+    assert f"re-encrypted 0 value(s) under key id {key_id_of(new)}" in out
+
+    monkeypatch.setenv("ACKBOT_ENCRYPTION_KEYS", new)
+    assert main(["migrate"]) == 0
+
+
+def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(workdir, capsys):
+    assert main(["apikey", "create", "grafana"]) == 0
+    key = capsys.readouterr().out.splitlines()[0]
+    assert key.startswith("ackbot_")
+    database_bytes = (workdir / "data" / "ackbot.db").read_bytes()
+    assert key.encode() not in database_bytes
+    assert main(["apikey", "create", "grafana"]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_status_of_a_bad_or_unknown_incident_is_a_clear_error(workdir, capsys):
+    assert main(["status", "abc"]) == 1
+    assert main(["status", "7"]) == 1
+    err = capsys.readouterr().err
+    assert "expected an incident number like 42, got 'abc'" in err and "no incident #7" in err
+
+
+def test_every_command_has_help():
+    for command in (["serve"], ["worker"], ["migrate"], ["keys", "rotate"], ["directory", "apply"],
+                    ["apikey", "create"], ["status"], ["list"], ["version"]):
+        result = subprocess.run([sys.executable, "-m", "app", *command, "--help"], capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout.startswith("usage: ackbot"), command
+
+
+def test_serve_with_a_bad_setting_exits_2_without_a_traceback(workdir):
+    environment = {**os.environ, "ACKBOT_PORT": "0"}
+    result = subprocess.run([sys.executable, "-m", "app", "serve"], capture_output=True, text=True, env=environment)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "ackbot: error: ACKBOT_PORT: expected a port number from 1 to 65535, got '0'"
