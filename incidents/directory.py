@@ -55,22 +55,28 @@ async def apply_people_file(path: Path) -> str:
 
 def channel_tiers_for(user_id: int) -> ChannelEscalationConfig:
     """The user's channel tiers: their preferences, or DEFAULT_CHANNEL_ESCALATION when they have
-    none. A tier's channels go out together, so they come in ``Channel`` order, not the file's.
-    Synchronous: call inside ``database.run``."""
+    none. Synchronous: call inside ``database.run``."""
+    return channel_tiers_for_users([user_id])[user_id]
+
+
+def channel_tiers_for_users(user_ids: list[int]) -> dict[int, ChannelEscalationConfig]:
+    """``channel_tiers_for`` for several users in one query. A tier's channels go out together,
+    so they come in ``Channel`` order, not the file's. Synchronous: call inside ``database.run``."""
     rows = (
-        ChannelPreference.select(ChannelPreference.channel, ChannelPreference.tier)
-        .where(ChannelPreference.user == user_id)
+        ChannelPreference.select(ChannelPreference.user, ChannelPreference.channel, ChannelPreference.tier)
+        .where(ChannelPreference.user.in_(user_ids))
         .tuples()
     )
-    tiers: dict[str, list[Channel]] = {tier.value: [] for tier in Tier}
-    for channel, tier in rows:
-        tiers[tier].append(Channel(channel))
-    if not any(tiers.values()):
-        return DEFAULT_CHANNEL_ESCALATION
+    chosen: dict[int, dict[str, list[Channel]]] = {}
+    for user_id, channel, tier in rows:
+        chosen.setdefault(user_id, {tier.value: [] for tier in Tier})[tier].append(Channel(channel))
     order = list(Channel)
-    return ChannelEscalationConfig(
-        **{tier: tuple(sorted(channels, key=order.index)) for tier, channels in tiers.items()}
-    )
+    return {
+        user_id: ChannelEscalationConfig(
+            **{tier: tuple(sorted(channels, key=order.index)) for tier, channels in chosen[user_id].items()}
+        ) if user_id in chosen else DEFAULT_CHANNEL_ESCALATION
+        for user_id in user_ids
+    }
 
 
 def escalation_levels_for(team_id: int) -> list[tuple[int, int, list[int]]]:

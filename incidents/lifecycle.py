@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
-from incidents.directory import channel_tiers_for
+from incidents.directory import channel_tiers_for_users
 from incidents.escalation import (
     TIER_ORDER,
     IncidentSnapshot,
@@ -192,9 +192,9 @@ def build_snapshot(incident: Incident, enabled: frozenset[Channel]) -> IncidentS
     user_ids = list(dict.fromkeys(user_id for level in levels for user_id in level.user_ids))
     reach = reachable_channels(user_ids, enabled)
     paged = _paged_tiers(incident.id)
+    tiers = channel_tiers_for_users(user_ids)
     people = tuple(
-        PersonState(user_id, channel_tiers_for(user_id), reach[user_id], paged.get(user_id, ()))
-        for user_id in user_ids
+        PersonState(user_id, tiers[user_id], reach[user_id], paged.get(user_id, ())) for user_id in user_ids
     )
     return IncidentSnapshot(
         status=IncidentStatus(incident.status), level=incident.escalation_level,
