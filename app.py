@@ -18,11 +18,18 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, links
+from bot import api, cli, links, phone
 from bot.access_log import RedactingAccessLogger, redacted_path
+from bot import teams as teams_bot
+from bot.teams import manifest as teams_manifest
+from bot.slack import manifest as slack_manifest
+from bot.slack import routes as slack_routes
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.registry import build_channels
 from channels.registry import describe as describe_channels
+from channels.registry import push_public_key
+from channels.push import generate_vapid_keys, load_vapid_key
+from bot import push as push_page
 from incidents.service import EngineConfig, IncidentService
 from storage import keyring as keyring_module
 from storage.database import (
@@ -133,6 +140,11 @@ def _key_list(value: str) -> tuple[Secret, ...]:
 
 
 def _secret(value: str) -> Secret:
+    return Secret(value.strip())
+
+
+def _vapid_key(value: str) -> Secret:
+    load_vapid_key(value)  # raises ValueError saying which forms are accepted
     return Secret(value.strip())
 
 
@@ -278,7 +290,7 @@ class Settings:
     )
 
     vapid_private_key: Secret | None = setting(
-        "ACKBOT_VAPID_PRIVATE_KEY", None, _secret, "Web Push VAPID private key (`ackbot vapid generate`); unset switches push off.",
+        "ACKBOT_VAPID_PRIVATE_KEY", None, _vapid_key, "Web Push VAPID private key (`ackbot vapid generate`); unset switches push off.",
     )
     vapid_subject: str = setting(
         "ACKBOT_VAPID_SUBJECT", "mailto:ackbot@localhost", _text, "Contact for push services: mailto: or https: URL.",
@@ -426,9 +438,15 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(storage_context)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(engine_context(channels, clock))
+    app.cleanup_ctx.append(teams_bot.context(settings))
+    app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     app.router.add_get("/healthz", healthz)
     api.add_routes(app)
     links.add_routes(app)
+    push_page.add_routes(app, push_public_key(settings))
+    phone.add_routes(app, settings)
+    teams_bot.add_routes(app)
+    slack_routes.add_routes(app)
     return app
 
 
@@ -541,6 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _command(commands, "list", "list open incidents")
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     listing.add_argument("--team", help="only this team's incidents")
+    vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")
+    _command(commands, "push-link", "print a one-time link that subscribes a browser to a person's push pages").add_argument(
+        "user", help="the person's handle, e.g. alice")
+    manifest = _command(commands, "manifest", "print the Slack app manifest or write the Teams app package for ACKBOT_PUBLIC_URL")
+    manifest.add_argument("app", choices=["slack", "teams"], help="which app: slack (paste into api.slack.com/apps → Create"
+                          " app → From a manifest) or teams (a zip to upload in Teams → Apps → Manage your apps)")
+    manifest.add_argument("--output", type=Path, default=Path("ackbot-teams.zip"),
+                          help="where the Teams app package goes (default: ackbot-teams.zip)")
     _command(commands, "version", "print the version")
     return parser
 
@@ -553,9 +581,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys" and args.action == "generate":
         print(keyring_module.generate_key())
         return 0
+    if args.command == "vapid":
+        private_key, public_key = generate_vapid_keys()
+        print(f"ACKBOT_VAPID_PRIVATE_KEY={private_key}\n# public key (Ackbot gives it to browsers itself): {public_key}")
+        return 0
     try:
         settings = Settings.from_env()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command == "manifest" and args.app == "teams":
+            print(f"wrote {teams_manifest.write_package(settings, version(), args.output)}")
+            return 0
+        if args.command == "manifest":
+            print(slack_manifest.render_manifest(settings.public_url))
+            return 0
         if args.command == "serve":
             return serve(settings)
         return asyncio.run(run_command(settings, args))
@@ -599,6 +637,8 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
         ("status", None): lambda: cli.status_command(service, args.number),
         ("list", None): lambda: cli.list_command(service, args.all, args.team),
+        ("push-link", None): lambda: cli.push_link_command(
+            args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),
     }
     return await commands[(args.command, getattr(args, "action", None))]()

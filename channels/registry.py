@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from channels.email import EmailChannel, SmtpConfig
+from channels.push import PushChannel, PushConfig, public_key_of
+from channels.slack import SlackAppCredentials, SlackChannel
+from channels.sms import SmsChannel
+from channels.teams import BotCredentials, BotFrameworkToken, TeamsChannel
+from channels.twilio_client import TwilioAccount, TwilioApi
 from channels.types import Channel, NotificationChannel
+from incidents.slack_workspaces import StoredBotTokens
+from channels.voice import VoiceChannel
 
 # The setting that switches each channel on; shown while it is off.
 ENABLING_SETTING = {
     Channel.EMAIL: "ACKBOT_SMTP_HOST",
-    Channel.SMS: "ACKBOT_TWILIO_ACCOUNT_SID",
-    Channel.VOICE: "ACKBOT_TWILIO_ACCOUNT_SID",
+    Channel.SMS: "ACKBOT_TWILIO_ACCOUNT_SID, ACKBOT_TWILIO_AUTH_TOKEN and ACKBOT_TWILIO_FROM_NUMBER",
+    Channel.VOICE: "ACKBOT_TWILIO_ACCOUNT_SID, ACKBOT_TWILIO_AUTH_TOKEN and ACKBOT_TWILIO_FROM_NUMBER",
     Channel.PUSH: "ACKBOT_VAPID_PRIVATE_KEY",
-    Channel.SLACK: "ACKBOT_SLACK_CLIENT_ID",
+    Channel.SLACK: "ACKBOT_SLACK_CLIENT_ID, ACKBOT_SLACK_CLIENT_SECRET and ACKBOT_SLACK_SIGNING_SECRET",
     Channel.TEAMS: "ACKBOT_TEAMS_APP_ID",
 }
 
@@ -21,7 +28,47 @@ def build_channels(settings, http_session) -> dict[Channel, NotificationChannel]
     channels: dict[Channel, NotificationChannel] = {}
     if settings.smtp_host:
         channels[Channel.EMAIL] = EmailChannel(smtp_config(settings))
+    if settings.vapid_private_key:
+        channels[Channel.PUSH] = PushChannel(push_config(settings), http_session)
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
+        twilio = TwilioApi(twilio_account(settings), http_session)
+        channels[Channel.SMS] = SmsChannel(twilio, settings.public_url)
+        channels[Channel.VOICE] = VoiceChannel(twilio, settings.public_url)
+    teams = BotCredentials.from_settings(settings)
+    if teams.problem() is None:
+        channels[Channel.TEAMS] = TeamsChannel(BotFrameworkToken(teams, http_session), http_session)
+    if settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret:
+        channels[Channel.SLACK] = slack_channel(settings, http_session)
     return channels
+
+
+def slack_channel(settings, http_session) -> SlackChannel:
+    """Slack DMs with the bot token of each person's workspace, read from the installations."""
+    return SlackChannel(
+        settings.slack_api_url, http_session, StoredBotTokens(settings.slack_client_id),
+        SlackAppCredentials(settings.slack_client_id, settings.slack_client_secret.reveal()),
+    )
+
+
+def twilio_account(settings) -> TwilioAccount:
+    return TwilioAccount(
+        account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.reveal(),
+        from_number=settings.twilio_from_number, api_url=settings.twilio_api_url, timeout=settings.send_timeout,
+    )
+
+
+def push_config(settings) -> PushConfig:
+    # Each push service must answer within the dispatcher's send timeout, with room to report
+    # the subscriptions that are gone.
+    return PushConfig(
+        private_key=settings.vapid_private_key.reveal(), subject=settings.vapid_subject,
+        ttl=int(min(settings.magic_link_ttl, 28 * 86400)), timeout=settings.send_timeout * 0.8,
+    )
+
+
+def push_public_key(settings) -> str | None:
+    """The VAPID public key browsers subscribe with; None while push is off."""
+    return public_key_of(settings.vapid_private_key.reveal()) if settings.vapid_private_key else None
 
 
 def smtp_config(settings) -> SmtpConfig:

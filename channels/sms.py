@@ -34,9 +34,10 @@ def is_gsm7(text: str) -> bool:
 
 
 def sms_length(text: str) -> int:
-    """Characters ``text`` takes in a segment: GSM-7 counts its extension characters twice."""
+    """Characters ``text`` takes in a segment: GSM-7 counts its extension characters twice;
+    UCS-2 (really UTF-16) counts an emoji twice."""
     if not is_gsm7(text):
-        return len(text)
+        return len(text.encode("utf-16-le")) // 2
     return sum(2 if char in _GSM7_EXTENDED else 1 for char in text)
 
 
@@ -60,12 +61,10 @@ def shorten(text: str, room: int) -> str:
 
 
 def fit(head: str, middle: str, tail: str) -> str:
-    """``head + middle + tail`` in one segment where possible, shortening only ``middle`` (keeping
-    at least 20 characters of it, even if that takes a second segment)."""
-    whole = head + middle + tail
-    limit = GSM7_SEGMENT if is_gsm7(whole) else UCS2_SEGMENT
-    room = max(20, limit - sms_length(head) - sms_length(tail))
-    return head + shorten(middle, room) + tail
+    """``middle``, shortened so that ``head + middle + tail`` takes one segment where possible
+    (keeping at least 20 characters of it, even if that takes a second segment)."""
+    limit = GSM7_SEGMENT if is_gsm7(head + middle + tail) else UCS2_SEGMENT
+    return shorten(middle, max(20, limit - sms_length(head) - sms_length(tail)))
 
 
 def _reply_hint(payload: NotificationPayload) -> str:
@@ -79,28 +78,31 @@ def alert_text(payload: NotificationPayload) -> str:
     """"CRITICAL #42 payments: DB primary down. Reply ACK 42 or RES 42"."""
     where = normalise(payload.service or payload.team_name)
     head = f"{payload.priority} #{payload.incident_id}{' ' + where if where else ''}: "
-    hint = _reply_hint(payload)
-    title = normalise(payload.title).rstrip(".")
-    text = fit(head, title, "." + hint if hint else "")
-    return text.replace(ELLIPSIS + ".", ELLIPSIS)
+    return head + _sentence(head, normalise(payload.title), _reply_hint(payload))
 
 
 def status_text(payload: NotificationPayload) -> str:
     """"#42 Acknowledged by Alice via SLACK at Sat 28 Nov 2026, 14:02 UTC. Reply RES 42"."""
-    hint = _reply_hint(payload)
-    return fit(f"#{payload.incident_id} ", normalise(payload.status_text or payload.incident_status.lower()),
-               "." + hint if hint else "")
+    head = f"#{payload.incident_id} "
+    return head + _sentence(head, normalise(payload.status_text or payload.incident_status.lower()), _reply_hint(payload))
 
 
-def test_text(payload: NotificationPayload) -> str:
-    return "Ackbot test: pages reach you by SMS at this number. Nothing is wrong."
+def _sentence(head: str, text: str, hint: str) -> str:
+    """``text`` fitted after ``head``, then the reply hint as a sentence of its own."""
+    text = fit(head, text.rstrip("."), "." + hint)
+    if not hint:
+        return text
+    return text + hint if text.endswith(ELLIPSIS) else f"{text}.{hint}"
+
+
+TEST_TEXT = "Ackbot test: pages reach you by SMS at this number. Nothing is wrong."
 
 
 def sms_text(payload: NotificationPayload) -> str:
     if payload.kind == NotificationKind.STATUS:
         return status_text(payload)
     if payload.kind == NotificationKind.TEST:
-        return test_text(payload)
+        return TEST_TEXT
     return alert_text(payload)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from aiohttp import encode_basic_auth
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
@@ -84,7 +85,8 @@ class TwilioApiError(Exception):
 
 class _HttpClient(AsyncTwilioHttpClient):
     """The SDK's asyncio client on Ackbot's shared session. Unlike the SDK's, it applies its own
-    timeout (the SDK passes none, which aiohttp reads as "wait forever") and raises
+    timeout (the SDK passes none, which aiohttp reads as "wait forever"), sends the credentials as
+    a header (aiohttp deprecates the ``BasicAuth`` object the SDK would pass), and raises
     ``TwilioApiError`` for an error answer before the SDK can drop its headers."""
 
     def __init__(self, session, timeout: float):
@@ -93,8 +95,10 @@ class _HttpClient(AsyncTwilioHttpClient):
 
     async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                       allow_redirects=False):
+        if auth is not None:
+            headers = {**(headers or {}), "Authorization": encode_basic_auth(*auth)}
         response = await super().request(
-            method, url, params=params, data=data, headers=headers, auth=auth,
+            method, url, params=params, data=data, headers=headers, auth=None,
             timeout=timeout or self.timeout, allow_redirects=allow_redirects,
         )
         if not 200 <= response.status_code < 300:

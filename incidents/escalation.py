@@ -5,7 +5,8 @@ a page fails for good, or a deadline it returned passes; the engine applies the 
 
 Rules (DESIGN.md "Escalation"):
 - People are paged by escalation level: level 1 first; when the incident is still unacknowledged
-  ``delay_minutes`` after a level was paged, the next level is paged.
+  ``delay_minutes`` after a level was paged, the next level is paged — at once when every page
+  to everyone at the level has failed and no channel is left to try.
 - Each person is paged tier by tier (primary channels in parallel, then secondary, then
   fallback), using only channels that can reach them. The next tier goes out when every page of
   the tier before it FAILED, or when the incident is still unacknowledged ``tier_timeout`` after
@@ -120,9 +121,25 @@ def _current_level(snapshot: IncidentSnapshot, now: datetime) -> tuple[int, date
         return (first.level, now) if first else (snapshot.level, None)
     current = _level_state(snapshot, snapshot.level)
     following = _next_level(snapshot, snapshot.level)
-    if current and following and now >= snapshot.escalated_at + timedelta(minutes=current.delay_minutes):
+    if current and following and (
+        now >= snapshot.escalated_at + timedelta(minutes=current.delay_minutes) or _level_exhausted(snapshot, current)
+    ):
         return following.level, now
     return snapshot.level, snapshot.escalated_at
+
+
+def _level_exhausted(snapshot: IncidentSnapshot, level: LevelState) -> bool:
+    """Nobody at this level can still be reached: every page failed on their last tier and no
+    tier is left, or no channel ever reached them. Waiting out the delay would help nobody."""
+    return all(_person_exhausted(snapshot.person(user_id)) for user_id in level.user_ids)
+
+
+def _person_exhausted(person: PersonState | None) -> bool:
+    if person is None:
+        return True
+    if not person.paged:
+        return isinstance(_first_reachable_tier(person, 0, after=None), Unreachable)
+    return person.paged[-1].all_failed and not _has_next_tier(person, person.paged[-1].tier)
 
 
 def _page_level(snapshot: IncidentSnapshot, level: int) -> list[QueueTier | Unreachable]:

@@ -603,3 +603,20 @@ def test_a_changed_preference_still_reaches_the_later_tiers():
 def test_a_level_member_with_no_person_record_is_reported_not_skipped():
     result = plan(snapshot([LevelState(1, 10, (ALICE, 9))], [person(ALICE)]))
     assert result.steps == (primary(ALICE), Unreachable(9, 1))
+
+
+def test_a_level_whose_every_page_failed_for_good_escalates_at_once():
+    escalated_at = NOW - minutes(2)
+    alice = person(ALICE, reachable={Channel.EMAIL, Channel.VOICE}, paged=(
+        tier(Tier.PRIMARY, escalated_at, FAILED), tier(Tier.FALLBACK, NOW - minutes(1), FAILED)))
+    levels = [LevelState(1, 30, (ALICE,)), LevelState(2, 30, (BOB,))]
+    result = plan(snapshot(levels, [alice, person(BOB)], level=1, escalated_at=escalated_at))
+    assert result.level == 2 and result.steps == (primary(BOB, level=2),)
+
+
+def test_a_level_with_someone_still_reachable_waits_for_its_delay():
+    escalated_at = NOW - minutes(2)
+    alice = person(ALICE, reachable={Channel.EMAIL, Channel.VOICE}, paged=(tier(Tier.PRIMARY, escalated_at, FAILED),))
+    levels = [LevelState(1, 30, (ALICE,)), LevelState(2, 30, (BOB,))]
+    result = plan(snapshot(levels, [alice, person(BOB)], level=1, escalated_at=escalated_at))
+    assert result.level == 1 and result.steps == (voice(ALICE),)
