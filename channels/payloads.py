@@ -46,7 +46,7 @@ def build_payload(delivery: Delivery, public_url: str) -> NotificationPayload:
     incident, user = delivery.incident, delivery.user
     recipient = Recipient(
         user_id=user.id, name=user.name, email=user.email, phone=user.phone, time_zone=user.time_zone,
-        slack_user_id=delivery.slack_user_id, teams_reference=delivery.teams_reference,
+        slack_user_id=delivery.slack_user_id, slack_team_id=delivery.slack_team_id, teams_reference=delivery.teams_reference,
         push_subscriptions=delivery.push_subscriptions,
     )
     return NotificationPayload(

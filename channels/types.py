@@ -52,6 +52,7 @@ class Recipient:
 
     A channel uses only its own address; when that address is missing, the channel reports a
     permanent failure. ``time_zone`` is an IANA name used to show times in the person's zone.
+    ``slack_team_id`` is the Slack workspace of ``slack_user_id`` (whose bot sends the DM);
     ``teams_reference`` is a Bot Framework conversation reference; ``push_subscriptions`` are
     Web Push subscriptions (endpoint and keys). Mappings here are read-only by convention.
     """
@@ -62,6 +63,7 @@ class Recipient:
     phone: str | None = None
     time_zone: str = "UTC"
     slack_user_id: str | None = None
+    slack_team_id: str | None = None
     teams_reference: Mapping | None = None
     push_subscriptions: tuple[Mapping, ...] = ()
 
@@ -127,6 +129,9 @@ class ChannelDeliveryResult:
 
     Failure: ``error`` says why, free of secrets. ``temporary`` failures may be retried, after at
     least ``retry_after`` seconds when the provider asked for a wait; other failures are final.
+
+    Either way, ``gone_endpoints`` are push subscription endpoints the push service said no
+    longer exist (404/410); the outbox deletes them.
     """
 
     success: bool
@@ -137,6 +142,7 @@ class ChannelDeliveryResult:
     temporary: bool = False
     retry_after: float | None = None
     message_reference: Mapping | None = None
+    gone_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def sent(cls, provider_id: str | None = None, message_reference: Mapping | None = None) -> ChannelDeliveryResult:

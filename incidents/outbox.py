@@ -18,6 +18,7 @@ from datetime import datetime
 
 from incidents.action_tokens import mint_tokens
 from incidents.lifecycle import EngineConfig, available_actions, record_event
+from incidents.push_subscriptions import forget_endpoints
 from storage.database import lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
@@ -48,12 +49,14 @@ class Delivery:
     teams_reference: dict | None
     push_subscriptions: tuple[dict, ...]
     action_tokens: dict[str, str] = field(default_factory=dict)
+    slack_team_id: str | None = None
 
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
     """A send's result as the outbox records it. For a failure, ``retry_at`` says when to try
-    again; None means the failure is permanent."""
+    again; None means the failure is permanent. ``gone_endpoints``: the person's push
+    subscriptions the push service disowned, deleted with the result."""
 
     success: bool
     provider_id: str | None = None
@@ -61,6 +64,7 @@ class DeliveryOutcome:
     delivered_at: datetime | None = None
     message_reference: dict | None = None
     retry_at: datetime | None = None
+    gone_endpoints: tuple[str, ...] = ()
 
 
 def _due(now: datetime):
@@ -137,10 +141,12 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
         .order_by(NotificationLog.id)
     )
     user_ids = {row.user_id for row in rows}
-    slack = dict(
-        SlackConnection.select(SlackConnection.user, SlackConnection.slack_user_id)
-        .where(SlackConnection.user.in_(user_ids) & SlackConnection.is_active).tuples()
-    )
+    slack = {
+        user_id: (slack_user_id, slack_team_id)
+        for user_id, slack_user_id, slack_team_id in SlackConnection.select(
+            SlackConnection.user, SlackConnection.slack_user_id, SlackConnection.slack_team_id
+        ).where(SlackConnection.user.in_(user_ids) & SlackConnection.is_active).tuples()
+    }
     teams = dict(
         TeamsConnection.select(TeamsConnection.user, TeamsConnection.conversation_reference)
         .where(TeamsConnection.user.in_(user_ids) & TeamsConnection.is_active).tuples()
@@ -156,8 +162,8 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
             attempt=row.attempt_count, escalation_level=row.escalation_level,
             message_reference=row.message_reference, incident=row.incident,
             team_name=row.incident.team.display_name if row.incident.team_id else "",
-            user=row.user, slack_user_id=slack.get(row.user_id), teams_reference=teams.get(row.user_id),
-            push_subscriptions=tuple(push.get(row.user_id, ())),
+            user=row.user, slack_user_id=slack.get(row.user_id, (None, None))[0], teams_reference=teams.get(row.user_id),
+            push_subscriptions=tuple(push.get(row.user_id, ())), slack_team_id=slack.get(row.user_id, (None, None))[1],
         )
         for row in rows
     ]
@@ -178,6 +184,8 @@ def record_outcome(
         ).first()
         if row is None:
             return None
+        if outcome.gone_endpoints:
+            forget_endpoints(row.user_id, outcome.gone_endpoints)
         if outcome.success:
             return _succeed(row, outcome, now)
         if outcome.retry_at is not None and row.attempt_count < config.max_attempts:

@@ -10,11 +10,11 @@ Rules:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from storage.database import write_transaction
-from storage.models import SlackConnection, SlackInstallation
+from storage.database import database, write_transaction
+from storage.models import SlackConnection, SlackInstallation, SlackOAuthState
 
 BOT_FIELDS = ("bot_token", "bot_refresh_token", "bot_token_expires_at", "bot_id", "bot_user_id", "bot_scopes")
 USER_FIELDS = ("user_token", "user_refresh_token", "user_token_expires_at", "user_scopes")
@@ -31,8 +31,8 @@ class BotCredentials:
 
     installation_id: int
     team_id: str
-    token: str
-    refresh_token: str | None = None
+    token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
     expires_at: datetime | None = None
 
 
@@ -159,3 +159,35 @@ def save_rotated_bot_token(credentials: BotCredentials) -> None:
             bot_token=credentials.token, bot_refresh_token=credentials.refresh_token,
             bot_token_expires_at=credentials.expires_at,
         ).where(SlackInstallation.id == credentials.installation_id).execute()
+
+
+def issue_oauth_state(state: str, expires_at: datetime, now: datetime) -> None:
+    """Remember a new OAuth ``state`` until ``expires_at``; expired ones are forgotten."""
+    with write_transaction():
+        SlackOAuthState.delete().where(SlackOAuthState.expires_at <= now).execute()
+        SlackOAuthState.create(state=state, expires_at=expires_at)
+
+
+def consume_oauth_state(state: str, now: datetime) -> bool:
+    """Whether ``state`` was issued and has not expired; it can be consumed once."""
+    with write_transaction():
+        deleted = SlackOAuthState.delete().where(
+            (SlackOAuthState.state == state) & (SlackOAuthState.expires_at > now)
+        ).execute()
+    return deleted == 1
+
+
+class StoredBotTokens:
+    """The Slack channel's token store: bot tokens of the app ``client_id``'s installations."""
+
+    def __init__(self, client_id: str):
+        self.client_id = client_id
+
+    async def for_team(self, team_id: str) -> BotCredentials | None:
+        return await database.run(bot_credentials, self.client_id, team_id)
+
+    async def rotated(
+        self, old: BotCredentials, token: str, refresh_token: str | None, expires_at: datetime | None
+    ) -> None:
+        rotated = replace(old, token=token, refresh_token=refresh_token or old.refresh_token, expires_at=expires_at)
+        await database.run(save_rotated_bot_token, rotated)

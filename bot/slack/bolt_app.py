@@ -1,0 +1,104 @@
+"""Building the Bolt ``AsyncApp``: request verification with the signing secret, the database-
+backed installation and state stores, the install and link OAuth flows, and the listeners.
+
+Every Web API call (Bolt's own, the OAuth exchanges, token rotation) goes to the configured API
+URL through Ackbot's shared HTTP session.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import ClientSession
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import buttons, events, slash
+from bot.slack.config import BOT_SCOPES, LINK_USER_SCOPES, SlackConfig
+from bot.slack.identity import LINKED_USER_NAME, LinkFlow
+from bot.slack.replays import ReplayGuard
+from bot.slack.stores import PeeweeInstallationStore, PeeweeOAuthStateStore
+from bot.slack.surface import SlackSurface
+from channels.slack_blocks import escape
+
+INSTALL_STATE = "install"
+LINK_STATE = "link"
+
+
+@dataclass
+class SlackApp:
+    """The Bolt app, its two OAuth flows (workspace install, personal link) and the handlers' state."""
+
+    bolt: AsyncApp
+    install_flow: AsyncOAuthFlow
+    link_flow: AsyncOAuthFlow
+    surface: SlackSurface
+
+    def flow_for_state(self, state: str) -> AsyncOAuthFlow:
+        return self.link_flow if state.startswith(f"{LINK_STATE}.") else self.install_flow
+
+
+def quiet_logger(name: str) -> logging.Logger:
+    """A logger for Bolt and the Slack SDK, which log request and response bodies (tokens
+    included) at DEBUG: it never goes below INFO, whatever ACKBOT_LOG_LEVEL says."""
+    logger = logging.getLogger(name)
+    logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+    return logger
+
+
+def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackSurface) -> SlackApp:
+    log = quiet_logger("ackbot.slack.bolt")
+    client = AsyncWebClient(base_url=config.api_url, session=session, retry_handlers=[], logger=log)
+    installations = PeeweeInstallationStore(config.client_id, clock=surface.identity.clock)
+    install_flow = AsyncOAuthFlow(client=client, logger=log, settings=_oauth_settings(
+        config, installations, log, INSTALL_STATE, scopes=BOT_SCOPES, user_scopes=(),
+    ))
+    link_flow = LinkFlow(client=client, logger=log, clock=surface.identity.clock, settings=_oauth_settings(
+        config, installations, log, LINK_STATE, scopes=(), user_scopes=LINK_USER_SCOPES,
+        callback_options=AsyncCallbackOptions(success=_linked_page, failure=_link_failed_page),
+    ))
+    bolt = AsyncApp(
+        name="ackbot", logger=log, signing_secret=config.signing_secret, client=client,
+        installation_store=installations, oauth_flow=install_flow,
+    )
+    bolt.use(ReplayGuard().middleware)
+    events.register(bolt, surface, installations)
+    buttons.register(bolt, surface)
+    slash.register(bolt, surface)
+    return SlackApp(bolt, install_flow, link_flow, surface)
+
+
+def _oauth_settings(config: SlackConfig, installations, log, state_prefix: str, **kwargs) -> AsyncOAuthSettings:
+    return AsyncOAuthSettings(
+        client_id=config.client_id, client_secret=config.client_secret, redirect_uri=config.redirect_uri,
+        install_page_rendering_enabled=False, installation_store=installations,
+        state_store=PeeweeOAuthStateStore(state_prefix, clock=installations.clock), logger=log, **kwargs,
+    )
+
+
+def _page(title: str, message: str, status: int) -> BoltResponse:
+    html = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{message}</p></body></html>"
+    )
+    return BoltResponse(status=status, body=html, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+async def _linked_page(args: AsyncSuccessArgs) -> BoltResponse:
+    name = escape(args.installation.custom_values.get(LINKED_USER_NAME, ""))
+    return _page("Slack account linked", f"Your Slack account is now linked to Ackbot user {name}. You can close this tab.", 200)
+
+
+async def _link_failed_page(args: AsyncFailureArgs) -> BoltResponse:
+    # A BoltError from LinkFlow.store_installation says why nobody could be linked: refused, not broken.
+    refused = args.reason == "storage_error" and args.error is not None
+    reason = escape(str(args.error)) if refused else escape(args.reason.replace("_", " "))
+    return _page(
+        "Slack account not linked",
+        f"Linking failed: {reason}. Ask an Ackbot admin to add your Slack email to the people file, then try again.",
+        403 if refused else args.suggested_status_code,
+    )

@@ -1,0 +1,54 @@
+"""Acknowledge and Resolve clicks on incident cards.
+
+Slack gets its answer first (``ack()``, well within its 3 seconds); then the click is carried out
+for the linked person. The card itself changes for everyone through the engine's status notices;
+the clicker hears back only when nothing changed, when they are not linked, or when they may not
+act on the incident.
+"""
+from __future__ import annotations
+
+from bot.actions import NOT_INVOLVED
+from bot.render import action_answer
+from bot.slack.surface import SlackSurface, reply
+from channels.slack_blocks import DASHBOARD_ACTION, escape
+from incidents.service import Actor, IncidentNotFound, NotAllowed
+from storage.enums import Action, Channel
+
+
+def register(bolt, surface: SlackSurface) -> None:
+    async def on_incident_button(ack, body, action, respond, client):
+        surface.in_flight.track()
+        await ack()
+        await act(surface, body, action, respond, client)
+
+    async def on_dashboard_link(ack):
+        await ack()
+
+    for action_id in (Action.ACKNOWLEDGE, Action.RESOLVE):
+        bolt.action(str(action_id))(on_incident_button)
+    bolt.action(DASHBOARD_ACTION)(on_dashboard_link)
+
+
+async def act(surface: SlackSurface, body: dict, action: dict, respond, client) -> None:
+    value = str(action.get("value", ""))
+    if not value.isdigit() or len(value) > 12:
+        await reply(respond, "That button does not name an incident; nothing was done.")
+        return
+    number = int(value)
+    slack_user = body.get("user") or {}
+    team_id = slack_user.get("team_id") or (body.get("team") or {}).get("id")
+    user = await surface.identity.user_for(client, team_id, slack_user.get("id", ""))
+    if user is None:
+        await reply(respond, surface.not_linked())
+        return
+    verb = surface.service.acknowledge if action["action_id"] == Action.ACKNOWLEDGE else surface.service.resolve
+    try:
+        outcome = await verb(number, Actor(user.name, Channel.SLACK, user.id))
+    except IncidentNotFound:
+        await reply(respond, f"There is no incident #{number} any more.")
+        return
+    except NotAllowed:
+        await reply(respond, escape(NOT_INVOLVED.format(number=number)))
+        return
+    if not outcome.changed:
+        await reply(respond, escape(action_answer(outcome)))

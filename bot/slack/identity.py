@@ -1,0 +1,77 @@
+"""Who a Slack user is in Ackbot: a linked user, linked on first contact when their Slack
+profile email belongs to a directory user, or through the "link" sign-in (a user-scope OAuth
+flow whose user token is kept, encrypted, on the link)."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from slack_bolt.error import BoltError
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.web.async_client import AsyncWebClient
+
+from incidents import slack_identity
+from storage.database import database
+from storage.fields import utcnow
+from storage.models import User
+
+log = logging.getLogger("ackbot.slack")
+
+LINKED_USER_NAME = "ackbot_user_name"
+
+
+async def profile_email(client: AsyncWebClient, slack_user_id: str, token: str | None = None) -> str | None:
+    """The email on the Slack user's profile, or None when Slack does not say (missing scope,
+    no email, an API error)."""
+    try:
+        answer = await client.users_info(user=slack_user_id, **({"token": token} if token else {}))
+    except SlackApiError as error:
+        log.warning("users.info for %s failed: %s", slack_user_id, error.response.get("error"))
+        return None
+    return (answer.get("user") or {}).get("profile", {}).get("email") or None
+
+
+class SlackIdentity:
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
+        self.clock = clock
+
+    async def linked(self, slack_user_id: str) -> User | None:
+        return await database.run(slack_identity.linked_user, slack_user_id, self.clock())
+
+    async def user_for(self, client: AsyncWebClient, team_id: str, slack_user_id: str) -> User | None:
+        """The Ackbot user behind ``slack_user_id``, linking them by profile email on first
+        contact; None when they are not linked and their email matches nobody."""
+        user = await self.linked(slack_user_id)
+        if user is not None:
+            return user
+        email = await profile_email(client, slack_user_id)
+        if email is None:
+            return None
+        return await database.run(slack_identity.link_by_email, slack_user_id, team_id, email, self.clock())
+
+
+class LinkFlow(AsyncOAuthFlow):
+    """The user-scope sign-in that links the signed-in Slack user to the directory user with their
+    email. It stores no workspace installation: the user token goes onto the person's link."""
+
+    def __init__(self, *, clock: Callable[[], datetime] = utcnow, **kwargs):
+        super().__init__(**kwargs)
+        self.clock = clock
+
+    async def store_installation(self, request: AsyncBoltRequest, installation: Installation) -> None:
+        email = await profile_email(self.client, installation.user_id, token=installation.user_token)
+        if email is None:
+            raise BoltError("Slack did not share the email of your account")
+        expires = installation.user_token_expires_at
+        user = await database.run(
+            slack_identity.link_by_email, installation.user_id, installation.team_id, email, self.clock(),
+            installation.user_token, installation.user_refresh_token,
+            datetime.fromtimestamp(expires, timezone.utc) if expires else None,
+        )
+        if user is None:
+            raise BoltError(f"no Ackbot user has the email {email}")
+        installation.custom_values[LINKED_USER_NAME] = user.name

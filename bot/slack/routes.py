@@ -1,0 +1,87 @@
+"""The Slack routes inside Ackbot's aiohttp application, served by the Bolt app:
+
+- ``POST /slack/events``: events, interactivity and the slash command (one Request URL), each
+  verified against the signing secret (401 when unsigned, tampered or older than 5 minutes);
+- ``GET /slack/install``: starts the workspace install (redirects to Slack);
+- ``GET /slack/link``: starts the personal link sign-in (redirects to Slack);
+- ``GET /slack/oauth_redirect``: where Slack sends both back.
+
+Without Slack settings the routes answer 404 and say which settings switch Slack on.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from bot.api import SERVICE_KEY
+from bot.slack.bolt_app import SlackApp, build_slack_app
+from bot.slack.config import SlackConfig
+from bot.slack.identity import SlackIdentity
+from bot.slack.surface import SlackSurface
+
+SLACK_APP_KEY = web.AppKey("slack_app", SlackApp)
+SHUTDOWN_GRACE = 10.0
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/slack/events", events)
+    app.router.add_get("/slack/install", install)
+    app.router.add_get("/slack/link", link)
+    app.router.add_get("/slack/oauth_redirect", oauth_redirect)
+
+
+def slack_context(settings, http_key: web.AppKey):
+    """A cleanup context that builds the Bolt app when Slack is configured (after the engine, whose
+    service it uses) and lets click handlers still running finish on shutdown."""
+    config = SlackConfig.from_settings(settings)
+
+    async def context(app: web.Application):
+        if config is None:
+            yield
+            return
+        service = app[SERVICE_KEY]
+        surface = SlackSurface(service, SlackIdentity(clock=service.clock), config.link_url)
+        app[SLACK_APP_KEY] = build_slack_app(config, app[http_key], surface)
+        yield
+        await surface.in_flight.settle(SHUTDOWN_GRACE)
+
+    return context
+
+
+def _slack(request: web.Request) -> SlackApp:
+    slack = request.app.get(SLACK_APP_KEY)
+    if slack is None:
+        raise web.HTTPNotFound(
+            text='{"error": "Slack is off: set ACKBOT_SLACK_CLIENT_ID, ACKBOT_SLACK_CLIENT_SECRET and'
+                 ' ACKBOT_SLACK_SIGNING_SECRET"}',
+            content_type="application/json",
+        )
+    return slack
+
+
+async def _bolt_request(request: web.Request):
+    try:
+        return await to_bolt_request(request)
+    except ValueError:  # not UTF-8, or a payload that is not JSON
+        raise web.HTTPBadRequest(text='{"error": "malformed Slack request"}', content_type="application/json") from None
+
+
+async def events(request: web.Request) -> web.Response:
+    slack = _slack(request)
+    return await to_aiohttp_response(await slack.bolt.async_dispatch(await _bolt_request(request)))
+
+
+async def install(request: web.Request) -> web.Response:
+    slack = _slack(request)
+    return await to_aiohttp_response(await slack.install_flow.handle_installation(await _bolt_request(request)))
+
+
+async def link(request: web.Request) -> web.Response:
+    slack = _slack(request)
+    return await to_aiohttp_response(await slack.link_flow.handle_installation(await _bolt_request(request)))
+
+
+async def oauth_redirect(request: web.Request) -> web.Response:
+    slack = _slack(request)
+    flow = slack.flow_for_state(request.query.get("state", ""))
+    return await to_aiohttp_response(await flow.handle_callback(await _bolt_request(request)))

@@ -1,0 +1,51 @@
+"""The ``/incident`` slash command: the shared grammar, answered ephemerally.
+
+``help`` and ``link`` work for anyone; everything else needs a linked person. ``status`` and
+``list`` answer in a code block (the delivery grid is a table).
+"""
+from __future__ import annotations
+
+from bot import commands
+from bot.actions import run_command
+from bot.slack.surface import SlackSurface, code_block, reply
+from channels.slack_blocks import escape
+from incidents.service import Actor
+from storage.enums import Channel
+
+_TABLES = (commands.STATUS, commands.LIST, commands.HELP)
+
+
+def register(bolt, surface: SlackSurface) -> None:
+    async def on_incident_command(ack, command, respond, client):
+        surface.in_flight.track()
+        await ack()
+        await reply(respond, await answer(surface, command, client))
+
+    bolt.command("/incident")(on_incident_command)
+
+
+async def answer(surface: SlackSurface, command: dict, client) -> str:
+    parsed = commands.parse_command(command.get("text") or "")
+    if parsed.verb == commands.HELP:
+        return code_block(commands.help_text(parsed))
+    if parsed.verb == commands.LINK:
+        return await link_state(surface, command, client)
+    user = await surface.identity.user_for(client, command.get("team_id"), command.get("user_id", ""))
+    if user is None:
+        return surface.not_linked()
+    if parsed.verb == commands.PUSH:
+        return "Push notifications can't be set up from Slack yet."
+    text = await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id))
+    return code_block(text) if parsed.verb in _TABLES else escape(text)
+
+
+async def link_state(surface: SlackSurface, command: dict, client) -> str:
+    """Whether the Slack user is linked (linking them by email when it matches), and how to link."""
+    slack_user_id = command.get("user_id", "")
+    user = await surface.identity.linked(slack_user_id)
+    if user is None:
+        user = await surface.identity.user_for(client, command.get("team_id"), slack_user_id)
+        if user is None:
+            return surface.not_linked()
+    email = f" ({escape(user.email)})" if user.email else ""
+    return f"Your Slack account is linked to Ackbot user *{escape(user.name)}*{email}."

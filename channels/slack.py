@@ -1,0 +1,179 @@
+"""The Slack channel: incident cards as direct messages from the workspace's bot, edited in place
+when the incident changes.
+
+An ALERT opens a DM with the person (``conversations.open``) and posts the card; the post is
+confirmed at once, so it is DELIVERED, and ``channel:ts`` is both the provider id and the message
+reference. A STATUS notice with a reference edits that card (``chat.update``); a TEST posts a
+short DM. The bot token is the workspace installation's, looked up per send through ``tokens``
+(this module never touches the database) and refreshed here when the app uses expiring tokens.
+
+Errors: ``ratelimited`` (HTTP 429) and 5xx are temporary, honouring Retry-After; a revoked or
+invalid token, an unknown or inaccessible channel, a deactivated account and every other Slack
+error are permanent. Posts to one channel are paced to Slack's one message per second.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.base import BaseChannel, PermanentDeliveryError, TemporaryDeliveryError, parse_retry_after
+from channels.slack_blocks import check_message, fallback_text, incident_card
+from channels.types import Channel, ChannelDeliveryResult, NotificationKind, NotificationPayload
+
+# Slack errors worth another try; every other ok:false is permanent.
+TEMPORARY_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+# Refresh an expiring bot token this long before it expires.
+ROTATION_MARGIN = timedelta(minutes=10)
+
+
+class BotToken(Protocol):
+    """A workspace's bot token as the token store keeps it."""
+
+    token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+
+
+class BotTokenStore(Protocol):
+    async def for_team(self, team_id: str) -> BotToken | None:
+        """The bot token of the active installation for Slack workspace ``team_id``."""
+
+    async def rotated(self, old: BotToken, token: str, refresh_token: str | None, expires_at: datetime | None) -> None:
+        """Keep the token that replaced ``old``."""
+
+
+@dataclass(frozen=True, repr=False)
+class SlackAppCredentials:
+    """What the channel needs to refresh expiring bot tokens."""
+
+    client_id: str
+    client_secret: str
+
+
+class ChannelPacer:
+    """At most one post per ``interval`` seconds to each Slack channel: callers wait their turn."""
+
+    def __init__(
+        self,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot: dict[str, float] = {}
+
+    async def wait(self, channel: str) -> None:
+        now = self._clock()
+        slot = max(now, self._next_slot.get(channel, now))
+        self._next_slot[channel] = slot + self.interval
+        if len(self._next_slot) > 1000:
+            self._next_slot = {key: value for key, value in self._next_slot.items() if value > now}
+        if slot > now:
+            await self._sleep(slot - now)
+
+
+class SlackChannel(BaseChannel):
+    name = Channel.SLACK
+
+    def __init__(
+        self,
+        api_url: str,
+        session: aiohttp.ClientSession,
+        tokens: BotTokenStore,
+        app: SlackAppCredentials,
+        pacer: ChannelPacer | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ):
+        self.api_url = api_url
+        self.session = session
+        self.tokens = tokens
+        self.app = app
+        self.pacer = pacer or ChannelPacer()
+        self._now = now
+        # The SDK logs response bodies (refreshed tokens included) at DEBUG: never below INFO here.
+        self._sdk_log = logging.getLogger("ackbot.channels.slack_sdk")
+        self._sdk_log.setLevel(max(self._sdk_log.getEffectiveLevel(), logging.INFO))
+
+    def supports_interactivity(self) -> bool:
+        return True
+
+    async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
+        recipient = payload.recipient
+        if not recipient.slack_user_id or not recipient.slack_team_id:
+            raise PermanentDeliveryError("the person has no linked Slack account")
+        client = self._client(await self._bot_token(recipient.slack_team_id))
+        if payload.kind == NotificationKind.STATUS and payload.message_reference:
+            return await self._update_card(client, payload)
+        opened = await _call("conversations.open", client.conversations_open(users=recipient.slack_user_id))
+        channel = opened["channel"]["id"]
+        if payload.kind == NotificationKind.TEST:
+            text, blocks = check_message(payload)
+        else:
+            text, blocks = fallback_text(payload), incident_card(payload)
+        await self.pacer.wait(channel)
+        posted = await _call(
+            "chat.postMessage", client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+        )
+        return _posted(posted["channel"], posted["ts"])
+
+    async def _update_card(self, client: AsyncWebClient, payload: NotificationPayload) -> ChannelDeliveryResult:
+        reference = payload.message_reference
+        updated = await _call("chat.update", client.chat_update(
+            channel=reference["channel"], ts=reference["ts"], text=fallback_text(payload), blocks=incident_card(payload),
+        ))
+        return _posted(updated["channel"], updated["ts"])
+
+    def _client(self, token: str | None = None) -> AsyncWebClient:
+        # No SDK retries: the dispatcher owns retrying, with backoff and an attempt cap.
+        return AsyncWebClient(
+            token=token, base_url=self.api_url, session=self.session, retry_handlers=[], logger=self._sdk_log,
+        )
+
+    async def _bot_token(self, team_id: str) -> str:
+        stored = await self.tokens.for_team(team_id)
+        if stored is None:
+            raise PermanentDeliveryError(f"Ackbot is not installed in Slack workspace {team_id}")
+        expiring = stored.expires_at is not None and stored.expires_at - self._now() < ROTATION_MARGIN
+        if not (expiring and stored.refresh_token):
+            return stored.token
+        refreshed = await _call("oauth.v2.access", self._client().oauth_v2_access(
+            client_id=self.app.client_id, client_secret=self.app.client_secret,
+            grant_type="refresh_token", refresh_token=stored.refresh_token,
+        ))
+        expires_at = self._now() + timedelta(seconds=int(refreshed["expires_in"])) if refreshed.get("expires_in") else None
+        await self.tokens.rotated(stored, refreshed["access_token"], refreshed.get("refresh_token"), expires_at)
+        return refreshed["access_token"]
+
+
+def _posted(channel: str, ts: str) -> ChannelDeliveryResult:
+    return ChannelDeliveryResult.delivered(provider_id=f"{channel}:{ts}", message_reference={"channel": channel, "ts": ts})
+
+
+async def _call(method: str, call: Awaitable):
+    """The response of Web API ``method``; a Slack error becomes a classified delivery error."""
+    try:
+        return await call
+    except SlackApiError as error:
+        raise classify_slack_error(method, error.response) from None
+
+
+def classify_slack_error(method: str, response) -> Exception:
+    """The delivery error for a failed Web API response (status, headers, ``error`` field)."""
+    data = response.data if isinstance(response.data, dict) else {}
+    error = data.get("error") or f"HTTP {response.status_code}"
+    message = f"Slack {method}: {error}"
+    if response.status_code == 429 or response.status_code >= 500 or error in TEMPORARY_ERRORS:
+        retry_after = parse_retry_after((response.headers or {}).get("Retry-After"), datetime.now(timezone.utc))
+        return TemporaryDeliveryError(message, retry_after)
+    return PermanentDeliveryError(message)

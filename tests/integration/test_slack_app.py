@@ -1,0 +1,214 @@
+"""The Slack app through the real application (create_app) and the fake Slack Web API, on SQLite
+and PostgreSQL: signed clicks, replays and retries, refused requests, the slash command, and
+cards that follow the incident whichever surface changed it."""
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+
+from app import DISPATCHER_KEY, create_app
+from bot.api import SERVICE_KEY
+from bot.slack.routes import SLACK_APP_KEY
+from channels.registry import slack_channel
+from incidents import api_keys
+from incidents.intake import TriggerRequest
+from storage.enums import Channel, EventKind
+from storage.models import Incident, IncidentEvent, SlackConnection, SlackInstallation, Team, TeamMember, User
+from tests.fakes.channel import PERMANENT, ScriptedChannel
+from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
+from tests.integration.slack_support import click, post_signed, signed_headers, slash_command, slack_settings
+
+
+@pytest.fixture
+async def fake():
+    async with FakeSlackAPI() as api:
+        api.add_user("UALICE", "Alice", "alice@example.com")
+        api.add_user("UBOB", "Bob", "Bob@Example.com")
+        api.add_user("UOLIVIA", "Olivia", "olivia@example.com")
+        api.add_user("USTRANGER", "Stranger", "stranger@elsewhere.example")
+        yield api
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def email():
+    return ScriptedChannel(Channel.EMAIL)
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, fake, http, email):
+    configured = slack_settings(settings, fake)
+    channels = {Channel.SLACK: slack_channel(configured, http), Channel.EMAIL: email}
+    client = await aiohttp_client(create_app(configured, channels=channels))
+    await _seed(fake)
+    return client
+
+
+async def _seed(fake) -> None:
+    payments = await Team.acreate(name="payments", display_name="Payments")
+    for handle, name in (("alice", "Alice"), ("bob", "Bob")):
+        user = await User.acreate(handle=handle, name=name, email=f"{handle}@example.com")
+        await TeamMember.acreate(team=payments, user=user)
+    alice = await User.aget(User.handle == "alice")
+    await SlackConnection.acreate(user=alice, slack_user_id="UALICE", slack_team_id="T1")
+    await User.acreate(handle="olivia", name="Olivia", email="olivia@example.com")
+    await SlackInstallation.acreate(
+        client_id=CLIENT_ID, app_id="A1", team_id="T1", team_name="Acme", bot_token=fake.add_bot_token(),
+        bot_id="B1", bot_user_id="UBOT", bot_scopes="chat:write,commands", user_id="UINSTALLER",
+    )
+
+
+async def _page(client, title="DB primary down") -> int:
+    service = client.app[SERVICE_KEY]
+    incident = (await service.trigger(TriggerRequest(title=title, service="db", team="payments", priority="CRITICAL"))).incident
+    await client.app[DISPATCHER_KEY].run_once()
+    return incident.id
+
+
+async def _settle(client) -> None:
+    await client.app[SLACK_APP_KEY].surface.in_flight.settle(5)
+    await client.app[DISPATCHER_KEY].run_once()
+
+
+def _alice_card(fake):
+    [message] = [message for (channel, _), message in fake.messages.items() if channel == "DUALICE"]
+    return message
+
+
+def _buttons(message) -> list[str]:
+    return [element["action_id"] for block in message.blocks if block["type"] == "actions" for element in block["elements"]]
+
+
+async def _events(number: int, kind: str) -> int:
+    query = IncidentEvent.select().where((IncidentEvent.incident == number) & (IncidentEvent.kind == kind))
+    return await IncidentEvent._meta.database.count(query)
+
+
+async def test_a_click_acknowledges_once_and_updates_the_card(client, fake):
+    number = await _page(client)
+    card = _alice_card(fake)
+    assert _buttons(card) == ["acknowledge", "resolve"] and card.updates == 0
+    response = await post_signed(client, click("acknowledge", number, fake.response_url()))
+    assert response.status == 200
+    await _settle(client)
+    incident = await Incident.aget_by_id(number)
+    assert (incident.status, incident.acknowledged_by_name, incident.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "SLACK")
+    assert card.updates == 1 and "Acknowledged by Alice via SLACK" in card.text
+    assert _buttons(card) == ["resolve"]
+    assert fake.responses == [], "a click that changed something needs no extra answer"
+    assert await _events(number, EventKind.ACKNOWLEDGED) == 1
+
+
+async def test_a_replay_and_a_retry_change_nothing(client, fake):
+    number = await _page(client)
+    body = click("acknowledge", number, fake.response_url())
+    headers = signed_headers(body)
+    assert (await client.post("/slack/events", data=body, headers=headers)).status == 200
+    await _settle(client)
+    replay = await client.post("/slack/events", data=body, headers=headers)
+    retry = await client.post("/slack/events", data=body, headers={**signed_headers(body), "X-Slack-Retry-Num": "1",
+                                                                    "X-Slack-Retry-Reason": "http_timeout"})
+    assert (replay.status, retry.status) == (200, 200)
+    await _settle(client)
+    assert await _events(number, EventKind.ACKNOWLEDGED) == 1
+    assert len(fake.calls("chat.update")) == 1 and fake.responses == []
+
+
+async def test_unsigned_tampered_and_stale_requests_get_401(client, fake):
+    number = await _page(client)
+    body = click("acknowledge", number, fake.response_url())
+    unsigned = await client.post("/slack/events", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    tampered = await client.post(
+        "/slack/events", data=click("resolve", number, fake.response_url()), headers=signed_headers(body)
+    )
+    stale = await client.post("/slack/events", data=body, headers=signed_headers(body, timestamp=int(time.time()) - 301))
+    assert (unsigned.status, tampered.status, stale.status) == (401, 401, 401)
+    await _settle(client)
+    assert (await Incident.aget_by_id(number)).status == "TRIGGERED"
+    assert fake.calls("chat.update") == [] and fake.responses == []
+
+
+async def test_a_second_click_says_who_did_it_first(client, fake):
+    number = await _page(client)
+    await post_signed(client, click("acknowledge", number, fake.response_url()))
+    await _settle(client)
+    await post_signed(client, click("acknowledge", number, fake.response_url("bob"), user="UBOB", action_ts="1800000200.1"))
+    await _settle(client)
+    [answer] = fake.responses
+    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert answer["text"].startswith(f"#{number} was already acknowledged by Alice via SLACK at ")
+    bob = await SlackConnection.aget(SlackConnection.slack_user_id == "UBOB")
+    assert (bob.user_id, bob.slack_email) == ((await User.aget(User.handle == "bob")).id, "Bob@Example.com")
+
+
+async def test_strangers_and_outsiders_are_told_politely_and_nothing_changes(client, fake):
+    number = await _page(client)
+    await post_signed(client, click("resolve", number, fake.response_url("stranger"), user="USTRANGER"))
+    await post_signed(client, click("resolve", number, fake.response_url("olivia"), user="UOLIVIA", action_ts="1800000300.1"))
+    await _settle(client)
+    answers = {answer["name"]: answer["text"] for answer in fake.responses}
+    assert "matches no Ackbot user" in answers["stranger"] and "http://ackbot.test/slack/link" in answers["stranger"]
+    assert answers["olivia"].startswith(f"Sorry, you can't act on #{number}")
+    assert (await Incident.aget_by_id(number)).status == "TRIGGERED"
+
+
+async def test_acknowledging_through_the_rest_api_updates_the_slack_card(client, fake):
+    number = await _page(client)
+    key = await api_keys.create_api_key("monitoring")
+    response = await client.post(f"/api/v1/incidents/{number}/acknowledge", headers={"Authorization": f"Bearer {key}"})
+    assert response.status == 200
+    await client.app[DISPATCHER_KEY].run_once()
+    card = _alice_card(fake)
+    assert card.updates == 1 and "Acknowledged by API key monitoring via API" in card.text
+    assert _buttons(card) == ["resolve"]
+    await client.post(f"/api/v1/incidents/{number}/resolve", headers={"Authorization": f"Bearer {key}"})
+    await client.app[DISPATCHER_KEY].run_once()
+    assert card.updates == 2 and "Resolved by API key monitoring via API" in card.text and _buttons(card) == []
+
+
+async def test_incident_status_answers_with_the_delivery_grid(client, fake, email):
+    email.default = PERMANENT
+    number = await _page(client)
+    await post_signed(client, slash_command(f"status {number}", fake.response_url()))
+    await _settle(client)
+    [answer] = fake.responses
+    assert answer["response_type"] == "ephemeral"
+    text = answer["text"]
+    assert text.startswith("```") and text.endswith("```")
+    rows = {line.split()[1]: line for line in text.splitlines() if line.startswith(("Alice", "Bob"))}
+    assert "DELIVERED" in rows["SLACK"] and "DUALICE:" in rows["SLACK"]
+    assert "FAILED" in rows["EMAIL"] and "invalid address" in rows["EMAIL"]
+
+
+async def test_slash_commands_act_list_and_help(client, fake):
+    number = await _page(client)
+    for index, text in enumerate(["list", f"ack {number}", "frobnicate", "link", "push"]):
+        await post_signed(client, slash_command(text, fake.response_url(str(index)), trigger_id=f"t{index}"))
+    await post_signed(client, slash_command("list", fake.response_url("stranger"), user="USTRANGER", trigger_id="t9"))
+    await _settle(client)
+    answers = {answer["name"]: answer["text"] for answer in fake.responses}
+    assert f"#{number} CRITICAL · db · DB primary down [TRIGGERED]" in answers["0"]
+    assert answers["1"] == f"#{number} acknowledged by Alice via SLACK."
+    assert "I don't know \"frobnicate\"" in answers["2"] and "status 42" in answers["2"]
+    assert answers["3"] == "Your Slack account is linked to Ackbot user *Alice* (alice@example.com)."
+    assert answers["4"] == "Push notifications can't be set up from Slack yet."
+    assert "matches no Ackbot user" in answers["stranger"]
+    assert _alice_card(fake).updates == 1
+
+
+async def test_healthz_says_slack_is_on(client):
+    body = await (await client.get("/healthz")).json()
+    assert body["channels"]["slack"] == "on"
+
+
+async def test_malformed_requests_get_a_clear_400(client):
+    for body in (b"payload=%7Bnot-json", b"\xff\xfe"):
+        response = await client.post("/slack/events", data=body, headers=signed_headers(body.decode("latin-1")))
+        assert response.status == 400 and (await response.json()) == {"error": "malformed Slack request"}
