@@ -28,7 +28,7 @@ from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.registry import build_channels
 from channels.registry import describe as describe_channels
 from channels.registry import push_public_key
-from channels.push import generate_vapid_keys, load_vapid_key
+from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
 from bot import push as push_page
 from incidents.service import EngineConfig, IncidentService
 from storage import keyring as keyring_module
@@ -146,6 +146,10 @@ def _secret(value: str) -> Secret:
 def _vapid_key(value: str) -> Secret:
     load_vapid_key(value)  # raises ValueError saying which forms are accepted
     return Secret(value.strip())
+
+
+def _vapid_subject(value: str) -> str:
+    return check_vapid_subject(value.strip())  # raises ValueError saying what push services accept
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -293,7 +297,7 @@ class Settings:
         "ACKBOT_VAPID_PRIVATE_KEY", None, _vapid_key, "Web Push VAPID private key (`ackbot vapid generate`); unset switches push off.",
     )
     vapid_subject: str = setting(
-        "ACKBOT_VAPID_SUBJECT", "mailto:ackbot@localhost", _text, "Contact for push services: mailto: or https: URL.",
+        "ACKBOT_VAPID_SUBJECT", "mailto:ackbot@localhost", _vapid_subject, "Contact for push services: mailto: or https: URL.",
     )
 
     @classmethod

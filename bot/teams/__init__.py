@@ -1,0 +1,76 @@
+"""The Microsoft Teams bot at ``POST /api/messages``: Bot Framework authentication, the
+CloudAdapter and the activity handler, switched on by ACKBOT_TEAMS_APP_ID (with the password,
+or tenant, its app type needs).
+
+``create_app`` registers the route with ``add_routes`` and starts the bot with ``context``,
+after the engine (the bot acts through its ``IncidentService``).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import ClientSession, ClientTimeout, web
+from botframework.connector.auth import AuthenticationConstants
+
+from bot.api import SERVICE_KEY
+from bot.teams import auth
+from bot.teams.adapter import TeamsAdapter
+from bot.teams.bot import PushLinks, TeamsBot
+from bot.teams.signin import SignIn
+from channels.teams import BotCredentials, BotFrameworkToken
+
+log = logging.getLogger("ackbot.teams")
+
+
+@dataclass(frozen=True)
+class TeamsApp:
+    adapter: TeamsAdapter
+    bot: TeamsBot
+
+
+TEAMS_KEY = web.AppKey("teams", TeamsApp)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/messages", messages)
+
+
+async def messages(request: web.Request) -> web.Response:
+    teams = request.app.get(TEAMS_KEY)
+    if teams is None:
+        return web.json_response({"error": "Teams is off on this server (see /healthz)"}, status=404)
+    return await teams.adapter.process(request, teams.bot)
+
+
+def context(settings):
+    """The cleanup context that starts the bot when Teams is configured."""
+
+    async def teams_context(app: web.Application):
+        credentials = BotCredentials.from_settings(settings)
+        if credentials.problem():
+            if settings.teams_app_id:
+                log.warning("Teams is off: %s", credentials.problem())
+            yield
+            return
+        async with ClientSession(timeout=ClientTimeout(total=15)) as session:
+            token = BotFrameworkToken(credentials, session)
+            undo = [
+                auth.install_signing_keys(auth.SigningKeys(url, session))
+                for url in (settings.teams_openid_metadata_url, AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL)
+            ]
+            authentication = auth.build_authentication(
+                credentials, token, settings.teams_openid_metadata_url, auth.TOKEN_SERVICE_URL
+            )
+            sign_in = SignIn(settings.teams_oauth_connection) if settings.teams_oauth_connection else None
+            push = PushLinks(settings.public_url, timedelta(seconds=settings.magic_link_ttl)) if settings.vapid_private_key else None
+            bot = TeamsBot(app[SERVICE_KEY], sign_in, settings.teams_tenant_id, push)
+            app[TEAMS_KEY] = TeamsApp(TeamsAdapter(authentication), bot)
+            try:
+                yield
+            finally:
+                for remove in undo:
+                    remove()
+
+    return teams_context

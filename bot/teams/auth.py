@@ -1,0 +1,162 @@
+"""Bot Framework authentication for the Teams bot, on botframework-connector's own rules.
+
+Inbound, ``ConfigurationBotFrameworkAuthentication`` (parameterised with the configured OpenID
+metadata URL) checks every request's JWT: issuer, audience = the app id, signature with a key
+from the metadata, expiry (5 minutes' tolerance), the key's endorsement of the channel, and the
+``serviceurl`` claim against the activity's serviceUrl. Three gaps of botframework-connector
+4.17.1 are closed here:
+
+- its key fetcher (``_OpenIdMetadata``) uses blocking ``requests`` calls without a timeout on
+  the event loop; ``SigningKeys`` takes its place in the SDK's metadata cache and fetches with
+  aiohttp;
+- a token it cannot check (unknown key id, bad signature, expired, malformed, missing) raises
+  arbitrary exceptions, which become 500s; ``GuardedAuthentication`` turns every one into the
+  PermissionError the adapter answers 401 to;
+- its outbound credentials fetch the bot's token with MSAL, synchronously, once per turn;
+  ``TokenCredentialFactory`` hands out credentials that add the shared, cached
+  ``BotFrameworkToken`` asynchronously when a request is actually made.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import aiohttp
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    PasswordServiceClientCredentialFactory,
+)
+from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
+from jwt.algorithms import RSAAlgorithm
+from msrest.pipeline import AsyncHTTPPolicy
+
+from channels.teams import BotCredentials, BotFrameworkToken
+
+log = logging.getLogger("ackbot.teams")
+
+# The Bot Framework token service (OAuth sign-in for `link`); tests point it at a fake.
+TOKEN_SERVICE_URL = AuthenticationConstants.OAUTH_URL
+KEYS_MAX_AGE = 24 * 3600.0
+# An unknown key id refreshes the keys at most this often, so forged key ids cannot make the
+# bot hammer the metadata endpoint.
+UNKNOWN_KEY_REFRESH = 3600.0
+
+
+class SigningKeysUnavailable(Exception):
+    """The OpenID metadata or its keys could not be fetched: no token can be checked now."""
+
+
+class _SigningKey:
+    def __init__(self, public_key, endorsements):
+        self.public_key = public_key
+        self.endorsements = endorsements
+
+
+class SigningKeys:
+    """The keys published at an OpenID metadata URL, in the shape botframework-connector's
+    ``JwtTokenExtractor`` reads (``await get(kid)`` → ``public_key`` and ``endorsements``)."""
+
+    def __init__(self, metadata_url: str, session: aiohttp.ClientSession, clock: Callable[[], float] = time.monotonic):
+        self.url = metadata_url
+        self._session = session
+        self._clock = clock
+        self._keys: dict[str, dict] = {}
+        self._fetched_at: float | None = None
+
+    async def get(self, key_id: str | None) -> _SigningKey:
+        if self._fetched_at is None or self._clock() - self._fetched_at > KEYS_MAX_AGE:
+            await self._refresh()
+        if key_id not in self._keys and self._clock() - self._fetched_at > UNKNOWN_KEY_REFRESH:
+            await self._refresh()
+        key = self._keys.get(key_id)
+        if key is None:  # the SDK would fail on None with an AttributeError
+            raise PermissionError("the token is signed with an unknown key")
+        return _SigningKey(RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", []))
+
+    async def _refresh(self) -> None:
+        try:
+            metadata = await self._get_json(self.url)
+            keys = await self._get_json(metadata["jwks_uri"])
+            self._keys = {key["kid"]: key for key in keys["keys"] if "kid" in key}
+        except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError) as error:
+            log.error("cannot fetch the Bot Framework signing keys from %s: %s", self.url, type(error).__name__)
+            raise SigningKeysUnavailable(self.url) from None
+        self._fetched_at = self._clock()
+
+    async def _get_json(self, url: str):
+        async with self._session.get(url, raise_for_status=True) as response:
+            return await response.json(content_type=None)
+
+
+def install_signing_keys(keys: SigningKeys) -> Callable[[], None]:
+    """Put ``keys`` in the SDK's metadata cache for its URL; returns the undo."""
+    JwtTokenExtractor.metadataCache[keys.url] = keys
+
+    def remove() -> None:
+        if JwtTokenExtractor.metadataCache.get(keys.url) is keys:
+            del JwtTokenExtractor.metadataCache[keys.url]
+
+    return remove
+
+
+class _BearerTokenPolicy(AsyncHTTPPolicy):
+    """msrest credentials that add the bot's token to each request as it is sent."""
+
+    def __init__(self, token: BotFrameworkToken):
+        super().__init__()
+        self._token = token
+
+    async def send(self, request, **kwargs):
+        request.http_request.headers["Authorization"] = f"Bearer {await self._token.get()}"
+        return await self.next.send(request, **kwargs)
+
+
+class TokenCredentialFactory(PasswordServiceClientCredentialFactory):
+    """The SDK's password credential rules (which app ids are valid), with credentials backed
+    by one shared ``BotFrameworkToken``."""
+
+    def __init__(self, credentials: BotCredentials, token: BotFrameworkToken):
+        super().__init__(credentials.app_id, credentials.password, credentials.tenant_id or None)
+        self._token = token
+
+    async def is_authentication_disabled(self) -> bool:
+        return False
+
+    async def create_credentials(self, app_id, oauth_scope, login_endpoint, validate_authority):
+        if not await self.is_valid_app_id(app_id):
+            raise PermissionError("credentials asked for another app id")
+        return _BearerTokenPolicy(self._token)
+
+
+class GuardedAuthentication(ConfigurationBotFrameworkAuthentication):
+    """The SDK's authentication, where every failure to authenticate is a PermissionError."""
+
+    async def authenticate_request(self, activity, auth_header: str) -> AuthenticateRequestResult:
+        if not auth_header or not auth_header.strip():
+            raise PermissionError("no Authorization header")
+        try:
+            return await super().authenticate_request(activity, auth_header)
+        except (PermissionError, SigningKeysUnavailable):
+            raise
+        except Exception as error:  # the SDK's checks raise whatever the failing step raises
+            raise PermissionError(f"token rejected ({type(error).__name__})") from None
+
+
+def build_authentication(credentials: BotCredentials, token: BotFrameworkToken, metadata_url: str,
+                         token_service_url: str) -> GuardedAuthentication:
+    """Authentication with the Bot Framework's public-cloud rules and the configured endpoints."""
+    configuration = SimpleNamespace(
+        APP_ID=credentials.app_id, APP_TYPE=credentials.app_type, APP_TENANTID=credentials.tenant_id,
+        TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+        TO_CHANNEL_FROM_BOT_LOGIN_URL=credentials.token_url,
+        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+        OAUTH_URL=token_service_url,
+        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=metadata_url,
+        TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL=AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+    )
+    return GuardedAuthentication(configuration, credentials_factory=TokenCredentialFactory(credentials, token))

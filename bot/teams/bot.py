@@ -1,0 +1,215 @@
+"""The Teams bot: installs and uninstalls, messages (the shared command grammar), and the
+Acknowledge/Resolve clicks on incident cards (``adaptiveCard/action`` invokes).
+
+Each turn identifies the person through ``incidents.teams_connections`` and makes its one call
+into ``IncidentService``; replies go back through the turn context (the Bot Connector).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsInfo
+
+from bot import commands
+from bot.actions import NOT_INVOLVED, run_command
+from bot.teams import replies
+from bot.teams.activities import (
+    PERSONAL,
+    TEAM_CHANNEL,
+    command_text,
+    conversation_scope,
+    includes_bot,
+    parse_card_action,
+    reference_of,
+    tenant_of,
+)
+from bot.teams.cards import card_response, error_response, message_response, refreshed_card
+from bot.teams.signin import SignIn
+from incidents import push_links, teams_connections, teams_views
+from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
+from incidents.teams_connections import TeamsIdentity
+from storage.enums import Action, Channel
+
+log = logging.getLogger("ackbot.teams")
+
+
+@dataclass(frozen=True)
+class PushLinks:
+    """Where push subscribe links point and how long they work (push is on)."""
+
+    public_url: str
+    ttl: timedelta
+
+
+class TeamsBot(ActivityHandler):
+    """``tenant_id``, when set, is the only Teams tenant served; ``sign_in`` runs the OAuth
+    link flow when an OAuth connection is configured; ``push`` is set when push is on."""
+
+    def __init__(self, service: IncidentService, sign_in: SignIn | None = None, tenant_id: str = "",
+                 push: PushLinks | None = None):
+        self.service = service
+        self.sign_in = sign_in
+        self.tenant_id = tenant_id
+        self.push = push
+
+    async def on_turn(self, turn_context: TurnContext):
+        if self.tenant_id and tenant_of(turn_context.activity) != self.tenant_id:
+            log.warning("ignored a Teams activity from another tenant")
+            return
+        await super().on_turn(turn_context)
+
+    # --- install and uninstall -----------------------------------------------------------
+
+    async def on_installation_update_add(self, turn_context: TurnContext):
+        # Teams also sends a conversationUpdate for an install, and "add-upgrade" for a new app
+        # version: only the install itself is greeted.
+        await self._installed(turn_context, greet=turn_context.activity.action == "add")
+
+    async def on_installation_update_remove(self, turn_context: TurnContext):
+        await self._removed(turn_context)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        if includes_bot(activity.members_added, activity):
+            await self._installed(turn_context, greet=False)
+        elif includes_bot(activity.members_removed, activity):
+            await self._removed(turn_context)
+
+    async def _installed(self, turn_context: TurnContext, greet: bool):
+        activity = turn_context.activity
+        scope = conversation_scope(activity)
+        if scope == PERSONAL:
+            user = await self._connect(turn_context, await _identity(turn_context))
+            if greet:
+                await turn_context.send_activity(replies.welcome_text(user))
+        elif scope == TEAM_CHANNEL:
+            team = (activity.channel_data or {}).get("team") or {}
+            await teams_connections.save_team_channel(
+                activity.conversation.id, tenant_of(activity), team.get("name"), reference_of(activity)
+            )
+
+    async def _removed(self, turn_context: TurnContext):
+        activity = turn_context.activity
+        scope = conversation_scope(activity)
+        if scope == PERSONAL and activity.from_property:
+            await teams_connections.disconnect_person(activity.from_property.id)
+        elif scope == TEAM_CHANNEL:
+            await teams_connections.remove_team_channel(activity.conversation.id)
+
+    async def _connect(self, turn_context: TurnContext, identity: TeamsIdentity):
+        """Link the sender's account to their Ackbot user and keep this chat's reference."""
+        return await teams_connections.connect_person(identity, reference_of(turn_context.activity))
+
+    async def _person(self, turn_context: TurnContext):
+        """The Ackbot user behind the sender; in a personal chat an unknown sender is matched
+        by email on the way."""
+        sender = turn_context.activity.from_property
+        user = await teams_connections.person_for(sender.aad_object_id, sender.id)
+        if user is None and conversation_scope(turn_context.activity) == PERSONAL:
+            user = await self._connect(turn_context, await _identity(turn_context))
+        return user
+
+    # --- messages ------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext):
+        command = commands.parse_command(command_text(turn_context.activity))
+        if command.verb == commands.HELP:
+            await turn_context.send_activity(commands.help_text(command))
+        elif command.verb == commands.PUSH:
+            await self._push_link(turn_context)
+        elif command.verb == commands.LINK:
+            await self._link(turn_context)
+        else:
+            await self._run(turn_context, command)
+
+    async def _run(self, turn_context: TurnContext, command: commands.Command):
+        user = await self._person(turn_context)
+        if user is None:
+            await turn_context.send_activity(replies.NOT_LINKED)
+            return
+        answer = await run_command(self.service, command, Actor(user.name, Channel.TEAMS, user.id))
+        await turn_context.send_activity(replies.monospace(answer) if command.verb == commands.STATUS else answer)
+
+    async def _link(self, turn_context: TurnContext):
+        if conversation_scope(turn_context.activity) != PERSONAL:
+            await turn_context.send_activity(replies.PERSONAL_ONLY.format(verb="link"))
+            return
+        identity = await _identity(turn_context)
+        user = await self._connect(turn_context, identity)
+        if user is None:
+            await turn_context.send_activity(replies.not_matched_text(identity.email))
+        elif self.sign_in is not None:
+            await self.sign_in.start(turn_context, user)
+        else:
+            await turn_context.send_activity(replies.linked_text(user))
+
+    async def _push_link(self, turn_context: TurnContext):
+        if self.push is None:
+            await turn_context.send_activity(replies.PUSH_OFF)
+            return
+        if conversation_scope(turn_context.activity) != PERSONAL:
+            await turn_context.send_activity(replies.PERSONAL_ONLY.format(verb="push"))
+            return
+        user = await self._person(turn_context)
+        if user is None:
+            await turn_context.send_activity(replies.NOT_LINKED)
+            return
+        now = datetime.now(timezone.utc)
+        url = await push_links.issue_subscribe_url(user.id, self.push.public_url, self.push.ttl, now)
+        await turn_context.send_activity(replies.push_link_text(url, now + self.push.ttl))
+
+    # --- invokes -------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "adaptiveCard/action":
+            return await self._card_action(turn_context)
+        return await super().on_invoke_activity(turn_context)
+
+    async def on_sign_in_invoke(self, turn_context: TurnContext):
+        if self.sign_in is None:
+            return await super().on_sign_in_invoke(turn_context)
+        await self.sign_in.finish(turn_context)
+
+    async def _card_action(self, turn_context: TurnContext) -> InvokeResponse:
+        """Acknowledge or resolve from a card; answers with the card as the clicker should now
+        see it. The other cards are replaced by the Teams channel's status notices."""
+        parsed = parse_card_action(turn_context.activity.value)
+        if isinstance(parsed, str):
+            return error_response(HTTPStatus.BAD_REQUEST, parsed)
+        verb, number = parsed
+        user = await teams_connections.person_for(
+            turn_context.activity.from_property.aad_object_id, turn_context.activity.from_property.id
+        )
+        if user is None:
+            return message_response(replies.NOT_LINKED)
+        act = self.service.acknowledge if verb == Action.ACKNOWLEDGE else self.service.resolve
+        try:
+            outcome = await act(number, Actor(user.name, Channel.TEAMS, user.id))
+        except IncidentNotFound:
+            return message_response(f"There is no incident #{number}.")
+        except NotAllowed:
+            return message_response(NOT_INVOLVED.format(number=number))
+        view = await teams_views.card_view(number, user.id)
+        return card_response(refreshed_card(view, outcome, user.time_zone))
+
+
+async def _email_of(turn_context: TurnContext) -> str | None:
+    """The sender's email (or UPN) from the Bot Connector's member lookup; None when it fails."""
+    try:
+        member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
+    except Exception as error:  # the connector's errors differ per failure; the lookup is optional
+        log.warning("Teams member lookup failed: %s", type(error).__name__)
+        return None
+    return member.email or member.user_principal_name or None
+
+
+async def _identity(turn_context: TurnContext) -> TeamsIdentity:
+    sender = turn_context.activity.from_property
+    return TeamsIdentity(
+        teams_user_id=sender.id, tenant_id=tenant_of(turn_context.activity),
+        aad_object_id=sender.aad_object_id, email=await _email_of(turn_context),
+    )

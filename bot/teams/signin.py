@@ -1,0 +1,77 @@
+"""``link`` with a Bot Framework OAuth connection (ACKBOT_TEAMS_OAUTH_CONNECTION): the person
+signs in through the Bot Framework token service and Ackbot keeps the token, encrypted, on their
+Teams connection.
+
+``start`` asks the token service for a token the person already has, else sends an OAuth card
+with the sign-in link; after signing in, Teams sends a ``signin/verifyState`` invoke with a
+magic code, which ``finish`` exchanges for the token.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from botbuilder.core import CardFactory, CloudAdapterBase, MessageFactory, TurnContext
+from botbuilder.schema import ActionTypes, CardAction, OAuthCard, TokenResponse
+
+from incidents import teams_connections
+
+log = logging.getLogger("ackbot.teams")
+
+
+class SignIn:
+    def __init__(self, connection_name: str):
+        self.connection_name = connection_name
+
+    async def start(self, turn_context: TurnContext, user) -> None:
+        """Keep the person's token if the token service has one, else send the sign-in card."""
+        token = await self._token(turn_context, magic_code=None)
+        if token is not None:
+            await self._keep(turn_context, token)
+            await turn_context.send_activity(f"Linked and signed in as {user.name}.")
+            return
+        resource = await _client(turn_context).get_sign_in_resource(self.connection_name, turn_context.activity, None)
+        card = OAuthCard(
+            text=f"Sign in to link this Teams account to {user.name} in Ackbot.",
+            connection_name=self.connection_name,
+            buttons=[CardAction(type=ActionTypes.signin, title="Sign in", value=resource.sign_in_link)],
+        )
+        await turn_context.send_activity(MessageFactory.attachment(CardFactory.oauth_card(card)))
+
+    async def finish(self, turn_context: TurnContext) -> None:
+        """The ``signin/verifyState`` invoke: trade its magic code for the token and keep it."""
+        value = turn_context.activity.value
+        code = value.get("state") if isinstance(value, dict) else None
+        token = await self._token(turn_context, magic_code=str(code)) if code else None
+        if token is None:
+            await turn_context.send_activity("Signing in didn't finish; say link to try again.")
+            return
+        await self._keep(turn_context, token)
+        await turn_context.send_activity("Signed in: this Teams account is linked.")
+
+    async def _token(self, turn_context: TurnContext, magic_code: str | None) -> TokenResponse | None:
+        activity = turn_context.activity
+        return await _client(turn_context).get_user_token(
+            activity.from_property.id, self.connection_name, activity.channel_id, magic_code
+        )
+
+    async def _keep(self, turn_context: TurnContext, token: TokenResponse) -> None:
+        stored = await teams_connections.store_user_token(
+            turn_context.activity.from_property.id, token.token, _expiry(token.expiration)
+        )
+        if not stored:
+            log.warning("a Teams sign-in finished for an account without a connection; token not kept")
+
+
+def _client(turn_context: TurnContext):
+    return turn_context.turn_state[CloudAdapterBase.USER_TOKEN_CLIENT_KEY]
+
+
+def _expiry(expiration: str | None) -> datetime | None:
+    if not expiration:
+        return None
+    try:
+        moment = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
