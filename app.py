@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from importlib import metadata
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import api, cli, links, phone
 from bot.access_log import RedactingAccessLogger, redacted_path
@@ -30,6 +32,7 @@ from channels.registry import describe as describe_channels
 from channels.registry import push_public_key
 from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
 from bot import push as push_page
+from incidents import metrics
 from incidents.service import EngineConfig, IncidentService
 from storage import keyring as keyring_module
 from storage.database import (
@@ -436,7 +439,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     ``channels`` replaces the channels built from settings, and ``clock`` the wall clock (tests).
     """
     app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[error_middleware, api.api_key_middleware]
+        client_max_size=settings.max_body_bytes, middlewares=[timing_middleware, error_middleware, api.api_key_middleware]
     )
     app[SETTINGS_KEY] = settings
     app.cleanup_ctx.append(storage_context)
@@ -445,6 +448,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(teams_bot.context(settings))
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
     api.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
@@ -483,6 +487,33 @@ def engine_context(channels, clock):
             await dispatcher.stop(task)
 
     return context
+
+
+_SURFACES = (
+    ("/slack/", "slack"), ("/api/messages", "teams"), ("/a/", "links"), ("/twilio/", "twilio"),
+    ("/push/", "push"), ("/api/v1/", "api"), ("/webhooks/", "api"),
+)
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler):
+    """Times interactive requests by surface for ``ackbot_request_seconds``."""
+    surface = next((name for prefix, name in _SURFACES if request.path.startswith(prefix)), None)
+    if surface is None:
+        return await handler(request)
+    started = time.perf_counter()
+    try:
+        return await handler(request)
+    finally:
+        metrics.REQUEST_SECONDS.labels(surface).observe(time.perf_counter() - started)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus metrics; queue depth and the oldest due row's age are measured now."""
+    depth, oldest = await request.app[api.SERVICE_KEY].queue_stats()
+    metrics.QUEUE_DEPTH.set(depth)
+    metrics.QUEUE_OLDEST_AGE.set(oldest)
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @web.middleware

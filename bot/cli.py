@@ -2,13 +2,15 @@
 Each prints what it did and returns the exit status; a refusal raises CommandError."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from bot.render import incident_list, status_grid
-from incidents import api_keys
+from incidents import api_keys, push_links
 from incidents.directory import DirectoryError, apply_people_file
 from incidents.service import IncidentNotFound, IncidentService
 from storage.enums import IncidentStatus
+from storage.fields import utcnow
 from storage.rotation import rotate_all
 
 
@@ -79,4 +81,17 @@ async def status_command(service: IncidentService, number_text: str) -> int:
 async def list_command(service: IncidentService, show_all: bool, team: str | None) -> int:
     statuses = tuple(IncidentStatus) if show_all else None
     print(incident_list(await service.list_incidents(statuses, team)))
+    return 0
+
+
+async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_enabled: bool) -> int:
+    if not push_enabled:
+        raise CommandError("push is off: set ACKBOT_VAPID_PRIVATE_KEY (make one with `ackbot vapid generate`)")
+    try:
+        link = await push_links.issue_subscribe_link(handle, public_url, ttl, utcnow())
+    except push_links.UnknownPerson as error:
+        raise CommandError(str(error)) from None
+    print(link.url)
+    print(f"(one-time link for {link.person}: it subscribes one browser; it works until"
+          f" {link.expires_at:%Y-%m-%d %H:%M} UTC)", flush=True)
     return 0

@@ -138,5 +138,5 @@ class Dispatcher:
             success=result.success, provider_id=result.provider_id, error=result.error,
             delivered_at=result.delivered_at,
             message_reference=dict(result.message_reference) if result.message_reference else None,
-            retry_at=retry_at,
+            retry_at=retry_at, gone_endpoints=tuple(result.gone_endpoints),
         )

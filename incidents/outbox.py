@@ -267,3 +267,13 @@ def release_claims(worker_id: str, ids: list[int], now: datetime) -> int:
             & (NotificationLog.status == DeliveryStatus.SENDING)
             & (NotificationLog.claimed_by == worker_id)
         ).execute()
+
+
+def queue_stats(now: datetime) -> tuple[int, float]:
+    """(rows due and waiting, seconds the oldest of them has waited)."""
+    due = NotificationLog.select().where(
+        (NotificationLog.status == DeliveryStatus.QUEUED) & (NotificationLog.next_attempt_at <= now)
+    )
+    depth = due.count()
+    oldest = due.order_by(NotificationLog.next_attempt_at).first() if depth else None
+    return depth, (now - oldest.next_attempt_at).total_seconds() if oldest else 0.0

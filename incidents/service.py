@@ -134,6 +134,10 @@ class IncidentService:
         """A provider's later word on a send (SENT → DELIVERED or FAILED), by provider id."""
         return await database.run(outbox.record_receipt, provider_id, status, error, self.clock())
 
+    async def queue_stats(self) -> tuple[int, float]:
+        """(notifications due and waiting, seconds the oldest has waited)."""
+        return await database.run(outbox.queue_stats, self.clock())
+
     async def release_claims(self, worker_id: str, ids: list[int]) -> int:
         return await database.run(outbox.release_claims, worker_id, ids, self.clock())
 

@@ -296,6 +296,22 @@ class PushSubscription(BaseModel):
     last_used_at = UTCDateTimeField(null=True)
 
 
+class PersonalLinkToken(BaseModel):
+    """A one-time credential for one person, about no incident (e.g. the push subscribe link and
+    the registration credential of one visit to it, whose ``parent`` is the link); only its
+    SHA-256 is stored."""
+
+    id = AutoField()
+    token_hash = CharField(unique=True, max_length=64)
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    purpose = CharField()
+    parent = ForeignKeyField("self", null=True, backref="+", on_delete="CASCADE")
+    used = BooleanField(default=False)
+    used_at = UTCDateTimeField(null=True)
+    expires_at = UTCDateTimeField(index=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
 MODELS = (
     Team,
     User,
@@ -314,6 +330,7 @@ MODELS = (
     SlackOAuthState,
     ApiKey,
     PushSubscription,
+    PersonalLinkToken,
 )
 
 

@@ -1,0 +1,119 @@
+"""Web Push for people: the subscribe page reached through a one-time personal link, its
+script and service worker, the registration of a browser's subscription, and the endpoint the
+service worker POSTs a notification's Acknowledge/Resolve action to.
+
+Routes:
+- ``GET /push/p/{token}``: the subscribe page. Opening it uses nothing up (link scanners open
+  links too); each visit gets its own registration credential.
+- ``POST /push/subscriptions``: ``{endpoint, keys: {p256dh, auth}}`` with ``Authorization: Bearer
+  <credential>``; keeps the subscription for the person and uses the link up. 201, or a JSON error.
+- ``POST /push/act/{token}``: consumes an action token exactly like ``POST /a/{token}``, answers
+  JSON ``{ok, changed, message}`` (404 unknown or expired, 409 used or incident resolved).
+- ``GET /push/sw.js``, ``/push/push.js``, ``/push/manifest.json``: static.
+"""
+from __future__ import annotations
+
+import json
+from functools import cache
+from html import escape
+from importlib import resources
+from string import Template
+
+from aiohttp import web
+
+from bot.api import SERVICE_KEY
+from bot.links import HEADERS as LINK_HEADERS
+from bot.links import NEUTRAL, page, summary
+from bot.render import action_answer
+from incidents import push_links
+from incidents.push_subscriptions import SubscriptionError, parse_subscription
+
+PUBLIC_KEY = web.AppKey("push_public_key", str)
+
+PAGE_HEADERS = {
+    **LINK_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; worker-src 'self'; manifest-src 'self';"
+        " style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+}
+ASSET_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+JSON_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+_ASSETS = {
+    "sw.js": "text/javascript", "push.js": "text/javascript", "manifest.json": "application/manifest+json",
+}
+NOT_SET_UP = "Push notifications are not set up on this Ackbot (the operator sets ACKBOT_VAPID_PRIVATE_KEY)."
+
+
+def add_routes(app: web.Application, public_key: str | None) -> None:
+    """The push routes; ``public_key`` is the VAPID ``applicationServerKey``, None while push is off."""
+    if public_key:
+        app[PUBLIC_KEY] = public_key
+    app.router.add_get("/push/p/{token}", subscribe_page)
+    app.router.add_post("/push/subscriptions", register)
+    app.router.add_post("/push/act/{token}", act)
+    for name in _ASSETS:
+        app.router.add_get(f"/push/{name}", asset)
+
+
+@cache
+def _static(name: str) -> str:
+    return resources.files("bot").joinpath("static", name).read_text(encoding="utf-8")
+
+
+async def asset(request: web.Request) -> web.Response:
+    name = request.path.rsplit("/", 1)[1]
+    return web.Response(text=_static(name), content_type=_ASSETS[name], headers=ASSET_HEADERS)
+
+
+async def subscribe_page(request: web.Request) -> web.Response:
+    public_key = request.app.get(PUBLIC_KEY)
+    if public_key is None:
+        return page("Push notifications are off", NOT_SET_UP, status=503)
+    service = request.app[SERVICE_KEY]
+    visit = await push_links.open_link(request.match_info["token"], service.clock(), mint_credential=request.method == "GET")
+    if visit.state == "used":
+        return page("This link was already used", "Each push link subscribes one browser. Ask for a new one.")
+    if visit.state != "valid":
+        return page(*NEUTRAL, status=404)
+    html = Template(_static("push.html")).substitute(
+        person=escape(visit.person), public_key=escape(public_key, quote=True),
+        credential=escape(visit.credential or "", quote=True),
+    )
+    return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
+
+
+def _json(status: int, **body) -> web.Response:
+    return web.json_response(body, status=status, headers=JSON_HEADERS)
+
+
+async def register(request: web.Request) -> web.Response:
+    if request.app.get(PUBLIC_KEY) is None:
+        return _json(503, error=NOT_SET_UP)
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        return _json(401, error="missing registration credential (open your push link again)")
+    try:
+        info = parse_subscription(json.loads(await request.read()))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _json(400, error="the body is not valid JSON")
+    except SubscriptionError as problem:
+        return _json(422, error=str(problem), field=problem.field)
+    service = request.app[SERVICE_KEY]
+    person = await push_links.register_subscription(
+        credential.strip(), info, request.headers.get("User-Agent"), service.clock()
+    )
+    if person is None:
+        return _json(403, error="this push link was already used or has expired; ask for a new one")
+    return _json(201, ok=True, message=f"Done: this browser will get Ackbot pages for {person}.")
+
+
+async def act(request: web.Request) -> web.Response:
+    view, outcome = await request.app[SERVICE_KEY].act_with_token(request.match_info["token"])
+    if outcome is not None:
+        return _json(200, ok=True, changed=outcome.changed, message=action_answer(outcome))
+    if view.state == "used":
+        return _json(409, ok=False, error="This action was already used.", message=f"Already used. {summary(view)}")
+    if view.state == "resolved":
+        return _json(409, ok=False, error="This incident is resolved.", message=summary(view))
+    return _json(404, ok=False, error=NEUTRAL[0], message=NEUTRAL[1])

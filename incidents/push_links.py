@@ -1,0 +1,143 @@
+"""Personal push subscribe links: how a signed-in person's browser comes to receive pages.
+
+Ackbot sends the person a one-time link (``/push/p/{token}``) on a channel they already have, or
+an operator prints one with ``ackbot push-link``. Opening it changes nothing the link grants:
+each visit gets its own short-lived registration credential, so a link scanner that fetches the
+page registers nothing. The browser then registers its subscription with that credential, which
+uses up the link and the credential at once: one link, one browser.
+
+Tokens are 32 random bytes; only their SHA-256 is stored (``PersonalLinkToken``).
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from incidents.action_tokens import TOKEN_BYTES, hash_token
+from incidents.push_subscriptions import SubscriptionInfo, save_subscription
+from storage.database import database, lock_rows, write_transaction
+from storage.models import PersonalLinkToken, User
+
+SUBSCRIBE = "push-subscribe"
+REGISTER = "push-register"
+VISIT_TTL = timedelta(hours=1)
+_MAX_TOKEN_LENGTH = 64
+
+
+class UnknownPerson(Exception):
+    """No active person has that handle."""
+
+
+def subscribe_url(public_url: str, token: str) -> str:
+    return f"{public_url}/push/p/{token}"
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    url: str
+    person: str
+    expires_at: datetime
+
+
+def _mint(user_id: int, purpose: str, expires_at: datetime, now: datetime, parent: int | None = None) -> str:
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    PersonalLinkToken.create(
+        token_hash=hash_token(token), user=user_id, purpose=purpose, parent=parent, expires_at=expires_at, created_at=now,
+    )
+    return token
+
+
+def _issue(handle: str, public_url: str, ttl: timedelta, now: datetime) -> IssuedLink:
+    with write_transaction():
+        user = User.get_or_none((User.handle == handle) & User.is_active)
+        if user is None:
+            raise UnknownPerson(f"no active person with the handle {handle!r}")
+        url = _issue_for_user(user.id, public_url, ttl, now)
+    return IssuedLink(url, user.name, now + ttl)
+
+
+async def issue_subscribe_link(handle: str, public_url: str, ttl: timedelta, now: datetime) -> IssuedLink:
+    """A new one-time subscribe link for the person with ``handle`` (``ackbot push-link``),
+    working for ``ttl``. Raises UnknownPerson."""
+    return await database.run(_issue, handle, public_url, ttl, now)
+
+
+def _issue_for_user(user_id: int, public_url: str, ttl: timedelta, now: datetime) -> str:
+    with write_transaction():
+        return subscribe_url(public_url, _mint(user_id, SUBSCRIBE, now + ttl, now))
+
+
+async def issue_subscribe_url(user_id: int, public_url: str, ttl: timedelta, now: datetime) -> str:
+    """A new one-time subscribe link for the person ``user_id``, working for ``ttl``: what chat
+    surfaces send a person who asks for push (``/incident push`` in Slack, ``push`` to Teams)."""
+    return await database.run(_issue_for_user, user_id, public_url, ttl, now)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One opening of a subscribe link. ``state`` is ``valid`` (then ``person`` and
+    ``credential`` are set), ``used`` or ``invalid`` (unknown and expired look the same)."""
+
+    state: str
+    person: str | None = None
+    credential: str | None = None
+
+
+def _find(token: str, purpose: str) -> PersonalLinkToken | None:
+    if not token or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    return lock_rows(
+        PersonalLinkToken.select().where(
+            (PersonalLinkToken.token_hash == hash_token(token)) & (PersonalLinkToken.purpose == purpose)
+        )
+    ).first()
+
+
+def _open(token: str, now: datetime, mint_credential: bool) -> Visit:
+    with write_transaction():
+        link = _find(token, SUBSCRIBE)
+        if link is None or link.expires_at <= now:
+            return Visit("invalid")
+        if link.used:
+            return Visit("used")
+        person = User.get_by_id(link.user_id).name
+        if not mint_credential:
+            return Visit("valid", person)
+        PersonalLinkToken.delete().where(
+            (PersonalLinkToken.user == link.user_id) & (PersonalLinkToken.purpose == REGISTER)
+            & (PersonalLinkToken.expires_at <= now)
+        ).execute()
+        credential = _mint(link.user_id, REGISTER, min(link.expires_at, now + VISIT_TTL), now, parent=link.id)
+    return Visit("valid", person, credential)
+
+
+async def open_link(token: str, now: datetime, mint_credential: bool = True) -> Visit:
+    """What the subscribe link ``token`` offers, with a fresh registration credential for this
+    visit (``mint_credential=False``: look only, e.g. for HEAD). Never uses the link up."""
+    return await database.run(_open, token, now, mint_credential)
+
+
+def _register(credential: str, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> str | None:
+    with write_transaction():
+        visit = _find(credential, REGISTER)
+        if visit is None or visit.used or visit.expires_at <= now:
+            return None
+        link = lock_rows(PersonalLinkToken.select().where(PersonalLinkToken.id == visit.parent_id)).first()
+        if link is None or link.expires_at <= now:
+            return None
+        consumed = PersonalLinkToken.update(used=True, used_at=now).where(
+            (PersonalLinkToken.id == link.id) & (PersonalLinkToken.used == False)  # noqa: E712 (SQL, not Python)
+        ).execute()
+        if consumed != 1:
+            return None
+        PersonalLinkToken.update(used=True, used_at=now).where(PersonalLinkToken.id == visit.id).execute()
+        save_subscription(visit.user_id, info, user_agent, now)
+        return User.get_by_id(visit.user_id).name
+
+
+async def register_subscription(credential: str, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> str | None:
+    """Keep the browser subscription ``info`` for the person whose link this visit's
+    ``credential`` came from, using up the link; returns their name, or None when the credential
+    is unknown, expired or its link already used (of concurrent registrations, one succeeds)."""
+    return await database.run(_register, credential, info, user_agent, now)
