@@ -20,6 +20,7 @@ from datetime import timedelta
 from channels.base import backoff_delay, redact
 from channels.payloads import build_payload
 from channels.types import Channel, ChannelDeliveryResult, NotificationChannel
+from incidents import metrics
 from incidents.outbox import Delivery, DeliveryOutcome
 from incidents.service import IncidentService
 
@@ -67,11 +68,17 @@ class Dispatcher:
         """Take due escalation steps, then claim and send one batch; returns rows handled."""
         await self.service.escalate_due()
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
+        if not deliveries:
+            return 0
         self._in_flight.update(delivery.notification_id for delivery in deliveries)
         try:
-            await asyncio.gather(*(self._deliver(delivery) for delivery in deliveries))
+            outcomes = await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
+            statuses = await self.service.record_outcomes(self.worker_id, list(zip(deliveries, outcomes)))
         finally:
             self._in_flight.difference_update(delivery.notification_id for delivery in deliveries)
+        lost = [delivery.notification_id for delivery, status in zip(deliveries, statuses) if status is None]
+        if lost:
+            log.warning("claims lost before results were recorded: notifications %s", lost)
         return len(deliveries)
 
     async def run(self) -> None:
@@ -106,12 +113,12 @@ class Dispatcher:
             released = await self.service.release_claims(self.worker_id, sorted(self._in_flight))
             log.info("released %d unfinished notification(s) back to the queue", released)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _attempt(self, delivery: Delivery) -> DeliveryOutcome:
         result = await self._send(delivery)
-        outcome = self._outcome(delivery, result)
-        status = await self.service.record_outcome(delivery.notification_id, self.worker_id, outcome)
-        if status is None:
-            log.warning("notification %s: claim lost before its result was recorded", delivery.notification_id)
+        if not result.success:
+            error_class = "temporary" if result.temporary else "permanent"
+            metrics.PROVIDER_ERRORS.labels(delivery.channel, error_class).inc()
+        return self._outcome(delivery, result)
 
     async def _send(self, delivery: Delivery) -> ChannelDeliveryResult:
         channel = self.channels.get(delivery.channel)

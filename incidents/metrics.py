@@ -19,7 +19,7 @@ QUEUED_TO_DELIVERED = Histogram(
     ["channel"], buckets=_LATENCY_BUCKETS,
 )
 PROVIDER_ERRORS = Counter(
-    "ackbot_provider_errors", "Failed sends by channel and class (temporary, permanent, timeout)",
+    "ackbot_provider_errors", "Failed sends by channel and class (temporary: retried; permanent: failed at once)",
     ["channel", "error_class"],
 )
 QUEUE_DEPTH = Gauge("ackbot_queue_depth", "Notifications due now and not yet claimed")

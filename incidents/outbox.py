@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from peewee import JOIN
 from datetime import datetime
 
+from incidents import metrics
 from incidents.action_tokens import mint_tokens
 from incidents.lifecycle import EngineConfig, available_actions, record_event
 from incidents.push_subscriptions import forget_endpoints
@@ -48,6 +49,7 @@ class Delivery:
     slack_user_id: str | None
     teams_reference: dict | None
     push_subscriptions: tuple[dict, ...]
+    queued_at: datetime
     action_tokens: dict[str, str] = field(default_factory=dict)
     slack_team_id: str | None = None
 
@@ -159,7 +161,7 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
     return [
         Delivery(
             notification_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind),
-            attempt=row.attempt_count, escalation_level=row.escalation_level,
+            attempt=row.attempt_count, escalation_level=row.escalation_level, queued_at=row.queued_at,
             message_reference=row.message_reference, incident=row.incident,
             team_name=row.incident.team.display_name if row.incident.team_id else "",
             user=row.user, slack_user_id=slack.get(row.user_id, (None, None))[0], teams_reference=teams.get(row.user_id),
@@ -169,69 +171,72 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
     ]
 
 
-def record_outcome(
-    notification_id: int, worker_id: str, outcome: DeliveryOutcome, config: EngineConfig, now: datetime
-) -> DeliveryStatus | None:
-    """Record a send's result; returns the row's new status, or None when this worker no longer
-    holds the claim (its lease expired and the row was claimed again)."""
+def record_outcomes(
+    worker_id: str, results: list[tuple[Delivery, DeliveryOutcome]], config: EngineConfig, now: datetime
+) -> list[DeliveryStatus | None]:
+    """Record a batch of send results in one transaction; for each, the row's new status, or
+    None when this worker no longer holds the claim (its lease expired and the row was claimed
+    again, so the result of that send is not the row's to keep)."""
     with write_transaction():
-        row = lock_rows(
-            NotificationLog.select().where(
-                (NotificationLog.id == notification_id)
-                & (NotificationLog.status == DeliveryStatus.SENDING)
-                & (NotificationLog.claimed_by == worker_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        if outcome.gone_endpoints:
-            forget_endpoints(row.user_id, outcome.gone_endpoints)
-        if outcome.success:
-            return _succeed(row, outcome, now)
-        if outcome.retry_at is not None and row.attempt_count < config.max_attempts:
-            NotificationLog.update(
-                status=DeliveryStatus.QUEUED, next_attempt_at=outcome.retry_at, error=outcome.error,
-                lease_expires_at=None, claimed_by=None,
-            ).where(NotificationLog.id == row.id).execute()
-            return DeliveryStatus.QUEUED
-        suffix = f" (after {row.attempt_count} attempts)" if outcome.retry_at is not None else ""
-        _fail(row, f"{outcome.error}{suffix}", now)
-        return DeliveryStatus.FAILED
+        return [_record(delivery, outcome, worker_id, config, now) for delivery, outcome in results]
 
 
-def _succeed(row: NotificationLog, outcome: DeliveryOutcome, now: datetime) -> DeliveryStatus:
-    status = DeliveryStatus.DELIVERED if outcome.delivered_at else DeliveryStatus.SENT
-    NotificationLog.update(
-        status=status, provider_id=outcome.provider_id, sent_at=now, delivered_at=outcome.delivered_at,
-        message_reference=outcome.message_reference or row.message_reference, error=None,
-        lease_expires_at=None, claimed_by=None,
-    ).where(NotificationLog.id == row.id).execute()
-    if status == DeliveryStatus.DELIVERED and row.kind == NotificationKind.ALERT:
-        _delivered_event(row, now)
+def _record(delivery: Delivery, outcome: DeliveryOutcome, worker_id: str, config: EngineConfig, now: datetime):
+    released = {NotificationLog.lease_expires_at: None, NotificationLog.claimed_by: None}
+    if outcome.success:
+        status = DeliveryStatus.DELIVERED if outcome.delivered_at else DeliveryStatus.SENT
+        changes = {
+            NotificationLog.provider_id: outcome.provider_id, NotificationLog.sent_at: now,
+            NotificationLog.delivered_at: outcome.delivered_at, NotificationLog.error: None,
+            NotificationLog.message_reference: outcome.message_reference or delivery.message_reference,
+        }
+    elif outcome.retry_at is not None and delivery.attempt < config.max_attempts:
+        status = DeliveryStatus.QUEUED
+        changes = {NotificationLog.next_attempt_at: outcome.retry_at, NotificationLog.error: outcome.error}
+    else:
+        status = DeliveryStatus.FAILED
+        suffix = f" (after {delivery.attempt} attempts)" if outcome.retry_at is not None else ""
+        changes = {NotificationLog.error: f"{outcome.error}{suffix}"}
+    held = (
+        (NotificationLog.id == delivery.notification_id)
+        & (NotificationLog.status == DeliveryStatus.SENDING)
+        & (NotificationLog.claimed_by == worker_id)
+    )
+    if NotificationLog.update({NotificationLog.status: status, **changes, **released}).where(held).execute() != 1:
+        return None
+    if outcome.gone_endpoints:
+        forget_endpoints(delivery.user.id, outcome.gone_endpoints)
+    _after(delivery.incident.id, delivery.user.id, delivery.user.name, delivery.channel, delivery.kind, status,
+           changes.get(NotificationLog.error), now)
+    metrics.observe_recorded(
+        delivery.channel, delivery.kind, status, (now - delivery.queued_at).total_seconds(),
+        status == DeliveryStatus.DELIVERED,
+    )
     return status
+
+
+def _after(incident_id, user_id, name, channel, kind, status, error, now) -> None:
+    """The timeline and escalation consequences of a page's new status."""
+    if kind != NotificationKind.ALERT:
+        return
+    if status == DeliveryStatus.DELIVERED:
+        record_event(incident_id, EventKind.DELIVERED, f"{channel.lower()} page delivered to {name}", now,
+                     user_id=user_id, channel=channel)
+    elif status == DeliveryStatus.FAILED:
+        record_event(incident_id, EventKind.FAILED, f"{channel.lower()} page to {name} failed: {error}", now,
+                     user_id=user_id, channel=channel)
+        # A failed page may make the next tier due at once: let the escalation loop look now.
+        Incident.update(next_escalation_at=now).where(
+            (Incident.id == incident_id) & (Incident.status == IncidentStatus.TRIGGERED)
+        ).execute()
 
 
 def _fail(row: NotificationLog, error: str, now: datetime) -> None:
     NotificationLog.update(
         status=DeliveryStatus.FAILED, error=error, lease_expires_at=None, claimed_by=None
     ).where(NotificationLog.id == row.id).execute()
-    if row.kind != NotificationKind.ALERT:
-        return
-    record_event(
-        row.incident_id, EventKind.FAILED, f"{row.channel.lower()} page to {_name(row.user_id)} failed: {error}",
-        now, user_id=row.user_id, channel=row.channel,
-    )
-    # A failed page may make the next tier due at once: let the escalation loop look now.
-    Incident.update(next_escalation_at=now).where(
-        (Incident.id == row.incident_id) & (Incident.status == IncidentStatus.TRIGGERED)
-    ).execute()
-
-
-def _delivered_event(row: NotificationLog, now: datetime) -> None:
-    record_event(
-        row.incident_id, EventKind.DELIVERED, f"{row.channel.lower()} page delivered to {_name(row.user_id)}",
-        now, user_id=row.user_id, channel=row.channel,
-    )
+    metrics.NOTIFICATIONS.labels(row.channel, row.kind, DeliveryStatus.FAILED).inc()
+    _after(row.incident_id, row.user_id, _name(row.user_id), row.channel, row.kind, DeliveryStatus.FAILED, error, now)
 
 
 def _name(user_id: int) -> str:
@@ -250,8 +255,8 @@ def record_receipt(provider_id: str, status: DeliveryStatus, error: str | None, 
             NotificationLog.update(status=DeliveryStatus.DELIVERED, delivered_at=now).where(
                 NotificationLog.id == row.id
             ).execute()
-            if row.kind == NotificationKind.ALERT:
-                _delivered_event(row, now)
+            metrics.observe_recorded(row.channel, row.kind, status, (now - row.queued_at).total_seconds(), True)
+            _after(row.incident_id, row.user_id, _name(row.user_id), row.channel, row.kind, status, None, now)
         elif status == DeliveryStatus.FAILED and row.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
             _fail(row, error or "the provider reported the delivery failed", now)
     return True

@@ -127,8 +127,9 @@ class IncidentService:
     async def claim_due_notifications(self, worker_id: str, limit: int) -> list[outbox.Delivery]:
         return await database.run(outbox.claim_due_notifications, worker_id, limit, self.config, self.clock())
 
-    async def record_outcome(self, notification_id: int, worker_id: str, result: outbox.DeliveryOutcome):
-        return await database.run(outbox.record_outcome, notification_id, worker_id, result, self.config, self.clock())
+    async def record_outcomes(self, worker_id: str, results: list[tuple[outbox.Delivery, outbox.DeliveryOutcome]]):
+        """Record a batch of send results; see ``outbox.record_outcomes``."""
+        return await database.run(outbox.record_outcomes, worker_id, results, self.config, self.clock())
 
     async def record_receipt(self, provider_id: str, status: DeliveryStatus, error: str | None = None) -> bool:
         """A provider's later word on a send (SENT → DELIVERED or FAILED), by provider id."""

@@ -179,3 +179,17 @@ async def test_the_running_dispatcher_pages_as_soon_as_an_incident_arrives(aioht
         await asyncio.sleep(0.02)
     assert [row.status for row in rows] == ["SENT"]
     assert [payload.title for payload in channels[Channel.EMAIL].sent] == ["x"]
+
+
+async def test_metrics_show_deliveries_queue_depth_and_request_latency(api, channels):
+    channels[Channel.SMS].default = "permanent"
+    await _post(api, "/api/v1/incidents", {"title": "x", "team": "payments"})
+    await _post(api, "/api/v1/incidents", {"title": "y", "team": "payments"})
+    before = await (await api.get("/metrics")).text()
+    assert "ackbot_queue_depth 2.0" in before
+    await api.app[DISPATCHER_KEY].run_once()
+    text = await (await api.get("/metrics")).text()
+    assert 'ackbot_notifications_total{channel="EMAIL",kind="ALERT",status="SENT"}' in text
+    assert 'ackbot_notification_queued_to_sent_seconds_count{channel="EMAIL"}' in text
+    assert "ackbot_queue_depth 0.0" in text and "ackbot_queue_oldest_due_age_seconds 0.0" in text
+    assert 'ackbot_request_seconds_count{surface="api"}' in text
