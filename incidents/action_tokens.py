@@ -24,17 +24,21 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
-def mint_tokens(incident_id: int, user_id: int, channel: str, actions, ttl: timedelta, now: datetime) -> dict[str, str]:
-    """A fresh token for each action; returns {action: token}. The tokens themselves are not kept."""
-    tokens = {}
-    for action in actions:
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        MagicLinkToken.create(
-            token_hash=hash_token(token), incident=incident_id, user=user_id, channel=channel,
-            action=action, expires_at=now + ttl, created_at=now,
-        )
-        tokens[action] = token
-    return tokens
+def mint_tokens(wanted, ttl: timedelta, now: datetime) -> list[dict[str, str]]:
+    """A fresh token for each action of each ``(incident_id, user_id, channel, actions)`` in
+    ``wanted``, in one insert; returns {action: token} for each, in order. Only hashes are kept."""
+    minted, rows = [], []
+    for incident_id, user_id, channel, actions in wanted:
+        tokens = {action: secrets.token_urlsafe(TOKEN_BYTES) for action in actions}
+        minted.append(tokens)
+        rows += [
+            {"token_hash": hash_token(token), "incident": incident_id, "user": user_id, "channel": channel,
+             "action": action, "expires_at": now + ttl, "created_at": now}
+            for action, token in tokens.items()
+        ]
+    if rows:
+        MagicLinkToken.insert_many(rows).execute()
+    return minted
 
 
 @dataclass(frozen=True)

@@ -152,39 +152,40 @@ def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
     plan = plan_escalation(build_snapshot(incident, config.enabled_channels), now, config.tier_timeout)
     user_ids = [step.user_id for step in plan.steps]
     names = dict(User.select(User.id, User.name).where(User.id.in_(user_ids)).tuples()) if user_ids else {}
-    queued = 0
+    pages, events = [], []
     for step in plan.steps:
+        name = names.get(step.user_id, step.user_id)
         if isinstance(step, QueueTier):
-            queued += _queue_tier(incident.id, step, now, names)
+            pages += [_page(incident.id, step, channel, now) for channel in step.channels]
+            channel_list = ", ".join(channel.lower() for channel in step.channels)
+            message = f"Paging {name} on {channel_list} (level {step.level}, {step.tier})"
+            events.append(_event(incident.id, EventKind.NOTIFIED, message, now, step.user_id))
         elif isinstance(step, Unreachable):
-            record_event(
-                incident.id, EventKind.UNREACHABLE,
-                f"No channel can reach {names.get(step.user_id, step.user_id)} (level {step.level})",
-                now, user_id=step.user_id,
-            )
+            message = f"No channel can reach {name} (level {step.level})"
+            events.append(_event(incident.id, EventKind.UNREACHABLE, message, now, step.user_id))
     if plan.level != incident.escalation_level:
-        record_event(incident.id, EventKind.ESCALATED, f"Escalated to level {plan.level}", now)
+        events.append(_event(incident.id, EventKind.ESCALATED, f"Escalated to level {plan.level}", now, None))
+    if pages:
+        NotificationLog.insert_many(pages).execute()
+    if events:
+        IncidentEvent.insert_many(events).execute()
     Incident.update(
         escalation_level=plan.level, escalated_at=plan.escalated_at,
         next_escalation_at=plan.next_check_at, updated_at=now,
     ).where(Incident.id == incident.id).execute()
-    return queued
+    return len(pages)
 
 
-def _queue_tier(incident_id: int, step: QueueTier, now: datetime, names: dict) -> int:
-    for channel in step.channels:
-        NotificationLog.create(
-            incident=incident_id, user=step.user_id, channel=channel, status=DeliveryStatus.QUEUED,
-            tier=step.tier, kind=NotificationKind.ALERT, escalation_level=step.level,
-            queued_at=now, next_attempt_at=now, created_at=now,
-        )
-    channel_list = ", ".join(channel.lower() for channel in step.channels)
-    record_event(
-        incident_id, EventKind.NOTIFIED,
-        f"Paging {names.get(step.user_id, step.user_id)} on {channel_list} (level {step.level}, {step.tier})",
-        now, user_id=step.user_id,
-    )
-    return len(step.channels)
+def _page(incident_id: int, step: QueueTier, channel: Channel, now: datetime) -> dict:
+    return {
+        "incident": incident_id, "user": step.user_id, "channel": channel, "status": DeliveryStatus.QUEUED,
+        "tier": step.tier, "kind": NotificationKind.ALERT, "escalation_level": step.level,
+        "queued_at": now, "next_attempt_at": now, "created_at": now,
+    }
+
+
+def _event(incident_id: int, kind: EventKind, message: str, now: datetime, user_id: int | None) -> dict:
+    return {"incident": incident_id, "kind": kind, "message": message, "user": user_id, "created_at": now}
 
 
 def build_snapshot(incident: Incident, enabled: frozenset[Channel]) -> IncidentSnapshot:

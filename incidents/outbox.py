@@ -106,13 +106,15 @@ def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: da
     ]
     if not needing:
         return deliveries
-    minted = {}
     with write_transaction():
-        for delivery in needing:
-            minted[delivery.notification_id] = mint_tokens(
-                delivery.incident.id, delivery.user.id, delivery.channel,
-                available_actions(delivery.incident.status), config.action_link_ttl, now,
-            )
+        tokens = mint_tokens(
+            [
+                (delivery.incident.id, delivery.user.id, delivery.channel, available_actions(delivery.incident.status))
+                for delivery in needing
+            ],
+            config.action_link_ttl, now,
+        )
+    minted = {delivery.notification_id: minted_tokens for delivery, minted_tokens in zip(needing, tokens)}
     return [
         replace(delivery, action_tokens=minted[delivery.notification_id]) if delivery.notification_id in minted else delivery
         for delivery in deliveries
