@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.api import SERVICE_KEY
 from bot.render import action_answer
 from incidents.action_tokens import TokenView
+from storage.enums import surface_label
 
 HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -64,9 +65,9 @@ def view_page(view: TokenView) -> web.Response:
 
 def _state_line(incident) -> str:
     if incident.resolved_at:
-        return f"Resolved by {incident.resolved_by_name} via {incident.resolved_via}."
+        return f"Resolved by {incident.resolved_by_name} via {surface_label(incident.resolved_via)}."
     if incident.acknowledged_at:
-        return f"Acknowledged by {incident.acknowledged_by_name} via {incident.acknowledged_via}."
+        return f"Acknowledged by {incident.acknowledged_by_name} via {surface_label(incident.acknowledged_via)}."
     return "Nobody has acknowledged it yet."
 
 

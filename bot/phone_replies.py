@@ -8,7 +8,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from incidents.phone_lookup import Call
 from incidents.report import IncidentReport
 from incidents.service import ActionOutcome
-from storage.enums import Action, IncidentStatus, NotificationKind
+from storage.enums import Action, IncidentStatus, NotificationKind, surface_label
 
 SMS_REPLY_LIMIT = 480  # three GSM-7 segments
 NEUTRAL_REPLY = "Sorry, replies from this number are not accepted."
@@ -67,9 +67,9 @@ def sms_status(report: IncidentReport) -> str:
 
 def _state(incident) -> str:
     if incident.status == IncidentStatus.RESOLVED:
-        return f"RESOLVED by {incident.resolved_by_name} via {incident.resolved_via}"
+        return f"RESOLVED by {incident.resolved_by_name} via {surface_label(incident.resolved_via)}"
     if incident.status == IncidentStatus.ACKNOWLEDGED:
-        return f"ACKNOWLEDGED by {incident.acknowledged_by_name} via {incident.acknowledged_via}"
+        return f"ACKNOWLEDGED by {incident.acknowledged_by_name} via {surface_label(incident.acknowledged_via)}"
     return incident.status
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from incidents.report import IncidentReport
 from incidents.service import ActionOutcome
-from storage.enums import Action
+from storage.enums import Action, surface_label
 from storage.models import Incident
 
 
@@ -28,9 +28,9 @@ def status_grid(report: IncidentReport) -> str:
         f" · triggered {_time(incident.triggered_at)} UTC",
     ]
     if incident.acknowledged_at:
-        lines.append(f"acknowledged by {incident.acknowledged_by_name} via {incident.acknowledged_via} at {_time(incident.acknowledged_at)}")
+        lines.append(f"acknowledged by {incident.acknowledged_by_name} via {surface_label(incident.acknowledged_via)} at {_time(incident.acknowledged_at)}")
     if incident.resolved_at:
-        lines.append(f"resolved by {incident.resolved_by_name} via {incident.resolved_via} at {_time(incident.resolved_at)}")
+        lines.append(f"resolved by {incident.resolved_by_name} via {surface_label(incident.resolved_via)} at {_time(incident.resolved_at)}")
     if not report.notifications:
         lines.append("no notifications")
         return "\n".join(lines)
@@ -60,6 +60,6 @@ def action_answer(outcome: ActionOutcome) -> str:
     number = outcome.incident.id
     verb = "acknowledged" if outcome.action == Action.ACKNOWLEDGE else "resolved"
     if outcome.changed:
-        return f"#{number} {verb} by {outcome.by} via {outcome.via}."
+        return f"#{number} {verb} by {outcome.by} via {surface_label(outcome.via)}."
     state = outcome.incident.status.lower()
-    return f"#{number} was already {state} by {outcome.by} via {outcome.via} at {_time(outcome.at)} UTC; nothing changed."
+    return f"#{number} was already {state} by {outcome.by} via {surface_label(outcome.via)} at {_time(outcome.at)} UTC; nothing changed."

@@ -5,7 +5,7 @@ from channels.base import format_timestamp
 from channels.types import NotificationAction, NotificationPayload, Recipient
 from incidents.lifecycle import available_actions
 from incidents.outbox import Delivery
-from storage.enums import Action, IncidentStatus, NotificationKind, Priority
+from storage.enums import Action, IncidentStatus, NotificationKind, Priority, surface_label
 
 _BUTTONS = {
     Action.ACKNOWLEDGE: ("Acknowledge", "primary"),
@@ -39,7 +39,7 @@ def status_text(delivery: Delivery) -> str | None:
         by, via, at, verb = incident.acknowledged_by_name, incident.acknowledged_via, incident.acknowledged_at, "Acknowledged"
     else:
         return None
-    return f"{verb} by {by} via {via} at {format_timestamp(at, zone)}"
+    return f"{verb} by {by} via {surface_label(via)} at {format_timestamp(at, zone)}"
 
 
 def build_payload(delivery: Delivery, public_url: str) -> NotificationPayload:

@@ -31,6 +31,7 @@ from storage.enums import (
     IncidentStatus,
     NotificationKind,
     Tier,
+    surface_label,
 )
 from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
 
@@ -281,7 +282,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
         verb = "Acknowledged" if action == Action.ACKNOWLEDGE else "Resolved"
         record_event(
             number, EventKind.ACKNOWLEDGED if action == Action.ACKNOWLEDGE else EventKind.RESOLVED,
-            f"{verb} by {actor.name} via {actor.via}", now, user_id=actor.user_id, channel=actor.via,
+            f"{verb} by {actor.name} via {surface_label(actor.via)}", now, user_id=actor.user_id, channel=actor.via,
         )
         _queue_status_notices(number, actor, now)
     return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)

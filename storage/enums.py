@@ -68,3 +68,13 @@ class EventKind(StrEnum):
 
 OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 FINAL_DELIVERY_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
+
+_SURFACE_LABELS = {
+    "EMAIL": "email", "SMS": "SMS", "VOICE": "phone", "PUSH": "push", "SLACK": "Slack", "TEAMS": "Teams",
+    "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test",
+}
+
+
+def surface_label(via: str | None) -> str:
+    """How people read the surface someone acted through: "via Slack", "via the API"."""
+    return _SURFACE_LABELS.get(via or "", via or "unknown")

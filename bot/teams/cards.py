@@ -16,7 +16,7 @@ from channels.types import NotificationAction
 from incidents.lifecycle import available_actions
 from incidents.service import ActionOutcome
 from incidents.teams_views import CardView
-from storage.enums import Action
+from storage.enums import Action, surface_label
 
 _LABELS = {Action.ACKNOWLEDGE: ("Acknowledge", "primary"), Action.RESOLVE: ("Resolve", "danger")}
 
@@ -27,8 +27,8 @@ def outcome_text(outcome: ActionOutcome, time_zone: str) -> str:
     at = format_timestamp(outcome.at, time_zone) if outcome.at else "an unknown time"
     state = outcome.incident.status.lower()
     if outcome.changed:
-        return f"{state.capitalize()} by {outcome.by} via {outcome.via} at {at}"
-    return f"Already {state} by {outcome.by} via {outcome.via} at {at}"
+        return f"{state.capitalize()} by {outcome.by} via {surface_label(outcome.via)} at {at}"
+    return f"Already {state} by {outcome.by} via {surface_label(outcome.via)} at {at}"
 
 
 def refreshed_card(view: CardView, outcome: ActionOutcome, time_zone: str) -> dict:

@@ -31,10 +31,10 @@ async def test_a_bare_ack_acknowledges_the_latest_page_sent_on_that_channel(setu
     engine, alice, _, incident = setup
     assert await _say(engine, "ack", alice, via="SMS") == "No page was sent to you here yet; say ack 42 to name the incident."
     answer = await _say(engine, "ack", alice, via="EMAIL")
-    assert answer == f"#{incident.id} acknowledged by Alice via EMAIL."
+    assert answer == f"#{incident.id} acknowledged by Alice via email."
     assert (await Incident.aget_by_id(incident.id)).status == "ACKNOWLEDGED"
     again = await _say(engine, f"ack {incident.id}", alice)
-    assert again.startswith(f"#{incident.id} was already acknowledged by Alice via EMAIL at ")
+    assert again.startswith(f"#{incident.id} was already acknowledged by Alice via email at ")
 
 
 async def test_someone_neither_on_the_team_nor_paged_is_refused_politely(setup):

@@ -107,7 +107,7 @@ async def test_the_button_acknowledges_exactly_once(paged):
     client, incident, message = paged
     token = _links(message)["acknowledge"]
     done = await client.post(f"/a/{token}")
-    assert done.status == 200 and "acknowledged by Alice via EMAIL" in await done.text()
+    assert done.status == 200 and "acknowledged by Alice via email" in await done.text()
     stored = await Incident.aget_by_id(incident.id)
     assert (stored.status, stored.acknowledged_by_name, stored.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "EMAIL")
     again = await client.post(f"/a/{token}")
@@ -154,7 +154,7 @@ async def test_people_paged_by_email_get_a_threaded_status_notice(paged, smtp):
     assert notice["Subject"] == f"[ACKNOWLEDGED] #{incident.id} db: DB primary down"
     assert notice["In-Reply-To"] == message["Message-ID"]
     text = notice.get_body(("plain",)).get_content()
-    assert text.startswith("Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 15:00 CET")
+    assert text.startswith("Acknowledged by Bob via Slack at Sat 28 Nov 2026, 15:00 CET")
     assert set(_links(notice)) == {"resolve"}
 
 

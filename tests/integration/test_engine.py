@@ -162,7 +162,7 @@ async def test_acknowledge_cancels_pending_pages_and_a_second_changes_nothing(en
     await engine.tick(minutes=10)
     notice = engine.channels[Channel.SLACK].sent[-1]
     assert notice.kind == NotificationKind.STATUS
-    assert notice.status_text.startswith("Acknowledged by Alice via SLACK at ")
+    assert notice.status_text.startswith("Acknowledged by Alice via Slack at ")
     assert [action.id for action in notice.actions] == ["resolve"]
     assert not any(row.status == "QUEUED" for row in await _rows(incident.id))
     assert {row.status for row in await _rows(incident.id) if row.user_id == bob.id} == {DeliveryStatus.CANCELLED}

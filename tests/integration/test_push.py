@@ -86,7 +86,7 @@ async def test_an_action_click_acknowledges_once_and_a_second_is_refused(world):
     token = _tokens(browser.decrypt(world.fake.messages_to("alice-phone")[0].body))["acknowledge"]
     first = await world.client.post(f"/push/act/{token}")
     assert first.status == 200 and first.headers["Cache-Control"] == "no-store"
-    assert await first.json() == {"ok": True, "changed": True, "message": f"#{incident.id} acknowledged by Alice via PUSH."}
+    assert await first.json() == {"ok": True, "changed": True, "message": f"#{incident.id} acknowledged by Alice via push."}
     second = await world.client.post(f"/push/act/{token}")
     answer = await second.json()
     assert second.status == 409 and answer["ok"] is False and answer["error"] == "This action was already used."
@@ -104,10 +104,10 @@ async def test_someone_acting_elsewhere_sends_a_notice_that_replaces_the_page(wo
     await world.client.app[DISPATCHER_KEY].run_once()
     notice = browser.decrypt(world.fake.messages_to("alice-phone")[-1].body)
     assert notice["title"] == f"[ACKNOWLEDGED] #{incident.id} db: DB primary down"
-    assert notice["body"] == "Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 15:00 CET"
+    assert notice["body"] == "Acknowledged by Bob via Slack at Sat 28 Nov 2026, 15:00 CET"
     assert notice["tag"] == f"ackbot-incident-{incident.id}" and list(_tokens(notice)) == ["resolve"]
     resolved = await world.client.post(f"/push/act/{_tokens(notice)['resolve']}")
-    assert (await resolved.json())["message"] == f"#{incident.id} resolved by Alice via PUSH."
+    assert (await resolved.json())["message"] == f"#{incident.id} resolved by Alice via push."
     assert (await Incident.aget_by_id(incident.id)).status == "RESOLVED"
 
 

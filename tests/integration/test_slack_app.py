@@ -100,7 +100,7 @@ async def test_a_click_acknowledges_once_and_updates_the_card(client, fake):
     await _settle(client)
     incident = await Incident.aget_by_id(number)
     assert (incident.status, incident.acknowledged_by_name, incident.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "SLACK")
-    assert card.updates == 1 and "Acknowledged by Alice via SLACK" in card.text
+    assert card.updates == 1 and "Acknowledged by Alice via Slack" in card.text
     assert _buttons(card) == ["resolve"]
     assert fake.responses == [], "a click that changed something needs no extra answer"
     assert await _events(number, EventKind.ACKNOWLEDGED) == 1
@@ -143,7 +143,7 @@ async def test_a_second_click_says_who_did_it_first(client, fake):
     await _settle(client)
     [answer] = fake.responses
     assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
-    assert answer["text"].startswith(f"#{number} was already acknowledged by Alice via SLACK at ")
+    assert answer["text"].startswith(f"#{number} was already acknowledged by Alice via Slack at ")
     bob = await SlackConnection.aget(SlackConnection.slack_user_id == "UBOB")
     assert (bob.user_id, bob.slack_email) == ((await User.aget(User.handle == "bob")).id, "Bob@Example.com")
 
@@ -166,11 +166,11 @@ async def test_acknowledging_through_the_rest_api_updates_the_slack_card(client,
     assert response.status == 200
     await client.app[DISPATCHER_KEY].run_once()
     card = _alice_card(fake)
-    assert card.updates == 1 and "Acknowledged by API key monitoring via API" in card.text
+    assert card.updates == 1 and "Acknowledged by API key monitoring via the API" in card.text
     assert _buttons(card) == ["resolve"]
     await client.post(f"/api/v1/incidents/{number}/resolve", headers={"Authorization": f"Bearer {key}"})
     await client.app[DISPATCHER_KEY].run_once()
-    assert card.updates == 2 and "Resolved by API key monitoring via API" in card.text and _buttons(card) == []
+    assert card.updates == 2 and "Resolved by API key monitoring via the API" in card.text and _buttons(card) == []
 
 
 async def test_incident_status_answers_with_the_delivery_grid(client, fake, email):
@@ -195,7 +195,7 @@ async def test_slash_commands_act_list_and_help(client, fake):
     await _settle(client)
     answers = {answer["name"]: answer["text"] for answer in fake.responses}
     assert f"#{number} CRITICAL · db · DB primary down [TRIGGERED]" in answers["0"]
-    assert answers["1"] == f"#{number} acknowledged by Alice via SLACK."
+    assert answers["1"] == f"#{number} acknowledged by Alice via Slack."
     assert "I don't know \"frobnicate\"" in answers["2"] and "status 42" in answers["2"]
     assert answers["3"] == "Your Slack account is linked to Ackbot user *Alice* (alice@example.com)."
     assert answers["4"] == "Push notifications can't be set up from Slack yet."

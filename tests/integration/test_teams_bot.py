@@ -263,7 +263,7 @@ async def test_a_click_acknowledges_once_and_every_card_is_replaced(client, conn
     assert response.status == 200
     answer = await response.json()
     assert (answer["statusCode"], answer["type"]) == (200, CARD)
-    assert any(text.startswith("Acknowledged by Alice via TEAMS at ") for text in texts(answer["value"]))
+    assert any(text.startswith("Acknowledged by Alice via Teams at ") for text in texts(answer["value"]))
     assert buttons(answer["value"]) == [("Action.Execute", "resolve"), ("Action.OpenUrl", None)]
     stored = await Incident.aget_by_id(incident.id)
     assert (stored.status, stored.acknowledged_by_name, stored.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "TEAMS")
@@ -273,11 +273,11 @@ async def test_a_click_acknowledges_once_and_every_card_is_replaced(client, conn
     assert path == f"/amer/v3/conversations/a:alice-chat/activities/{page_id}"
     assert replaced["id"] == page_id
     card = replaced["attachments"][0]["content"]
-    assert any(text.startswith("Acknowledged by Alice via TEAMS at ") for text in texts(card))
+    assert any(text.startswith("Acknowledged by Alice via Teams at ") for text in texts(card))
     assert buttons(card) == [("Action.Execute", "resolve"), ("Action.OpenUrl", None)]
 
     again = await (await send(client, connector, click(connector, "acknowledge", incident.id))).json()
-    assert any(text.startswith("Already acknowledged by Alice via TEAMS at ") for text in texts(again["value"]))
+    assert any(text.startswith("Already acknowledged by Alice via Teams at ") for text in texts(again["value"]))
     assert (await Incident.aget_by_id(incident.id)).acknowledged_at == stored.acknowledged_at
     await dispatch(client)
     assert len(connector.updated()) == 1
@@ -291,7 +291,7 @@ async def test_acknowledging_elsewhere_replaces_the_teams_card(client, connector
     await dispatch(client)
     (_, replaced), = connector.updated()
     card = replaced["attachments"][0]["content"]
-    assert any(text.startswith("Acknowledged by API key monitoring via API at ") for text in texts(card))
+    assert any(text.startswith("Acknowledged by API key monitoring via the API at ") for text in texts(card))
 
 
 async def test_a_click_by_someone_unknown_or_uninvolved_changes_nothing(client, connector):
@@ -356,7 +356,7 @@ async def test_status_answers_with_the_delivery_grid_in_monospace(client, connec
 async def test_commands_act_for_the_linked_person(client, connector):
     incident = await _page(client, connector)
     await send(client, connector, activity(connector, "message", text="ack"))
-    assert connector.posted()[-1]["text"] == f"#{incident.id} acknowledged by Alice via TEAMS."
+    assert connector.posted()[-1]["text"] == f"#{incident.id} acknowledged by Alice via Teams."
     await send(client, connector, activity(connector, "message", text="list"))
     assert f"#{incident.id} CRITICAL · db · DB primary down [ACKNOWLEDGED]" in connector.posted()[-1]["text"]
     await send(client, connector, activity(connector, "message", text="push"))

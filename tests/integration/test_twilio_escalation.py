@@ -136,6 +136,6 @@ async def test_someone_paged_by_sms_gets_a_status_notice_by_sms_but_no_call(ackb
     await tick(ackbot, minutes=30)
     assert [message["Body"] for message in twilio.messages] == [
         "CRITICAL #1 payments: DB primary down. Reply ACK 1 or RES 1",
-        "#1 Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 14:00 UTC. Reply RES 1",
+        "#1 Acknowledged by Bob via Slack at Sat 28 Nov 2026, 14:00 UTC. Reply RES 1",
     ]
     assert twilio.calls == []

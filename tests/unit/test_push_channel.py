@@ -88,14 +88,14 @@ async def test_a_status_notice_replaces_the_page_and_offers_only_what_is_left(fa
     browser = BrowserSubscription(fake.endpoint("alice-phone"))
     notice = _payload(
         browser, kind=NotificationKind.STATUS, incident_status="ACKNOWLEDGED",
-        status_text="Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 15:02 CET",
+        status_text="Acknowledged by Bob via Slack at Sat 28 Nov 2026, 15:02 CET",
         actions=(NotificationAction("resolve", "Resolve", "danger", "http://ackbot.test/a/res-token"),),
     )
     await channel.send(notice)
     [request] = fake.messages_to("alice-phone")
     message = browser.decrypt(request.body)
     assert message["title"] == "[ACKNOWLEDGED] #42 db: DB primary down"
-    assert message["body"] == "Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 15:02 CET"
+    assert message["body"] == "Acknowledged by Bob via Slack at Sat 28 Nov 2026, 15:02 CET"
     assert message["tag"] == "ackbot-incident-42" and [action["action"] for action in message["actions"]] == ["resolve"]
     assert _headers(request)["urgency"] == "normal"
 

@@ -29,15 +29,15 @@ def test_the_card_escapes_slack_markup_and_keeps_within_slack_limits():
 def test_a_status_card_says_what_happened_and_keeps_only_the_buttons_left():
     payload = make_payload(
         kind=NotificationKind.STATUS, incident_status="ACKNOWLEDGED", actions=(RESOLVE,),
-        status_text="Acknowledged by Alice via EMAIL at Sat 28 Nov 2026, 14:02 UTC",
+        status_text="Acknowledged by Alice via email at Sat 28 Nov 2026, 14:02 UTC",
     )
     blocks = incident_card(payload)
-    assert "*Acknowledged by Alice via EMAIL at Sat 28 Nov 2026, 14:02 UTC*" in _text(blocks)
+    assert "*Acknowledged by Alice via email at Sat 28 Nov 2026, 14:02 UTC*" in _text(blocks)
     [actions] = [block for block in blocks if block["type"] == "actions"]
     assert [(button["action_id"], button["style"], "confirm" in button) for button in actions["elements"]] == [
         ("resolve", "danger", True)
     ]
-    assert fallback_text(payload).endswith("· Acknowledged by Alice via EMAIL at Sat 28 Nov 2026, 14:02 UTC")
+    assert fallback_text(payload).endswith("· Acknowledged by Alice via email at Sat 28 Nov 2026, 14:02 UTC")
 
 
 def test_a_resolved_card_has_no_buttons_and_times_are_in_the_readers_zone():

@@ -104,14 +104,14 @@ async def test_a_status_notice_edits_the_card_in_place_with_only_the_buttons_lef
     first = await channel.send(alice_payload())
     notice = alice_payload(
         kind=NotificationKind.STATUS, actions=(RESOLVE,), incident_status="ACKNOWLEDGED",
-        status_text="Acknowledged by Bob via EMAIL at Sat 28 Nov 2026, 15:05 CET",
+        status_text="Acknowledged by Bob via email at Sat 28 Nov 2026, 15:05 CET",
         message_reference=first.message_reference,
     )
     result = await channel.send(notice)
     assert result.success and result.provider_id == first.provider_id
     assert len(slack.calls("chat.postMessage")) == 1
     message = slack.message("DUALICE", first.message_reference["ts"])
-    assert message.updates == 1 and "Acknowledged by Bob via EMAIL" in message.text
+    assert message.updates == 1 and "Acknowledged by Bob via email" in message.text
     assert [button["action_id"] for button in _buttons(message.blocks)] == ["resolve", "dashboard"]
 
 

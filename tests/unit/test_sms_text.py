@@ -78,14 +78,14 @@ def test_the_reply_hint_offers_only_what_still_makes_sense(changes, expected):
 def test_a_status_notice_says_what_changed_and_what_is_left_to_do():
     notice = page(
         kind=NotificationKind.STATUS, actions=(RES,), incident_status="ACKNOWLEDGED",
-        status_text="Acknowledged by Alice via SLACK at Sat 28 Nov 2026, 14:02 UTC",
+        status_text="Acknowledged by Alice via Slack at Sat 28 Nov 2026, 14:02 UTC",
     )
-    assert sms_text(notice) == "#42 Acknowledged by Alice via SLACK at Sat 28 Nov 2026, 14:02 UTC. Reply RES 42"
+    assert sms_text(notice) == "#42 Acknowledged by Alice via Slack at Sat 28 Nov 2026, 14:02 UTC. Reply RES 42"
     resolved = page(
         kind=NotificationKind.STATUS, actions=(), incident_status="RESOLVED",
-        status_text="Resolved by Bob via VOICE at Sat 28 Nov 2026, 14:09 UTC",
+        status_text="Resolved by Bob via phone at Sat 28 Nov 2026, 14:09 UTC",
     )
-    assert sms_text(resolved) == "#42 Resolved by Bob via VOICE at Sat 28 Nov 2026, 14:09 UTC"
+    assert sms_text(resolved) == "#42 Resolved by Bob via phone at Sat 28 Nov 2026, 14:09 UTC"
 
 
 def test_a_test_page_is_short_and_says_nothing_is_wrong():

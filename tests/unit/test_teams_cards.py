@@ -61,8 +61,8 @@ def _outcome(changed: bool, status: str) -> ActionOutcome:
 
 
 def test_outcome_text_says_who_acted_and_whether_this_click_changed_anything():
-    assert outcome_text(_outcome(True, "ACKNOWLEDGED"), "UTC") == "Acknowledged by Alice via TEAMS at Wed 1 Jul 2026, 09:45 UTC"
-    assert outcome_text(_outcome(False, "RESOLVED"), "UTC") == "Already resolved by Alice via TEAMS at Wed 1 Jul 2026, 09:45 UTC"
+    assert outcome_text(_outcome(True, "ACKNOWLEDGED"), "UTC") == "Acknowledged by Alice via Teams at Wed 1 Jul 2026, 09:45 UTC"
+    assert outcome_text(_outcome(False, "RESOLVED"), "UTC") == "Already resolved by Alice via Teams at Wed 1 Jul 2026, 09:45 UTC"
 
 
 def test_the_refreshed_card_offers_only_what_is_left():

@@ -105,20 +105,20 @@ async def test_a_status_notice_replaces_the_posted_card(channel, connector):
     sent = await channel.send(payload(connector))
     notice = payload(
         connector, kind=NotificationKind.STATUS, actions=(RESOLVE,), incident_status="ACKNOWLEDGED",
-        status_text="Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 15:05 CET", message_reference=sent.message_reference,
+        status_text="Acknowledged by Bob via Slack at Sat 28 Nov 2026, 15:05 CET", message_reference=sent.message_reference,
     )
     result = await channel.send(notice)
     assert result.success and result.provider_id == sent.provider_id
     ((path, body),) = connector.updated()
     assert path == "/amer/v3/conversations/a:alice-chat/activities/1:1" and body["id"] == "1:1"
     card = card_of(body)
-    assert card["body"][-1]["text"] == "Acknowledged by Bob via SLACK at Sat 28 Nov 2026, 15:05 CET"
+    assert card["body"][-1]["text"] == "Acknowledged by Bob via Slack at Sat 28 Nov 2026, 15:05 CET"
     assert [action.get("verb") for action in card["actions"]] == ["resolve", None]
 
 
 async def test_a_status_notice_without_an_earlier_card_is_posted(channel, connector):
     notice = payload(connector, kind=NotificationKind.STATUS, actions=(), incident_status="RESOLVED",
-                     status_text="Resolved by Bob via API at Sat 28 Nov 2026, 15:05 CET")
+                     status_text="Resolved by Bob via the API at Sat 28 Nov 2026, 15:05 CET")
     assert (await channel.send(notice)).success
     assert connector.updated() == [] and len(connector.posted()) == 1
     assert [action["type"] for action in card_of(connector.posted()[0])["actions"]] == ["Action.OpenUrl"]
