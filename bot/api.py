@@ -14,7 +14,7 @@ from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
 from incidents.report import IncidentReport
 from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService, UnknownTeam
-from storage.enums import IncidentStatus
+from storage.enums import Action, IncidentStatus
 from storage.models import ApiKey, Incident
 
 SERVICE_KEY = web.AppKey("incident_service", IncidentService)
@@ -166,20 +166,22 @@ def outcome_json(outcome: ActionOutcome) -> dict:
     }
 
 
-async def acknowledge_incident(request: web.Request) -> web.Response:
+async def _act(request: web.Request, action: Action) -> web.Response:
+    service = _service(request)
+    act = service.acknowledge if action == Action.ACKNOWLEDGE else service.resolve
     try:
-        outcome = await _service(request).acknowledge(_number(request), _api_actor(request))
+        outcome = await act(_number(request), _api_actor(request))
     except IncidentNotFound as problem:
         return error(404, str(problem))
     return web.json_response(outcome_json(outcome))
+
+
+async def acknowledge_incident(request: web.Request) -> web.Response:
+    return await _act(request, Action.ACKNOWLEDGE)
 
 
 async def resolve_incident(request: web.Request) -> web.Response:
-    try:
-        outcome = await _service(request).resolve(_number(request), _api_actor(request))
-    except IncidentNotFound as problem:
-        return error(404, str(problem))
-    return web.json_response(outcome_json(outcome))
+    return await _act(request, Action.RESOLVE)
 
 
 async def alertmanager_webhook(request: web.Request) -> web.Response:
