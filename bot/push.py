@@ -14,6 +14,7 @@ Routes:
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from functools import cache
 from html import escape
 from importlib import resources
@@ -43,6 +44,13 @@ _ASSETS = {
     "sw.js": "text/javascript", "push.js": "text/javascript", "manifest.json": "application/manifest+json",
 }
 NOT_SET_UP = "Push notifications are not set up on this Ackbot (the operator sets ACKBOT_VAPID_PRIVATE_KEY)."
+
+
+def subscribe_links(settings) -> push_links.SubscribeLinks | None:
+    """Push subscribe links for the chat surfaces to hand out, or None while push is off."""
+    if not settings.vapid_private_key:
+        return None
+    return push_links.SubscribeLinks(settings.public_url, timedelta(seconds=settings.magic_link_ttl))
 
 
 def add_routes(app: web.Application, public_key: str | None) -> None:

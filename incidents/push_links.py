@@ -68,6 +68,18 @@ def _issue_for_user(user_id: int, public_url: str, ttl: timedelta, now: datetime
         return subscribe_url(public_url, _mint(user_id, SUBSCRIBE, now + ttl, now))
 
 
+@dataclass(frozen=True)
+class SubscribeLinks:
+    """Where push subscribe links point and how long they work; chat surfaces hold one while
+    push is on and send ``issue(...)`` to a person who asks for push."""
+
+    public_url: str
+    ttl: timedelta
+
+    async def issue(self, user_id: int, now: datetime) -> str:
+        return await issue_subscribe_url(user_id, self.public_url, self.ttl, now)
+
+
 async def issue_subscribe_url(user_id: int, public_url: str, ttl: timedelta, now: datetime) -> str:
     """A new one-time subscribe link for the person ``user_id``, working for ``ttl``: what chat
     surfaces send a person who asks for push (``/incident push`` in Slack, ``push`` to Teams)."""

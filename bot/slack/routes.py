@@ -17,6 +17,7 @@ from bot.api import SERVICE_KEY
 from bot.slack.bolt_app import SlackApp, build_slack_app
 from bot.slack.config import SlackConfig
 from bot.slack.identity import SlackIdentity
+from bot.push import subscribe_links
 from bot.slack.surface import SlackSurface
 
 SLACK_APP_KEY = web.AppKey("slack_app", SlackApp)
@@ -40,7 +41,7 @@ def slack_context(settings, http_key: web.AppKey):
             yield
             return
         service = app[SERVICE_KEY]
-        surface = SlackSurface(service, SlackIdentity(clock=service.clock), config.link_url)
+        surface = SlackSurface(service, SlackIdentity(clock=service.clock), config.link_url, subscribe_links(settings))
         app[SLACK_APP_KEY] = build_slack_app(config, app[http_key], surface)
         yield
         await surface.in_flight.settle(SHUTDOWN_GRACE)

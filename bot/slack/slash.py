@@ -34,9 +34,22 @@ async def answer(surface: SlackSurface, command: dict, client) -> str:
     if user is None:
         return surface.not_linked()
     if parsed.verb == commands.PUSH:
-        return "Push notifications can't be set up from Slack yet."
+        return await push_link(surface, user)
     text = await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id))
     return code_block(text) if parsed.verb in _TABLES else escape(text)
+
+
+async def push_link(surface: SlackSurface, user) -> str:
+    """A one-time link to turn on push notifications on the device it is opened on."""
+    if surface.push is None:
+        return "Push notifications are not switched on in this Ackbot."
+    now = surface.service.clock()
+    url = await surface.push.issue(user.id, now)
+    expires = now + surface.push.ttl
+    return (
+        f"<{url}|Turn on push notifications> — open it on the phone or laptop that should ring. It works once,"
+        f" until {expires:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 async def link_state(surface: SlackSurface, command: dict, client) -> str:

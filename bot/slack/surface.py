@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.slack.identity import SlackIdentity
 from channels.slack_blocks import escape
+from incidents.push_links import SubscribeLinks
 from incidents.service import IncidentService
 
 log = logging.getLogger("ackbot.slack")
@@ -38,6 +39,7 @@ class SlackSurface:
     service: IncidentService
     identity: SlackIdentity
     link_url: str
+    push: SubscribeLinks | None = None
     in_flight: InFlight = field(default_factory=InFlight)
 
     def not_linked(self) -> str:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from aiohttp import ClientSession, ClientTimeout, web
 from botframework.connector.auth import AuthenticationConstants
 
 from bot.api import SERVICE_KEY
+from bot.push import subscribe_links
 from bot.teams import auth
 from bot.teams.adapter import TeamsAdapter
-from bot.teams.bot import PushLinks, TeamsBot
+from bot.teams.bot import TeamsBot
 from bot.teams.signin import SignIn
 from channels.teams import BotCredentials, BotFrameworkToken
 
@@ -64,7 +64,7 @@ def context(settings):
                 credentials, token, settings.teams_openid_metadata_url, auth.TOKEN_SERVICE_URL
             )
             sign_in = SignIn(settings.teams_oauth_connection) if settings.teams_oauth_connection else None
-            push = PushLinks(settings.public_url, timedelta(seconds=settings.magic_link_ttl)) if settings.vapid_private_key else None
+            push = subscribe_links(settings)
             bot = TeamsBot(app[SERVICE_KEY], sign_in, settings.teams_tenant_id, push)
             app[TEAMS_KEY] = TeamsApp(TeamsAdapter(authentication), bot)
             try:

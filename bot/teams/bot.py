@@ -7,8 +7,7 @@ into ``IncidentService``; replies go back through the turn context (the Bot Conn
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
@@ -37,20 +36,12 @@ from storage.enums import Action, Channel
 log = logging.getLogger("ackbot.teams")
 
 
-@dataclass(frozen=True)
-class PushLinks:
-    """Where push subscribe links point and how long they work (push is on)."""
-
-    public_url: str
-    ttl: timedelta
-
-
 class TeamsBot(ActivityHandler):
     """``tenant_id``, when set, is the only Teams tenant served; ``sign_in`` runs the OAuth
     link flow when an OAuth connection is configured; ``push`` is set when push is on."""
 
     def __init__(self, service: IncidentService, sign_in: SignIn | None = None, tenant_id: str = "",
-                 push: PushLinks | None = None):
+                 push: push_links.SubscribeLinks | None = None):
         self.service = service
         self.sign_in = sign_in
         self.tenant_id = tenant_id
@@ -159,7 +150,7 @@ class TeamsBot(ActivityHandler):
             await turn_context.send_activity(replies.NOT_LINKED)
             return
         now = datetime.now(timezone.utc)
-        url = await push_links.issue_subscribe_url(user.id, self.push.public_url, self.push.ttl, now)
+        url = await self.push.issue(user.id, now)
         await turn_context.send_activity(replies.push_link_text(url, now + self.push.ttl))
 
     # --- invokes -------------------------------------------------------------------------

@@ -8,9 +8,10 @@ import time
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, create_app
+from app import DISPATCHER_KEY, Secret, create_app
 from bot.api import SERVICE_KEY
 from bot.slack.routes import SLACK_APP_KEY
+from channels.push import generate_vapid_keys
 from channels.registry import slack_channel
 from incidents import api_keys
 from incidents.intake import TriggerRequest
@@ -198,9 +199,23 @@ async def test_slash_commands_act_list_and_help(client, fake):
     assert answers["1"] == f"#{number} acknowledged by Alice via Slack."
     assert "I don't know \"frobnicate\"" in answers["2"] and "status 42" in answers["2"]
     assert answers["3"] == "Your Slack account is linked to Ackbot user *Alice* (alice@example.com)."
-    assert answers["4"] == "Push notifications can't be set up from Slack yet."
+    assert answers["4"] == "Push notifications are not switched on in this Ackbot."
     assert "matches no Ackbot user" in answers["stranger"]
     assert _alice_card(fake).updates == 1
+
+
+async def test_slash_push_sends_a_one_time_subscribe_link(aiohttp_client, settings, fake, http):
+    private_key, _ = generate_vapid_keys()
+    configured = slack_settings(settings, fake).replace(vapid_private_key=Secret(private_key))
+    client = await aiohttp_client(create_app(configured, channels={Channel.SLACK: slack_channel(configured, http)}))
+    await _seed(fake)
+    await post_signed(client, slash_command("push", fake.response_url("push")))
+    await _settle(client)
+    [answer] = [answer["text"] for answer in fake.responses if answer["name"] == "push"]
+    url = answer.split("<", 1)[1].split("|", 1)[0]
+    assert url.startswith("http://ackbot.test/push/p/") and "It works once" in answer
+    page = await client.get(url.removeprefix("http://ackbot.test"))
+    assert page.status == 200 and "Turn on notifications" in await page.text()
 
 
 async def test_healthz_says_slack_is_on(client):
