@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from importlib import metadata
@@ -18,10 +17,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import api, cli, links, phone
-from bot.access_log import RedactingAccessLogger, redacted_path
+from bot import api, cli, links, operations, phone
+from bot.access_log import RedactingAccessLogger
 from bot import teams as teams_bot
 from bot.teams import manifest as teams_manifest
 from bot.slack import manifest as slack_manifest
@@ -32,14 +30,11 @@ from channels.registry import describe as describe_channels
 from channels.registry import push_public_key
 from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
 from bot import push as push_page
-from incidents import metrics
 from incidents.service import EngineConfig, IncidentService
 from storage import keyring as keyring_module
 from storage.database import (
     DatabaseURLError,
     close_database,
-    database,
-    is_postgres,
     open_database,
     safe_url,
 )
@@ -438,17 +433,16 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
 
     ``channels`` replaces the channels built from settings, and ``clock`` the wall clock (tests).
     """
-    app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[timing_middleware, error_middleware, api.api_key_middleware]
-    )
+    middlewares = [operations.timing_middleware, operations.error_middleware(settings.max_body_bytes),
+                   api.api_key_middleware]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS_KEY] = settings
     app.cleanup_ctx.append(storage_context)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(engine_context(channels, clock))
     app.cleanup_ctx.append(teams_bot.context(settings))
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_page)
+    operations.add_routes(app)
     api.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
@@ -476,6 +470,7 @@ def engine_context(channels, clock):
     async def context(app: web.Application):
         settings = app[SETTINGS_KEY]
         app[CHANNELS_KEY] = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
+        app[operations.CHANNEL_STATES_KEY] = describe_channels(app[CHANNELS_KEY])
         service = IncidentService(settings.engine_config(app[CHANNELS_KEY]), clock=clock)
         app[api.SERVICE_KEY] = service
         dispatcher = Dispatcher(service, app[CHANNELS_KEY], settings.dispatcher_config())
@@ -489,71 +484,6 @@ def engine_context(channels, clock):
     return context
 
 
-_SURFACES = (
-    ("/slack/", "slack"), ("/api/messages", "teams"), ("/a/", "links"), ("/twilio/", "twilio"),
-    ("/push/", "push"), ("/api/v1/", "api"), ("/webhooks/", "api"),
-)
-
-
-@web.middleware
-async def timing_middleware(request: web.Request, handler):
-    """Times interactive requests by surface for ``ackbot_request_seconds``."""
-    surface = next((name for prefix, name in _SURFACES if request.path.startswith(prefix)), None)
-    if surface is None:
-        return await handler(request)
-    started = time.perf_counter()
-    try:
-        return await handler(request)
-    finally:
-        metrics.REQUEST_SECONDS.labels(surface).observe(time.perf_counter() - started)
-
-
-async def metrics_page(request: web.Request) -> web.Response:
-    """Prometheus metrics; queue depth and the oldest due row's age are measured now."""
-    depth, oldest = await request.app[api.SERVICE_KEY].queue_stats()
-    metrics.QUEUE_DEPTH.set(depth)
-    metrics.QUEUE_OLDEST_AGE.set(oldest)
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler):
-    """Errors become JSON with a status and a message; nothing unexpected leaks a traceback."""
-    try:
-        return await handler(request)
-    except web.HTTPRequestEntityTooLarge:
-        return web.json_response(
-            {"error": f"request body too large (limit {request.app[SETTINGS_KEY].max_body_bytes} bytes)"},
-            status=413,
-        )
-    except web.HTTPException as error:
-        if error.status < 400 or error.content_type == "application/json":
-            raise
-        return web.json_response({"error": error.reason}, status=error.status, headers=_safe_headers(error))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, redacted_path(request.path))
-        return web.json_response({"error": "internal error"}, status=500)
-
-
-def _safe_headers(error: web.HTTPException) -> dict:
-    return {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Whether the database answers, and which channels are on (and how to switch on the rest)."""
-    try:
-        await database.run(database.execute_sql, "SELECT 1")
-        database_state = {"ok": True, "engine": "postgresql" if is_postgres() else "sqlite"}
-    except Exception as error:
-        database_state = {"ok": False, "error": type(error).__name__}
-    body = {
-        "status": "ok" if database_state["ok"] else "degraded",
-        "database": database_state,
-        "channels": describe_channels(request.app[CHANNELS_KEY]),
-    }
-    return web.json_response(body, status=200 if database_state["ok"] else 503)
-
-
 # --- the command line ------------------------------------------------------------------------
 
 
@@ -564,52 +494,8 @@ def version() -> str:
         return "unknown"
 
 
-def _command(commands, name: str, summary: str, description: str | None = None):
-    return commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ackbot", description="Ackbot: incident notifications you can acknowledge from anywhere."
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _command(commands, "serve", "run the HTTP server and, unless ACKBOT_DISPATCHER=false, the dispatcher")
-    _command(commands, "worker", "run the dispatcher alone (no HTTP server); several may share PostgreSQL")
-    _command(commands, "migrate", "create or upgrade the database schema; safe to run again")
-    keys = _command(commands, "keys", "manage encryption keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    _command(keys, "generate", "print a new key to put first in ACKBOT_ENCRYPTION_KEYS")
-    _command(keys, "rotate", "re-encrypt every stored secret under the first key",
-             "Re-encrypt every stored secret under the first key of ACKBOT_ENCRYPTION_KEYS. Safe to re-run;"
-             " afterwards the older keys can be removed.")
-    directory = _command(commands, "directory", "manage teams and people").add_subparsers(
-        dest="action", metavar="ACTION", required=True)
-    _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)").add_argument(
-        "file", type=Path, help="the people file (TOML), e.g. people.example.toml")
-    apikey = _command(commands, "apikey", "manage intake API keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    _command(apikey, "create", "create a key and print it once").add_argument("name", help="what the key is for")
-    _command(apikey, "list", "list keys (names and prefixes, never the keys)")
-    _command(apikey, "revoke", "revoke a key").add_argument("name")
-    status = _command(commands, "status", "show an incident's delivery grid per person and channel")
-    status.add_argument("number", help="the incident number, e.g. 42")
-    listing = _command(commands, "list", "list open incidents")
-    listing.add_argument("--all", action="store_true", help="include resolved incidents")
-    listing.add_argument("--team", help="only this team's incidents")
-    vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
-        dest="action", metavar="ACTION", required=True)
-    _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")
-    _command(commands, "push-link", "print a one-time link that subscribes a browser to a person's push pages").add_argument(
-        "user", help="the person's handle, e.g. alice")
-    manifest = _command(commands, "manifest", "print the Slack app manifest or write the Teams app package for ACKBOT_PUBLIC_URL")
-    manifest.add_argument("app", choices=["slack", "teams"], help="which app: slack (paste into api.slack.com/apps → Create"
-                          " app → From a manifest) or teams (a zip to upload in Teams → Apps → Manage your apps)")
-    manifest.add_argument("--output", type=Path, default=Path("ackbot-teams.zip"),
-                          help="where the Teams app package goes (default: ackbot-teams.zip)")
-    _command(commands, "version", "print the version")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = cli.build_parser().parse_args(argv)
     if args.command == "version":
         print(f"ackbot {version()}")
         return 0

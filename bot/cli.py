@@ -1,7 +1,9 @@
-"""The CLI's commands that work on the database (``app.main`` parses and opens storage first).
-Each prints what it did and returns the exit status; a refusal raises CommandError."""
+"""The CLI: its parser, and the commands that work on the database (``app.main`` parses and
+opens storage first). Each command prints what it did and returns the exit status; a refusal
+raises CommandError."""
 from __future__ import annotations
 
+import argparse
 from datetime import timedelta
 from pathlib import Path
 
@@ -95,3 +97,47 @@ async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_e
     print(f"(one-time link for {link.person}: it subscribes one browser; it works until"
           f" {link.expires_at:%Y-%m-%d %H:%M} UTC)", flush=True)
     return 0
+
+
+def _command(commands, name: str, summary: str, description: str | None = None):
+    return commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ackbot", description="Ackbot: incident notifications you can acknowledge from anywhere."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _command(commands, "serve", "run the HTTP server and, unless ACKBOT_DISPATCHER=false, the dispatcher")
+    _command(commands, "worker", "run the dispatcher alone (no HTTP server); several may share PostgreSQL")
+    _command(commands, "migrate", "create or upgrade the database schema; safe to run again")
+    keys = _command(commands, "keys", "manage encryption keys").add_subparsers(dest="action", metavar="ACTION", required=True)
+    _command(keys, "generate", "print a new key to put first in ACKBOT_ENCRYPTION_KEYS")
+    _command(keys, "rotate", "re-encrypt every stored secret under the first key",
+             "Re-encrypt every stored secret under the first key of ACKBOT_ENCRYPTION_KEYS. Safe to re-run;"
+             " afterwards the older keys can be removed.")
+    directory = _command(commands, "directory", "manage teams and people").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)").add_argument(
+        "file", type=Path, help="the people file (TOML), e.g. people.example.toml")
+    apikey = _command(commands, "apikey", "manage intake API keys").add_subparsers(dest="action", metavar="ACTION", required=True)
+    _command(apikey, "create", "create a key and print it once").add_argument("name", help="what the key is for")
+    _command(apikey, "list", "list keys (names and prefixes, never the keys)")
+    _command(apikey, "revoke", "revoke a key").add_argument("name")
+    status = _command(commands, "status", "show an incident's delivery grid per person and channel")
+    status.add_argument("number", help="the incident number, e.g. 42")
+    listing = _command(commands, "list", "list open incidents")
+    listing.add_argument("--all", action="store_true", help="include resolved incidents")
+    listing.add_argument("--team", help="only this team's incidents")
+    vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")
+    _command(commands, "push-link", "print a one-time link that subscribes a browser to a person's push pages").add_argument(
+        "user", help="the person's handle, e.g. alice")
+    manifest = _command(commands, "manifest", "print the Slack app manifest or write the Teams app package for ACKBOT_PUBLIC_URL")
+    manifest.add_argument("app", choices=["slack", "teams"], help="which app: slack (paste into api.slack.com/apps → Create"
+                          " app → From a manifest) or teams (a zip to upload in Teams → Apps → Manage your apps)")
+    manifest.add_argument("--output", type=Path, default=Path("ackbot-teams.zip"),
+                          help="where the Teams app package goes (default: ackbot-teams.zip)")
+    _command(commands, "version", "print the version")
+    return parser

@@ -1,0 +1,89 @@
+"""What operators and the HTTP layer need on every request: JSON errors instead of tracebacks,
+request timing, ``/healthz`` and ``/metrics``."""
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.access_log import redacted_path
+from bot.api import SERVICE_KEY
+from incidents import metrics
+from storage.database import database, is_postgres
+
+log = logging.getLogger("ackbot")
+
+# {"email": "on" | "off: set …"} for every channel, set when the engine starts.
+CHANNEL_STATES_KEY = web.AppKey("channel_states", dict)
+
+_SURFACES = (
+    ("/slack/", "slack"), ("/api/messages", "teams"), ("/a/", "links"), ("/twilio/", "twilio"),
+    ("/push/", "push"), ("/api/v1/", "api"), ("/webhooks/", "api"),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler):
+    """Times interactive requests by surface for ``ackbot_request_seconds``."""
+    surface = next((name for prefix, name in _SURFACES if request.path.startswith(prefix)), None)
+    if surface is None:
+        return await handler(request)
+    started = time.perf_counter()
+    try:
+        return await handler(request)
+    finally:
+        metrics.REQUEST_SECONDS.labels(surface).observe(time.perf_counter() - started)
+
+
+def error_middleware(max_body_bytes: int):
+    """Errors become JSON with a status and a message; nothing unexpected leaks a traceback."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        try:
+            return await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": f"request body too large (limit {max_body_bytes} bytes)"}, status=413)
+        except web.HTTPException as error:
+            if error.status < 400 or error.content_type == "application/json":
+                raise
+            return web.json_response({"error": error.reason}, status=error.status, headers=_safe_headers(error))
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, redacted_path(request.path))
+            return web.json_response({"error": "internal error"}, status=500)
+
+    return middleware
+
+
+def _safe_headers(error: web.HTTPException) -> dict:
+    return {name: value for name, value in error.headers.items() if name.lower() in ("allow", "retry-after")}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Whether the database answers, and which channels are on (and how to switch on the rest)."""
+    try:
+        await database.run(database.execute_sql, "SELECT 1")
+        database_state = {"ok": True, "engine": "postgresql" if is_postgres() else "sqlite"}
+    except Exception as error:
+        database_state = {"ok": False, "error": type(error).__name__}
+    body = {
+        "status": "ok" if database_state["ok"] else "degraded",
+        "database": database_state,
+        "channels": request.app[CHANNEL_STATES_KEY],
+    }
+    return web.json_response(body, status=200 if database_state["ok"] else 503)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus metrics; queue depth and the oldest due row's age are measured now."""
+    depth, oldest = await request.app[SERVICE_KEY].queue_stats()
+    metrics.QUEUE_DEPTH.set(depth)
+    metrics.QUEUE_OLDEST_AGE.set(oldest)
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
