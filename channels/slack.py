@@ -169,11 +169,14 @@ async def _call(method: str, call: Awaitable):
 
 
 def classify_slack_error(method: str, response) -> Exception:
-    """The delivery error for a failed Web API response (status, headers, ``error`` field)."""
-    data = response.data if isinstance(response.data, dict) else {}
-    error = data.get("error") or f"HTTP {response.status_code}"
+    """The delivery error for a failed Web API response (status, headers, ``error`` field).
+    slack_sdk hands over its own response, or the raw aiohttp one when the body was not JSON."""
+    data = getattr(response, "data", None)
+    data = data if isinstance(data, dict) else {}
+    status = getattr(response, "status_code", None) or getattr(response, "status", 0)
+    error = data.get("error") or f"HTTP {status}"
     message = f"Slack {method}: {error}"
-    if response.status_code == 429 or response.status_code >= 500 or error in TEMPORARY_ERRORS:
+    if status == 429 or status >= 500 or error in TEMPORARY_ERRORS:
         retry_after = parse_retry_after((response.headers or {}).get("Retry-After"), datetime.now(timezone.utc))
         return TemporaryDeliveryError(message, retry_after)
     return PermanentDeliveryError(message)

@@ -128,7 +128,7 @@ class TwilioApi:
             )
         except TwilioApiError as error:
             raise error.delivery_error() from None
-        return message.sid
+        return _sid(message, "message")
 
     async def start_call(self, to: str, twiml_url: str, status_callback: str) -> str:
         """Ring ``to``; Twilio fetches the call's TwiML from ``twiml_url`` when it is answered, and
@@ -142,4 +142,12 @@ class TwilioApi:
             )
         except TwilioApiError as error:
             raise error.delivery_error() from None
-        return call.sid
+        return _sid(call, "call")
+
+
+def _sid(resource, what: str) -> str:
+    """The SID Twilio gave the new resource; without one no receipt could ever be matched, so an
+    answer lacking it is a failed send, not a sent one."""
+    if not getattr(resource, "sid", None):
+        raise PermanentDeliveryError(f"Twilio accepted the {what} but returned no SID")
+    return resource.sid
