@@ -12,13 +12,13 @@ from pathlib import Path
 from storage.database import database
 from storage.enums import DeliveryStatus
 from storage.models import NotificationLog
-from tests.integration.test_crash_recovery import (  # noqa: F401  (re-exported for the kill tests)
+from tests.integration.worker_support import (  # noqa: F401  (re-exported for the kill tests)
     Workers,
-    _check_alive as check_alive,
-    _queue_alerts as queue_alerts,
-    _rows as rows,
-    _status_counts as status_counts,
-    _wait_until as wait_until,
+    check_alive,
+    queue_alerts,
+    notification_rows,
+    status_counts,
+    wait_until,
 )
 
 UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)

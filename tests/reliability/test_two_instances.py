@@ -21,7 +21,7 @@ from tests.reliability.kill_support import (
     in_hands,
     kill_at_random,
     queue_alerts,
-    rows,
+    notification_rows,
     wait_until,
     worker_id,
 )
@@ -75,7 +75,7 @@ async def test_the_survivor_finishes_and_resends_only_what_the_killed_worker_hel
                 print(workers.logs())
                 raise
 
-        final = await rows()
+        final = await notification_rows()
         tally = Tally.of(list(recorder.received))
 
     by_worker = {label: sum(1 for body in recorder.received if body["worker"] == label) for label in ready}

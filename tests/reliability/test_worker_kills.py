@@ -22,7 +22,7 @@ from tests.reliability.kill_support import (
     in_hands,
     kill_at_random,
     queue_alerts,
-    rows,
+    notification_rows,
     wait_until,
     worker_id,
 )
@@ -66,7 +66,7 @@ async def test_random_sigkills_lose_nothing_and_resend_at_most_what_was_in_fligh
                 print(workers.logs())
                 raise
 
-        final = await rows()
+        final = await notification_rows()
         tally = Tally.of(list(recorder.received))
 
     held = set().union(*held_at_kills)
