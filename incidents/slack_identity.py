@@ -7,12 +7,16 @@ token (encrypted). One Slack identity per person: a newer proof replaces an olde
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from peewee import fn
 
 from storage.database import write_transaction
 from storage.models import SlackConnection, User
+
+
+# last_used_at is kept to the minute: a write on every click would serialise clicks for nothing.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def linked_user(slack_user_id: str, now: datetime) -> User | None:
@@ -25,7 +29,8 @@ def linked_user(slack_user_id: str, now: datetime) -> User | None:
     )
     if connection is None:
         return None
-    SlackConnection.update(last_used_at=now).where(SlackConnection.id == connection.id).execute()
+    if connection.last_used_at is None or now - connection.last_used_at > LAST_USED_RESOLUTION:
+        SlackConnection.update(last_used_at=now).where(SlackConnection.id == connection.id).execute()
     return connection.user
 
 

@@ -43,7 +43,8 @@ class UTCDateTimeField(Field):
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.strptime(value, _SQLITE_TIME_FORMAT).replace(tzinfo=timezone.utc)
+            # fromisoformat reads the stored format ~50x faster than strptime: this is a hot path.
+            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)

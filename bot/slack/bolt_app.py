@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import ClientSession
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -61,9 +62,15 @@ def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackS
         config, installations, log, LINK_STATE, scopes=(), user_scopes=LINK_USER_SCOPES,
         callback_options=AsyncCallbackOptions(success=_linked_page, failure=_link_failed_page),
     ))
+    # Bot-only, cached authorize: clicks act with the bot token, and without the cache Bolt
+    # calls auth.test (a round trip to Slack) before acknowledging every single click.
+    authorize = AsyncInstallationStoreAuthorize(
+        installation_store=installations, client_id=config.client_id, client_secret=config.client_secret,
+        logger=log, bot_only=True, cache_enabled=True, client=client,
+    )
     bolt = AsyncApp(
         name="ackbot", logger=log, signing_secret=config.signing_secret, client=client,
-        installation_store=installations, oauth_flow=install_flow,
+        installation_store=installations, oauth_flow=install_flow, authorize=authorize,
     )
     bolt.use(ReplayGuard().middleware)
     events.register(bolt, surface, installations)
