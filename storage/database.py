@@ -6,11 +6,13 @@ event loop. Models bind to the ``database`` proxy, initialised by ``open_databas
 """
 from __future__ import annotations
 
+import asyncio
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from peewee import DatabaseProxy
-from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase
+from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase, await_
 
 database = DatabaseProxy()
 
@@ -54,12 +56,42 @@ def is_postgres() -> bool:
     return isinstance(database.obj, AsyncPostgresqlDatabase)
 
 
+@contextmanager
 def write_transaction():
-    """A transaction that will write: IMMEDIATE on SQLite, so it takes the write lock up front
-    (a deferred one that reads first can fail at once with SQLITE_BUSY instead of waiting)."""
+    """A transaction that will write. Synchronous: use inside ``database.run``.
+
+    On SQLite it is IMMEDIATE, so it takes the write lock up front (a deferred one that reads
+    first can fail at once with SQLITE_BUSY instead of waiting), and the writers of this process
+    take turns on an asyncio lock first: otherwise they wait in SQLite's busy handler, which
+    sleeps in growing steps while the lock sits free (seconds of tail latency under load).
+    """
     if is_postgres():
-        return database.atomic()
-    return database.atomic("IMMEDIATE")
+        with database.atomic():
+            yield
+        return
+    with _one_writer_at_a_time():
+        with database.atomic("IMMEDIATE"):
+            yield
+
+
+@contextmanager
+def _one_writer_at_a_time():
+    state = database.obj
+    task = asyncio.current_task()
+    if getattr(state, "_writer", None) is task:  # a nested write transaction of the same task
+        yield
+        return
+    # The connection first, then the turn: a task waiting for its turn while holding no
+    # connection could otherwise starve the writer of one.
+    database.connect()
+    lock = state.__dict__.setdefault("_write_lock", asyncio.Lock())
+    await_(lock.acquire())
+    state._writer = task
+    try:
+        yield
+    finally:
+        state._writer = None
+        lock.release()
 
 
 def lock_rows(query, skip_locked: bool = False):
