@@ -316,6 +316,9 @@ class Settings:
     def checked(self) -> "Settings":
         """Refuse combinations that would break a promise: a lease shorter than a send may take
         would let a second worker resend rows a slow but live worker is still sending."""
+        if self.database_pool_size < 3:
+            # The server keeps one connection for start-up and one for the dispatcher; requests need more.
+            raise SettingsError(f"ACKBOT_DATABASE_POOL_SIZE: must be 3 or more, got {self.database_pool_size}")
         if self.lease_seconds <= self.send_timeout + 5:
             raise SettingsError(
                 f"ACKBOT_LEASE_SECONDS: must exceed ACKBOT_SEND_TIMEOUT ({self.send_timeout:g}s) by more than 5s,"

@@ -33,6 +33,7 @@ def test_defaults_need_no_configuration(tmp_path):
         ("ACKBOT_MAGIC_LINK_TTL", "soon", "ACKBOT_MAGIC_LINK_TTL: expected a duration"),
         ("ACKBOT_DISPATCHER", "maybe", "ACKBOT_DISPATCHER: expected true or false"),
         ("ACKBOT_LEASE_SECONDS", "10", "ACKBOT_LEASE_SECONDS: must exceed ACKBOT_SEND_TIMEOUT"),
+        ("ACKBOT_DATABASE_POOL_SIZE", "2", "ACKBOT_DATABASE_POOL_SIZE: must be 3 or more"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable, value, message):
