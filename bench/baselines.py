@@ -20,6 +20,8 @@ import time
 
 from aiohttp import web
 
+from bench.fake_providers import serve
+
 
 def bolt_app(signing_secret: str, slack_api_url: str, token: str) -> web.Application:
     # Imported here so the bare baseline's process does not load Bolt at all.
@@ -57,18 +59,6 @@ def bare_app(signing_secret: str) -> web.Application:
     app = web.Application()
     app.router.add_post("/slack/events", events)
     return app
-
-
-async def serve(app: web.Application) -> None:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    print(f"READY {runner.addresses[0][1]}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
 
 
 def main() -> None:

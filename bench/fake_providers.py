@@ -104,10 +104,14 @@ class FakeSlack:
         return web.json_response(dict(self.calls))
 
 
-async def serve(routes, port: int = 0) -> None:
-    """Serve on 127.0.0.1 (``port`` 0: any free one), print READY <port>, run until killed."""
+def app_with(routes) -> web.Application:
     app = web.Application()
     routes(app)
+    return app
+
+
+async def serve(app: web.Application, port: int = 0) -> None:
+    """Serve on 127.0.0.1 (``port`` 0: any free one), print READY <port>, run until killed."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024)
@@ -126,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeTwilio() if args.provider == "twilio" else FakeSlack()
     try:
-        asyncio.run(serve(fake.routes, args.port))
+        asyncio.run(serve(app_with(fake.routes), args.port))
     except KeyboardInterrupt:
         pass
 
