@@ -4,7 +4,6 @@ Nothing imports this module. Everything below it receives what it needs as argum
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os

@@ -76,7 +76,6 @@ def alert_group(index: int, key: int) -> dict:
 
 
 def _figures() -> dict:
-    from storage.models import Incident, NotificationLog
 
     statuses = dict(NotificationLog.select(NotificationLog.status, fn.COUNT(NotificationLog.id))
                     .group_by(NotificationLog.status).tuples())

@@ -9,8 +9,8 @@ from channels.sms import SmsChannel
 from channels.teams import BotCredentials, BotFrameworkToken, TeamsChannel
 from channels.twilio_client import TwilioAccount, TwilioApi
 from channels.types import Channel, NotificationChannel
-from incidents.slack_workspaces import StoredBotTokens
 from channels.voice import VoiceChannel
+from incidents.slack_workspaces import StoredBotTokens
 
 # The setting that switches each channel on; shown while it is off.
 ENABLING_SETTING = {

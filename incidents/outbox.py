@@ -134,6 +134,9 @@ def _fail_exhausted_leases(config: EngineConfig, now: datetime) -> None:
         _fail(row, f"gave up after {row.attempt_count} attempts (the last one never reported back)", now)
 
 
+_NO_SLACK = (None, None)  # (Slack user id, Slack team id) of a person with no Slack connection
+
+
 def load_deliveries(ids: list[int]) -> list[Delivery]:
     rows = (
         NotificationLog.select(NotificationLog, Incident, User, Team)
@@ -166,8 +169,8 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
             attempt=row.attempt_count, escalation_level=row.escalation_level, queued_at=row.queued_at,
             message_reference=row.message_reference, incident=row.incident,
             team_name=row.incident.team.display_name if row.incident.team_id else "",
-            user=row.user, slack_user_id=slack.get(row.user_id, (None, None))[0], teams_reference=teams.get(row.user_id),
-            push_subscriptions=tuple(push.get(row.user_id, ())), slack_team_id=slack.get(row.user_id, (None, None))[1],
+            user=row.user, slack_user_id=slack.get(row.user_id, _NO_SLACK)[0], teams_reference=teams.get(row.user_id),
+            push_subscriptions=tuple(push.get(row.user_id, ())), slack_team_id=slack.get(row.user_id, _NO_SLACK)[1],
         )
         for row in rows
     ]

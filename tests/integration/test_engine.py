@@ -191,7 +191,7 @@ async def test_a_repeated_dedup_key_pages_nobody_again(engine, payments):
 
 
 async def test_temporary_failures_back_off_and_stop_at_the_attempt_cap(engine, payments):
-    alice = await _person("alice", payments, phone=False)
+    await _person("alice", payments, phone=False)
     engine.channels[Channel.EMAIL].default = TEMPORARY
     incident = (await engine.service.trigger(TriggerRequest(title="x", team="payments"))).incident
     await engine.tick()
