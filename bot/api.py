@@ -105,6 +105,15 @@ def report_json(report: IncidentReport) -> dict:
         }
         for line in report.notifications
     ]
+    body["team_posts"] = [
+        {
+            "channel": post.channel, "destination": post.destination, "kind": post.kind, "status": post.status,
+            "attempts": post.attempts, "provider_id": post.provider_id, "error": post.error,
+            "queued_at": at(post.queued_at), "sent_at": at(post.sent_at), "delivered_at": at(post.delivered_at),
+            "last_attempt_at": at(post.last_attempt_at),
+        }
+        for post in report.team_posts
+    ]
     body["timeline"] = [
         {"kind": event.kind, "at": at(event.at), "person": event.person, "channel": event.channel, "message": event.message}
         for event in report.events

@@ -31,22 +31,26 @@ def status_grid(report: IncidentReport) -> str:
         lines.append(f"acknowledged by {incident.acknowledged_by_name} via {surface_label(incident.acknowledged_via)} at {_time(incident.acknowledged_at)}")
     if incident.resolved_at:
         lines.append(f"resolved by {incident.resolved_by_name} via {surface_label(incident.resolved_via)} at {_time(incident.resolved_at)}")
-    if not report.notifications:
+    if not report.notifications and not report.team_posts:
         lines.append("no notifications")
         return "\n".join(lines)
     header = ("person", "channel", "kind", "status", "tries", "level", "queued", "sent", "delivered", "provider id", "last error")
     rows = [
-        (
-            line.person, line.channel, line.kind, line.status, str(line.attempts), str(line.escalation_level or "-"),
-            _time(line.queued_at), _time(line.sent_at), _time(line.delivered_at), line.provider_id or "-",
-            (line.error or "-")[:80],
-        )
-        for line in report.notifications
+        _grid_row(line.person, line, str(line.escalation_level or "-")) for line in report.notifications
+    ] + [
+        _grid_row(f"team channel {post.destination}", post, "-") for post in report.team_posts
     ]
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     return "\n".join(lines)
+
+
+def _grid_row(who: str, line, level: str) -> tuple[str, ...]:
+    return (
+        who, line.channel, line.kind, line.status, str(line.attempts), level, _time(line.queued_at),
+        _time(line.sent_at), _time(line.delivered_at), line.provider_id or "-", (line.error or "-")[:80],
+    )
 
 
 def incident_list(incidents: list[Incident]) -> str:

@@ -1,4 +1,5 @@
-"""The outbox worker: claim due notifications → send → record → let escalation move on.
+"""The outbox worker: claim due notifications (pages to people, posts to team channels) → send
+→ record → let escalation move on.
 
 One ``Dispatcher`` runs in every ``ackbot serve`` process (and alone in ``ackbot worker``). New
 work queued in the same process wakes it at once; work queued by other processes is found
@@ -21,7 +22,7 @@ from channels.base import backoff_delay, redact
 from channels.payloads import build_payload
 from channels.types import Channel, ChannelDeliveryResult, NotificationChannel
 from incidents import metrics
-from incidents.outbox import Delivery, DeliveryOutcome
+from incidents.outbox import Delivery, DeliveryOutcome, TeamPostDelivery
 from incidents.service import IncidentService
 
 log = logging.getLogger("ackbot.dispatcher")
@@ -58,7 +59,7 @@ class Dispatcher:
         self._random = random_source
         self._wake = asyncio.Event()
         self._stopping = False
-        self._in_flight: set[int] = set()
+        self._in_flight: list[Delivery | TeamPostDelivery] = []
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -70,15 +71,15 @@ class Dispatcher:
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
         if not deliveries:
             return 0
-        self._in_flight.update(delivery.notification_id for delivery in deliveries)
-        try:
-            outcomes = await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
-            statuses = await self.service.record_outcomes(self.worker_id, list(zip(deliveries, outcomes)))
-        finally:
-            self._in_flight.difference_update(delivery.notification_id for delivery in deliveries)
-        lost = [delivery.notification_id for delivery, status in zip(deliveries, statuses) if status is None]
+        # Cleared only once recorded: a batch cut short (cancelled at shutdown) is what ``stop``
+        # hands back to the queue.
+        self._in_flight = deliveries
+        outcomes = await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
+        statuses = await self.service.record_outcomes(self.worker_id, list(zip(deliveries, outcomes)))
+        self._in_flight = []
+        lost = [delivery.label for delivery, status in zip(deliveries, statuses) if status is None]
         if lost:
-            log.warning("claims lost before results were recorded: notifications %s", lost)
+            log.warning("claims lost before results were recorded: %s", ", ".join(lost))
         return len(deliveries)
 
     async def run(self) -> None:
@@ -110,17 +111,17 @@ class Dispatcher:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if self._in_flight:
-            released = await self.service.release_claims(self.worker_id, sorted(self._in_flight))
+            released = await self.service.release_claims(self.worker_id, self._in_flight)
             log.info("released %d unfinished notification(s) back to the queue", released)
 
-    async def _attempt(self, delivery: Delivery) -> DeliveryOutcome:
+    async def _attempt(self, delivery: Delivery | TeamPostDelivery) -> DeliveryOutcome:
         result = await self._send(delivery)
         if not result.success:
             error_class = "temporary" if result.temporary else "permanent"
             metrics.PROVIDER_ERRORS.labels(delivery.channel, error_class).inc()
         return self._outcome(delivery, result)
 
-    async def _send(self, delivery: Delivery) -> ChannelDeliveryResult:
+    async def _send(self, delivery: Delivery | TeamPostDelivery) -> ChannelDeliveryResult:
         channel = self.channels.get(delivery.channel)
         if channel is None:
             return ChannelDeliveryResult.permanent_failure(f"the {delivery.channel.lower()} channel is not configured")
@@ -133,7 +134,7 @@ class Dispatcher:
             log.exception("channel %s raised instead of returning a result", delivery.channel)
             return ChannelDeliveryResult.permanent_failure(redact(f"{type(error).__name__}: {error}"))
 
-    def _outcome(self, delivery: Delivery, result: ChannelDeliveryResult) -> DeliveryOutcome:
+    def _outcome(self, delivery: Delivery | TeamPostDelivery, result: ChannelDeliveryResult) -> DeliveryOutcome:
         retry_at = None
         if not result.success and result.temporary:
             delay = backoff_delay(

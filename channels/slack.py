@@ -1,11 +1,12 @@
-"""The Slack channel: incident cards as direct messages from the workspace's bot, edited in place
-when the incident changes.
+"""The Slack channel: incident cards as direct messages from the workspace's bot, or as posts in
+a team's channel, edited in place when the incident changes.
 
-An ALERT opens a DM with the person (``conversations.open``) and posts the card; the post is
-confirmed at once, so it is DELIVERED, and ``channel:ts`` is both the provider id and the message
-reference. A STATUS notice with a reference edits that card (``chat.update``); a TEST posts a
-short DM. The bot token is the workspace installation's, looked up per send through ``tokens``
-(this module never touches the database) and refreshed here when the app uses expiring tokens.
+An ALERT opens a DM with the person (``conversations.open``), or takes the team's channel id, and
+posts the card; the post is confirmed at once, so it is DELIVERED, and ``channel:ts`` is both the
+provider id and the message reference. A STATUS notice with a reference edits that card
+(``chat.update``); a TEST posts a short DM. The bot token is the workspace installation's,
+looked up per send through ``tokens`` (this module never touches the database) and refreshed
+here when the app uses expiring tokens.
 
 Errors: ``ratelimited`` (HTTP 429) and 5xx are temporary, honouring Retry-After; a revoked or
 invalid token, an unknown or inaccessible channel, a deactivated account and every other Slack
@@ -31,6 +32,10 @@ from channels.types import Channel, ChannelDeliveryResult, NotificationKind, Not
 
 # Slack errors worth another try; every other ok:false is permanent.
 TEMPORARY_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+NO_WORKSPACE = (
+    "no Slack workspace to post in: install Ackbot in the team's workspace, or, with several installed,"
+    " set the team's slack_workspace in the people file"
+)
 # Refresh an expiring bot token this long before it expires.
 ROTATION_MARGIN = timedelta(minutes=10)
 
@@ -110,13 +115,14 @@ class SlackChannel(BaseChannel):
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         recipient = payload.recipient
-        if not recipient.slack_user_id or not recipient.slack_team_id:
+        if recipient.slack_channel_id is None and not (recipient.slack_user_id and recipient.slack_team_id):
             raise PermanentDeliveryError("the person has no linked Slack account")
+        if not recipient.slack_team_id:
+            raise PermanentDeliveryError(NO_WORKSPACE)
         client = self._client(await self._bot_token(recipient.slack_team_id))
         if payload.kind == NotificationKind.STATUS and payload.message_reference:
             return await self._update_card(client, payload)
-        opened = await _call("conversations.open", client.conversations_open(users=recipient.slack_user_id))
-        channel = opened["channel"]["id"]
+        channel = recipient.slack_channel_id or await self._open_direct_message(client, recipient.slack_user_id)
         if payload.kind == NotificationKind.TEST:
             text, blocks = check_message(payload)
         else:
@@ -126,6 +132,10 @@ class SlackChannel(BaseChannel):
             "chat.postMessage", client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         )
         return _posted(posted["channel"], posted["ts"])
+
+    async def _open_direct_message(self, client: AsyncWebClient, slack_user_id: str) -> str:
+        opened = await _call("conversations.open", client.conversations_open(users=slack_user_id))
+        return opened["channel"]["id"]
 
     async def _update_card(self, client: AsyncWebClient, payload: NotificationPayload) -> ChannelDeliveryResult:
         reference = payload.message_reference

@@ -48,22 +48,25 @@ class NotificationAction:
 
 @dataclass(frozen=True)
 class Recipient:
-    """The person being paged and each address a channel may reach them at.
+    """The person being paged and each address a channel may reach them at, or a team's chat
+    channel (then ``user_id`` is None and ``name`` is the team's).
 
     A channel uses only its own address; when that address is missing, the channel reports a
     permanent failure. ``time_zone`` is an IANA name used to show times in the person's zone.
-    ``slack_team_id`` is the Slack workspace of ``slack_user_id`` (whose bot sends the DM);
+    ``slack_team_id`` is the Slack workspace of ``slack_user_id`` or ``slack_channel_id`` (whose
+    bot sends); ``slack_channel_id`` is a team's Slack channel, posted to directly;
     ``teams_reference`` is a Bot Framework conversation reference; ``push_subscriptions`` are
     Web Push subscriptions (endpoint and keys). Mappings here are read-only by convention.
     """
 
-    user_id: int
+    user_id: int | None
     name: str
     email: str | None = None
     phone: str | None = None
     time_zone: str = "UTC"
     slack_user_id: str | None = None
     slack_team_id: str | None = None
+    slack_channel_id: str | None = None
     teams_reference: Mapping | None = None
     push_subscriptions: tuple[Mapping, ...] = ()
 
@@ -77,9 +80,9 @@ class NotificationPayload:
     ``escalation_level`` (the team level that paged this person; ``None`` for direct pages),
     ``dashboard_url`` and ``triggered_at`` (aware).
 
-    Who and which delivery: ``user_id`` and ``recipient`` are the same person;
-    ``notification_id`` is the ``NotificationLog`` row this send is for, so a channel can put it
-    in idempotency keys and callbacks.
+    Who and which delivery: ``user_id`` and ``recipient`` are the same person (None for a post
+    to a team's channel); ``notification_id`` is the ``NotificationLog`` row this send is for (the
+    ``TeamPost`` row for a team post), so a channel can put it in idempotency keys and callbacks.
 
     What kind of message: ``kind`` is an ALERT (a page), a STATUS notice (``status_text`` says
     what changed, e.g. "Acknowledged by Alice via Slack at 14:02") or a TEST. ``actions`` are the
@@ -90,7 +93,7 @@ class NotificationPayload:
     """
 
     incident_id: int
-    user_id: int
+    user_id: int | None
     title: str
     body: str
     priority: Priority

@@ -23,12 +23,13 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 SLACK_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+SLACK_WORKSPACE_ID = re.compile(r"T[A-Z0-9]{6,}")
 # PostgreSQL columns are varchar(255): SQLite would keep longer text, PostgreSQL refuses it.
 MAX_TEXT = 255
 MAX_DELAY_MINUTES = 7 * 24 * 60
 
 TOP_KEYS = ("teams", "users")
-TEAM_KEYS = ("name", "display_name", "slack_channel", "escalation_levels")
+TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "escalation_levels")
 LEVEL_KEYS = ("delay_minutes", "users")
 USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels")
 TIER_KEYS = tuple(tier.value for tier in Tier)
@@ -54,6 +55,7 @@ class TeamEntry:
     name: str
     display_name: str
     slack_channel: str | None
+    slack_workspace: str | None
     escalation_levels: tuple[LevelEntry, ...]
 
     @property
@@ -217,13 +219,18 @@ def _entry(kind: str, position: int, data: dict, key: str) -> str:
 def _team(top: _Table, position: int, data: dict) -> TeamEntry:
     team = _Table(top.source, _entry("teams", position, data, "name"), data, TEAM_KEYS)
     name = team.matching("name", SLUG, f"a team name ({_SLUG_RULE})")
+    slack_channel = team.matching("slack_channel", SLACK_CHANNEL_ID, "a Slack channel ID like C0123456", required=False)
+    slack_workspace = team.matching(
+        "slack_workspace", SLACK_WORKSPACE_ID, "a Slack workspace ID like T0123456", required=False
+    )
+    if slack_workspace and not slack_channel:
+        raise team.error("slack_workspace", "names the workspace of slack_channel, which is missing")
     return TeamEntry(
         position=position,
         name=name,
         display_name=team.text("display_name", required=False) or name,
-        slack_channel=team.matching(
-            "slack_channel", SLACK_CHANNEL_ID, "a Slack channel ID like C0123456", required=False
-        ),
+        slack_channel=slack_channel,
+        slack_workspace=slack_workspace,
         escalation_levels=tuple(
             _level(team, number, level)
             for number, level in team.tables("escalation_levels", "teams.escalation_levels")

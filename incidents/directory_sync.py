@@ -128,7 +128,10 @@ def _upsert_teams(entries: tuple[TeamEntry, ...], changes: Changes) -> None:
     query = Team.select().where(Team.name.in_([entry.name for entry in entries]))
     stored = {team.name: team for team in query}
     for entry in entries:
-        wanted = {"display_name": entry.display_name, "slack_channel": entry.slack_channel}
+        wanted = {
+            "display_name": entry.display_name, "slack_channel": entry.slack_channel,
+            "slack_workspace": entry.slack_workspace,
+        }
         team = stored.get(entry.name)
         if team is None:
             Team.create(name=entry.name, **wanted)

@@ -21,6 +21,7 @@ from incidents.escalation import (
 )
 from incidents.intake import TriggerRequest
 from incidents.people import levels_of_team, reachable_channels
+from incidents.team_posts import queue_alert_post, queue_status_posts
 from storage.database import lock_rows, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
@@ -121,6 +122,8 @@ def _trigger_once(request, config, now) -> tuple[Incident, bool]:
         record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}", now)
         if team is None:
             record_event(incident.id, EventKind.UNREACHABLE, "No team given: nobody was paged", now)
+        else:
+            queue_alert_post(incident, team, config.enabled_channels, now)
         escalate(incident, config, now)
     return Incident.get_by_id(incident.id), True
 
@@ -285,6 +288,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
             f"{verb} by {actor.name} via {surface_label(actor.via)}", now, user_id=actor.user_id, channel=actor.via,
         )
         _queue_status_notices(number, actor, now)
+        queue_status_posts(number, now)
     return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)
 
 

@@ -1,10 +1,10 @@
-"""The outbox: NotificationLog rows are the queue the dispatcher works from.
+"""The outbox: NotificationLog rows (pages to people) and TeamPost rows (cards in a team's
+channel) are the queue the dispatcher works from.
 
 Synchronous transactions, run inside ``database.run`` (``incidents.service`` wraps them).
-Guarantees:
-- a row is claimed by one worker at a time (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: the
-  IMMEDIATE write transaction), marked SENDING with a lease, and its attempt counted at claim, so
-  an attempt cut short by a crash still counts;
+Guarantees (the claiming rules are ``incidents.leases``):
+- a row is claimed by one worker at a time, marked SENDING with a lease, and its attempt counted
+  at claim, so an attempt cut short by a crash still counts;
 - a SENDING row whose lease expired (its worker died) is claimed again; one that has used every
   attempt is FAILED instead;
 - a result is recorded only by the worker that holds the claim.
@@ -12,14 +12,21 @@ Guarantees:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-
-from peewee import JOIN
 from datetime import datetime
 
-from incidents import metrics
+from peewee import JOIN
+
+from incidents import leases, metrics
 from incidents.action_tokens import mint_tokens
 from incidents.lifecycle import EngineConfig, available_actions, record_event
 from incidents.push_subscriptions import forget_endpoints
+from incidents.team_post_outbox import (
+    TeamPostDelivery,
+    claim_due_team_posts,
+    load_team_posts,
+    record_team_post,
+    release_team_posts,
+)
 from storage.database import lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
@@ -28,6 +35,7 @@ from storage.models import (
     PushSubscription,
     SlackConnection,
     Team,
+    TeamPost,
     TeamsConnection,
     User,
 )
@@ -53,6 +61,10 @@ class Delivery:
     action_tokens: dict[str, str] = field(default_factory=dict)
     slack_team_id: str | None = None
 
+    @property
+    def label(self) -> str:
+        return f"notification {self.notification_id}"
+
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
@@ -69,27 +81,22 @@ class DeliveryOutcome:
     gone_endpoints: tuple[str, ...] = ()
 
 
-def _due(now: datetime):
-    queued = (NotificationLog.status == DeliveryStatus.QUEUED) & (NotificationLog.next_attempt_at <= now)
-    abandoned = (NotificationLog.status == DeliveryStatus.SENDING) & (NotificationLog.lease_expires_at <= now)
-    return queued | abandoned
-
-
-def claim_due_notifications(worker_id: str, limit: int, config: EngineConfig, now: datetime) -> list[Delivery]:
-    """Claim up to ``limit`` due rows for ``worker_id`` and return what is needed to send them."""
+def claim_due_notifications(
+    worker_id: str, limit: int, config: EngineConfig, now: datetime
+) -> list[Delivery | TeamPostDelivery]:
+    """Claim up to ``limit`` due rows for ``worker_id`` (team posts first: there are few of them
+    and each batch takes at most one per chat channel, then pages to people) and return what is
+    needed to send them."""
     with write_transaction():
-        _fail_exhausted_leases(config, now)
-        candidates = lock_rows(
-            NotificationLog.select(NotificationLog.id).where(_due(now)).order_by(NotificationLog.next_attempt_at).limit(limit),
-            skip_locked=True,
-        )
-        ids = [row.id for row in candidates]
+        for row in leases.exhausted_leases(NotificationLog, config, now):
+            _fail(row, leases.gave_up_message(row.attempt_count), now)
+        post_ids = claim_due_team_posts(worker_id, limit, config, now)
+        room = limit - len(post_ids)
+        ids = [row.id for row in leases.due_candidates(NotificationLog, room, now)] if room > 0 else []
         if ids:
-            NotificationLog.update(
-                status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + config.lease,
-                attempt_count=NotificationLog.attempt_count + 1, last_attempt_at=now,
-            ).where(NotificationLog.id.in_(ids)).execute()
-    return _with_action_links(load_deliveries(ids), config, now) if ids else []
+            leases.claim(NotificationLog, ids, worker_id, config, now)
+    pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
+    return [*load_team_posts(post_ids), *pages]
 
 
 # Channels that can only carry links, so their Acknowledge/Resolve buttons are one-time tokens.
@@ -119,19 +126,6 @@ def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: da
         replace(delivery, action_tokens=minted[delivery.notification_id]) if delivery.notification_id in minted else delivery
         for delivery in deliveries
     ]
-
-
-def _fail_exhausted_leases(config: EngineConfig, now: datetime) -> None:
-    exhausted = lock_rows(
-        NotificationLog.select().where(
-            (NotificationLog.status == DeliveryStatus.SENDING)
-            & (NotificationLog.lease_expires_at <= now)
-            & (NotificationLog.attempt_count >= config.max_attempts)
-        ),
-        skip_locked=True,
-    )
-    for row in exhausted:
-        _fail(row, f"gave up after {row.attempt_count} attempts (the last one never reported back)", now)
 
 
 _NO_SLACK = (None, None)  # (Slack user id, Slack team id) of a person with no Slack connection
@@ -177,37 +171,22 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
 
 
 def record_outcomes(
-    worker_id: str, results: list[tuple[Delivery, DeliveryOutcome]], config: EngineConfig, now: datetime
+    worker_id: str, results: list[tuple[Delivery | TeamPostDelivery, DeliveryOutcome]], config: EngineConfig, now: datetime
 ) -> list[DeliveryStatus | None]:
     """Record a batch of send results in one transaction; for each, the row's new status, or
     None when this worker no longer holds the claim (its lease expired and the row was claimed
     again, so the result of that send is not the row's to keep)."""
     with write_transaction():
-        return [_record(delivery, outcome, worker_id, config, now) for delivery, outcome in results]
+        return [
+            record_team_post(delivery, outcome, worker_id, config, now) if isinstance(delivery, TeamPostDelivery)
+            else _record(delivery, outcome, worker_id, config, now)
+            for delivery, outcome in results
+        ]
 
 
 def _record(delivery: Delivery, outcome: DeliveryOutcome, worker_id: str, config: EngineConfig, now: datetime):
-    released = {NotificationLog.lease_expires_at: None, NotificationLog.claimed_by: None}
-    if outcome.success:
-        status = DeliveryStatus.DELIVERED if outcome.delivered_at else DeliveryStatus.SENT
-        changes = {
-            NotificationLog.provider_id: outcome.provider_id, NotificationLog.sent_at: now,
-            NotificationLog.delivered_at: outcome.delivered_at, NotificationLog.error: None,
-            NotificationLog.message_reference: outcome.message_reference or delivery.message_reference,
-        }
-    elif outcome.retry_at is not None and delivery.attempt < config.max_attempts:
-        status = DeliveryStatus.QUEUED
-        changes = {NotificationLog.next_attempt_at: outcome.retry_at, NotificationLog.error: outcome.error}
-    else:
-        status = DeliveryStatus.FAILED
-        suffix = f" (after {delivery.attempt} attempts)" if outcome.retry_at is not None else ""
-        changes = {NotificationLog.error: f"{outcome.error}{suffix}"}
-    held = (
-        (NotificationLog.id == delivery.notification_id)
-        & (NotificationLog.status == DeliveryStatus.SENDING)
-        & (NotificationLog.claimed_by == worker_id)
-    )
-    if NotificationLog.update({NotificationLog.status: status, **changes, **released}).where(held).execute() != 1:
+    status, changes = leases.result_changes(NotificationLog, delivery.attempt, outcome, config, now)
+    if not leases.record_if_held(NotificationLog, delivery.notification_id, worker_id, status, changes):
         return None
     if outcome.gone_endpoints:
         forget_endpoints(delivery.user.id, outcome.gone_endpoints)
@@ -237,9 +216,7 @@ def _after(incident_id, user_id, name, channel, kind, status, error, now) -> Non
 
 
 def _fail(row: NotificationLog, error: str, now: datetime) -> None:
-    NotificationLog.update(
-        status=DeliveryStatus.FAILED, error=error, lease_expires_at=None, claimed_by=None
-    ).where(NotificationLog.id == row.id).execute()
+    leases.give_up(NotificationLog, row.id, error)
     metrics.NOTIFICATIONS.labels(row.channel, row.kind, DeliveryStatus.FAILED).inc()
     _after(row.incident_id, row.user_id, _name(row.user_id), row.channel, row.kind, DeliveryStatus.FAILED, error, now)
 
@@ -267,23 +244,24 @@ def record_receipt(provider_id: str, status: DeliveryStatus, error: str | None, 
     return True
 
 
-def release_claims(worker_id: str, ids: list[int], now: datetime) -> int:
+def release_claims(worker_id: str, deliveries: list[Delivery | TeamPostDelivery], now: datetime) -> int:
     """Hand rows this worker claimed but will not finish back to the queue (on shutdown)."""
+    posts = [delivery.post_id for delivery in deliveries if isinstance(delivery, TeamPostDelivery)]
+    pages = [delivery.notification_id for delivery in deliveries if isinstance(delivery, Delivery)]
     with write_transaction():
-        return NotificationLog.update(
-            status=DeliveryStatus.QUEUED, lease_expires_at=None, claimed_by=None, next_attempt_at=now
-        ).where(
-            NotificationLog.id.in_(ids)
-            & (NotificationLog.status == DeliveryStatus.SENDING)
-            & (NotificationLog.claimed_by == worker_id)
-        ).execute()
+        return leases.release(NotificationLog, worker_id, pages, now) + release_team_posts(worker_id, posts, now)
 
 
 def queue_stats(now: datetime) -> tuple[int, float]:
-    """(rows due and waiting, seconds the oldest of them has waited)."""
-    due = NotificationLog.select().where(
-        (NotificationLog.status == DeliveryStatus.QUEUED) & (NotificationLog.next_attempt_at <= now)
-    )
-    depth = due.count()
-    oldest = due.order_by(NotificationLog.next_attempt_at).first() if depth else None
-    return depth, (now - oldest.next_attempt_at).total_seconds() if oldest else 0.0
+    """(rows due and waiting, pages and team posts alike; seconds the oldest of them has waited)."""
+    depth, oldest = 0, None
+    for model in (NotificationLog, TeamPost):
+        due = model.select(model.next_attempt_at).where(
+            (model.status == DeliveryStatus.QUEUED) & (model.next_attempt_at <= now)
+        )
+        count = due.count()
+        if count:
+            depth += count
+            first = due.order_by(model.next_attempt_at).first().next_attempt_at
+            oldest = first if oldest is None else min(oldest, first)
+    return depth, (now - oldest).total_seconds() if oldest else 0.0

@@ -1,4 +1,5 @@
-"""Read-only views of incidents: the per-person, per-channel delivery grid, the timeline, lists.
+"""Read-only views of incidents: the per-person, per-channel delivery grid (with the team channel's
+posts), the timeline, lists.
 Synchronous: run inside ``database.run``."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from peewee import JOIN
 
 from storage.enums import OPEN_INCIDENT_STATUSES
-from storage.models import Incident, IncidentEvent, NotificationLog, Team, User
+from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamPost, User
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,23 @@ class NotificationLine:
 
 
 @dataclass(frozen=True)
+class TeamPostLine:
+    """A card posted (or being posted) to the team's chat channel, or an edit of it."""
+
+    channel: str
+    destination: str
+    kind: str
+    status: str
+    attempts: int
+    provider_id: str | None
+    error: str | None
+    queued_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    last_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
 class EventLine:
     kind: str
     at: datetime
@@ -44,6 +62,7 @@ class IncidentReport:
     team_name: str | None
     notifications: tuple[NotificationLine, ...]
     events: tuple[EventLine, ...]
+    team_posts: tuple[TeamPostLine, ...] = ()
 
 
 def incident_report(incident: Incident) -> IncidentReport:
@@ -72,7 +91,14 @@ def incident_report(incident: Incident) -> IncidentReport:
         EventLine(event.kind, event.created_at, event.user.name if event.user_id else None, event.channel, event.message)
         for event in events
     )
-    return IncidentReport(incident, team_name, notifications, timeline)
+    posts = tuple(
+        TeamPostLine(
+            post.channel, post.destination, post.kind, post.status, post.attempt_count, post.provider_id, post.error,
+            post.queued_at, post.sent_at, post.delivered_at, post.last_attempt_at,
+        )
+        for post in TeamPost.select().where(TeamPost.incident == incident.id).order_by(TeamPost.id)
+    )
+    return IncidentReport(incident, team_name, notifications, timeline, posts)
 
 
 def find_incidents(statuses, team: str | None, limit: int) -> list[Incident]:

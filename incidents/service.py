@@ -124,10 +124,11 @@ class IncidentService:
             self.notify_queued()
         return queued
 
-    async def claim_due_notifications(self, worker_id: str, limit: int) -> list[outbox.Delivery]:
+    async def claim_due_notifications(self, worker_id: str, limit: int) -> list[outbox.Delivery | outbox.TeamPostDelivery]:
+        """Claim a batch of pages to people and posts to team channels; see the outbox."""
         return await database.run(outbox.claim_due_notifications, worker_id, limit, self.config, self.clock())
 
-    async def record_outcomes(self, worker_id: str, results: list[tuple[outbox.Delivery, outbox.DeliveryOutcome]]):
+    async def record_outcomes(self, worker_id: str, results: list[tuple[outbox.Delivery | outbox.TeamPostDelivery, outbox.DeliveryOutcome]]):
         """Record a batch of send results; see ``outbox.record_outcomes``."""
         return await database.run(outbox.record_outcomes, worker_id, results, self.config, self.clock())
 
@@ -139,8 +140,8 @@ class IncidentService:
         """(notifications due and waiting, seconds the oldest has waited)."""
         return await database.run(outbox.queue_stats, self.clock())
 
-    async def release_claims(self, worker_id: str, ids: list[int]) -> int:
-        return await database.run(outbox.release_claims, worker_id, ids, self.clock())
+    async def release_claims(self, worker_id: str, deliveries: list[outbox.Delivery | outbox.TeamPostDelivery]) -> int:
+        return await database.run(outbox.release_claims, worker_id, deliveries, self.clock())
 
 
 def _report(number: int) -> report.IncidentReport:

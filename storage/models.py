@@ -14,7 +14,7 @@ from peewee import (
 from playhouse.pwasyncio import AsyncModel
 
 from storage.database import database
-from storage.enums import DeliveryStatus, IncidentStatus, NotificationKind, Priority
+from storage.enums import Channel, DeliveryStatus, IncidentStatus, NotificationKind, Priority
 from storage.fields import EncryptedTextField, JSONTextField, UTCDateTimeField, utcnow
 
 
@@ -29,6 +29,8 @@ class Team(BaseModel):
     name = CharField(unique=True)
     display_name = CharField()
     slack_channel = CharField(null=True)
+    # The Slack workspace (team id) of slack_channel; needed only when several are installed.
+    slack_workspace = CharField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
 
 
@@ -160,6 +162,40 @@ class NotificationLog(BaseModel):
             (("incident", "channel"), False),
             (("user", "status"), False),
             (("incident", "user", "channel"), False),
+            (("status", "next_attempt_at"), False),
+            (("status", "lease_expires_at"), False),
+        )
+
+
+class TeamPost(BaseModel):
+    """A card about an incident posted to a team's chat channel (the team's ``slack_channel``):
+    the ALERT post, then a STATUS edit of it per state change. Like NotificationLog rows, these
+    rows are an outbox the dispatcher claims, sends and records; they have no person."""
+
+    id = AutoField()
+    incident = ForeignKeyField(Incident, backref="team_posts", on_delete="CASCADE")
+    team = ForeignKeyField(Team, backref="posts", on_delete="CASCADE")
+    channel = CharField(default=Channel.SLACK)
+    destination = CharField()
+    workspace = CharField(null=True)
+    kind = CharField(default=NotificationKind.ALERT)
+    status = CharField(default=DeliveryStatus.QUEUED)
+    provider_id = CharField(null=True, max_length=500)
+    error = TextField(null=True)
+    attempt_count = IntegerField(default=0)
+    message_reference = JSONTextField(null=True)
+    queued_at = UTCDateTimeField(default=utcnow)
+    sent_at = UTCDateTimeField(null=True)
+    delivered_at = UTCDateTimeField(null=True)
+    last_attempt_at = UTCDateTimeField(null=True)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    lease_expires_at = UTCDateTimeField(null=True)
+    claimed_by = CharField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("incident", "channel"), False),
             (("status", "next_attempt_at"), False),
             (("status", "lease_expires_at"), False),
         )
@@ -322,6 +358,7 @@ MODELS = (
     Incident,
     IncidentEvent,
     NotificationLog,
+    TeamPost,
     MagicLinkToken,
     SlackConnection,
     TeamsConnection,

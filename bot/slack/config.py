@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BOT_SCOPES = ("chat:write", "commands", "im:write", "users:read", "users:read.email")
+BOT_SCOPES = ("chat:write", "chat:write.public", "commands", "im:write", "users:read", "users:read.email")
 LINK_USER_SCOPES = ("users:read", "users:read.email")
 
 

@@ -3,8 +3,9 @@
 ``fail_next``), plus the ``response_url`` endpoints Slack gives interactive requests.
 
 It keeps the workspace's state: which tokens are valid, which users exist (with their emails),
-which messages were posted (so ``chat.update`` of an unknown message fails as on Slack), and the
-OAuth codes an install or link sign-in can exchange.
+which messages were posted and with which workspace's token (so ``chat.update`` of an unknown
+message fails as on Slack), private channels the bot is not in, and the OAuth codes an install or
+link sign-in can exchange.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Message:
     text: str
     blocks: list = field(default_factory=list)
     updates: int = 0
+    team_id: str = ""
 
 
 class FakeSlackAPI(FakeService):
@@ -47,6 +49,7 @@ class FakeSlackAPI(FakeService):
         self.messages: dict[tuple[str, str], Message] = {}
         self.codes: dict[str, dict] = {}
         self.responses: list[dict] = []
+        self.closed_channels: set[str] = set()
         self._ts = itertools.count(1)
 
     # --- setting the scene ---------------------------------------------------------------------
@@ -78,6 +81,10 @@ class FakeSlackAPI(FakeService):
                             "token_type": "user"},
         }
         return code
+
+    def close_channel(self, channel: str) -> None:
+        """A private channel the bot was not invited to: posts there fail with not_in_channel."""
+        self.closed_channels.add(channel)
 
     def response_url(self, name: str = "r1") -> str:
         return f"{self.url}/response/{name}"
@@ -136,8 +143,12 @@ class FakeSlackAPI(FakeService):
         channel = arguments.get("channel", "")
         if not channel:
             return _error("channel_not_found")
+        if channel in self.closed_channels:
+            return _error("not_in_channel")
         ts = f"{1_800_000_000 + next(self._ts)}.000100"
-        self.messages[(channel, ts)] = Message(channel, ts, arguments.get("text", ""), _blocks(arguments))
+        self.messages[(channel, ts)] = Message(
+            channel, ts, arguments.get("text", ""), _blocks(arguments), team_id=caller.team_id
+        )
         return _ok(channel=channel, ts=ts, message={"text": arguments.get("text", ""), "ts": ts})
 
     def _update(self, caller: TokenInfo, arguments: dict) -> web.Response:

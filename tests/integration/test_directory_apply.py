@@ -125,6 +125,17 @@ async def test_changing_one_phone_changes_only_that_row(storage, tmp_path):
     assert bob_after == {**bob_before, "phone": "+15555550199", "updated_at": bob_after["updated_at"]}
 
 
+async def test_naming_the_team_channels_workspace_updates_the_team(storage, tmp_path):
+    await apply_people_file(EXAMPLE)
+    path = edited(tmp_path, ('# slack_workspace = "T0EXAMPLE1"', 'slack_workspace = "T0EXAMPLE1"'))
+
+    summary = await apply_people_file(path)
+
+    assert summary.startswith(f"applied {path}: teams 0 created, 1 updated;")
+    payments = await Team.aget(Team.name == "payments")
+    assert (payments.slack_channel, payments.slack_workspace) == ("C0PAYMENTS1", "T0EXAMPLE1")
+
+
 async def test_a_bad_second_user_writes_nothing(storage, tmp_path):
     path = edited(tmp_path, ('"+15555550102"', '"555-0102"'))
 

@@ -1,4 +1,4 @@
-"""Storage on SQLite and PostgreSQL: the seed's schema, encrypted tokens, key rotation."""
+"""Storage on SQLite and PostgreSQL: the seed's schema, migrations, encrypted tokens, key rotation."""
 from __future__ import annotations
 
 import os
@@ -6,12 +6,14 @@ import sqlite3
 from datetime import timezone
 
 import pytest
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as schema_migrate
 
 from storage.database import database, is_postgres
 from storage.fields import use_keyring
 from storage.keyring import Keyring, generate_key
-from storage.migrations import migrate
-from storage.models import Incident, NotificationLog, SlackConnection, SlackInstallation, User
+from storage.migrations import SchemaMigration, migrate
+from storage.models import Incident, NotificationLog, SlackConnection, SlackInstallation, Team, TeamPost, User
 from storage.rotation import find_missing_key, rotate_all
 
 SEED_COLUMNS = {
@@ -127,3 +129,20 @@ async def test_sqlite_file_never_holds_a_token_in_plain_text(storage):
     blob = b"".join(open(candidate, "rb").read() for candidate in (path, path + "-wal") if os.path.exists(candidate))
     assert b"xoxp-plaintext-marker" not in blob
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_database_from_before_team_posts_is_brought_up_to_date(storage):
+    def downgrade():
+        database.drop_tables([TeamPost])
+        migrator = SchemaMigrator.from_database(database.obj)
+        schema_migrate(migrator.drop_column(Team._meta.table_name, "slack_workspace"))
+        SchemaMigration.delete().where(SchemaMigration.version == "m0002_team_posts").execute()
+
+    await database.run(downgrade)
+    assert await migrate() == ["m0002_team_posts"]
+    team = await Team.acreate(name="payments", display_name="Payments", slack_channel="C0PAYMENTS1", slack_workspace="T0ACME123")
+    incident = await Incident.acreate(title="DB primary down", team=team)
+    post = await TeamPost.acreate(incident=incident, team=team, destination="C0PAYMENTS1")
+    assert (await TeamPost.aget_by_id(post.id)).status == "QUEUED"
+    assert (await Team.aget_by_id(team.id)).slack_workspace == "T0ACME123"
+    assert await migrate() == []

@@ -44,7 +44,7 @@ def test_the_example_file_parses():
     directory = parse_people_file(EXAMPLE)
     assert [team.name for team in directory.teams] == ["payments", "platform"]
     payments = directory.teams[0]
-    assert payments.slack_channel == "C0PAYMENTS1"
+    assert (payments.slack_channel, payments.slack_workspace) == ("C0PAYMENTS1", None)
     assert payments.escalation_levels == (
         LevelEntry(1, 5, ("alice", "bob")), LevelEntry(2, 15, ("carol",)),
     )
@@ -59,9 +59,16 @@ def test_the_example_file_parses():
 def test_optional_fields_take_their_defaults(tmp_path):
     directory = parse_people_file(write(tmp_path, TEAM + ALICE))
     team, user = directory.teams[0], directory.users[0]
-    assert (team.display_name, team.slack_channel) == ("payments", None)
+    assert (team.display_name, team.slack_channel, team.slack_workspace) == ("payments", None, None)
     assert (user.email, user.phone, user.time_zone) == (None, None, "UTC")
     assert (user.teams, user.channels) == ((), None)
+
+
+def test_a_team_channel_may_name_its_workspace(tmp_path):
+    team_with_channel = TEAM.replace('name = "payments"\n', 'name = "payments"\nslack_channel = "C0PAYMENTS1"\nslack_workspace = "T0ACME123"\n')
+    path = write(tmp_path, team_with_channel + ALICE)
+    team = parse_people_file(path).teams[0]
+    assert (team.slack_channel, team.slack_workspace) == ("C0PAYMENTS1", "T0ACME123")
 
 
 def test_channel_names_are_case_insensitive_and_tiers_may_be_left_out(tmp_path):
@@ -127,7 +134,7 @@ BAD_FILES = {
     "unknown team key": (
         '[[teams]]\nname = "payments"\nslack = "C0123456"\n',
         "teams[1] (payments): slack: unknown key;"
-        " expected name, display_name, slack_channel or escalation_levels",
+        " expected name, display_name, slack_channel, slack_workspace or escalation_levels",
     ),
     "display name not text": (
         '[[teams]]\nname = "payments"\ndisplay_name = 7\n',
@@ -136,6 +143,14 @@ BAD_FILES = {
     "slack channel name instead of id": (
         '[[teams]]\nname = "payments"\nslack_channel = "#payments"\n',
         'teams[1] (payments): slack_channel: expected a Slack channel ID like C0123456, got "#payments"',
+    ),
+    "workspace name instead of id": (
+        '[[teams]]\nname = "payments"\nslack_channel = "C0PAYMENTS1"\nslack_workspace = "acme"\n',
+        'teams[1] (payments): slack_workspace: expected a Slack workspace ID like T0123456, got "acme"',
+    ),
+    "workspace without a channel": (
+        '[[teams]]\nname = "payments"\nslack_workspace = "T0ACME123"\n',
+        "teams[1] (payments): slack_workspace: names the workspace of slack_channel, which is missing",
     ),
     "levels as one table": (
         '[[teams]]\nname = "payments"\n[teams.escalation_levels]\ndelay_minutes = 5\n',

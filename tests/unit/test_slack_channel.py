@@ -115,6 +115,29 @@ async def test_a_status_notice_edits_the_card_in_place_with_only_the_buttons_lef
     assert [button["action_id"] for button in _buttons(message.blocks)] == ["resolve", "dashboard"]
 
 
+def team_channel_payload(**changes):
+    recipient = Recipient(user_id=None, name="Payments", slack_channel_id="C0PAYMENTS1", slack_team_id="T1")
+    return make_payload(**({"recipient": recipient, "user_id": None, "actions": (ACK, RESOLVE)} | changes))
+
+
+async def test_a_team_post_goes_straight_to_the_channel_in_utc(slack, session):
+    result = await make_channel(slack, session).send(team_channel_payload())
+    assert result.success and result.message_reference["channel"] == "C0PAYMENTS1"
+    assert slack.calls("conversations.open") == []
+    message = slack.message("C0PAYMENTS1", result.message_reference["ts"])
+    assert [button["action_id"] for button in _buttons(message.blocks)] == ["acknowledge", "resolve"]
+    assert "Sat 28 Nov 2026, 14:02 UTC" in str(message.blocks)
+
+
+async def test_a_team_post_without_a_workspace_says_how_to_choose_one(slack, session):
+    result = await make_channel(slack, session).send(team_channel_payload(recipient=Recipient(
+        user_id=None, name="Payments", slack_channel_id="C0PAYMENTS1",
+    )))
+    assert not result.success and not result.temporary
+    assert "set the team's slack_workspace in the people file" in result.error
+    assert slack.requests == []
+
+
 async def test_a_test_page_is_a_short_dm_without_buttons(slack, session):
     result = await make_channel(slack, session).send(alice_payload(kind=NotificationKind.TEST, actions=()))
     assert result.success

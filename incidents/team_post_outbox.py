@@ -1,0 +1,115 @@
+"""TeamPost rows as the dispatcher claims, sends and records them (``incidents.outbox`` calls
+these inside its transactions; ``incidents.leases`` has the claiming rules).
+
+A batch takes at most one post per chat channel: Slack accepts about one message a second per
+channel, so a storm of incidents for one team waits in the queue, not inside a send timeout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from peewee import JOIN
+
+from incidents import leases
+from incidents.lifecycle import EngineConfig, record_event
+from storage.enums import Channel, DeliveryStatus, EventKind, NotificationKind
+from storage.models import Incident, Team, TeamPost
+
+
+@dataclass(frozen=True)
+class TeamPostDelivery:
+    """Everything a channel needs to send one claimed team post; no database handle.
+    ``destination`` is the chat channel (a Slack channel id), ``workspace`` its Slack workspace
+    (None when it could not be chosen)."""
+
+    post_id: int
+    channel: Channel
+    kind: NotificationKind
+    attempt: int
+    message_reference: dict | None
+    incident: Incident
+    team_name: str
+    destination: str
+    workspace: str | None
+    queued_at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"team post {self.post_id}"
+
+
+def claim_due_team_posts(worker_id: str, limit: int, config: EngineConfig, now: datetime) -> list[int]:
+    """Claim up to ``limit`` due posts, one per destination; returns their ids."""
+    for row in leases.exhausted_leases(TeamPost, config, now):
+        _give_up(row, leases.gave_up_message(row.attempt_count), now)
+    ids, destinations = [], set()
+    for row in leases.due_candidates(TeamPost, limit, now):
+        if row.destination not in destinations:
+            destinations.add(row.destination)
+            ids.append(row.id)
+    if ids:
+        leases.claim(TeamPost, ids, worker_id, config, now)
+    return ids
+
+
+def load_team_posts(ids: list[int]) -> list[TeamPostDelivery]:
+    if not ids:
+        return []
+    rows = (
+        TeamPost.select(TeamPost, Incident, Team)
+        .join(Incident)
+        .switch(TeamPost)
+        .join(Team, join_type=JOIN.LEFT_OUTER)
+        .where(TeamPost.id.in_(ids))
+        .order_by(TeamPost.id)
+    )
+    return [
+        TeamPostDelivery(
+            post_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind), attempt=row.attempt_count,
+            message_reference=row.message_reference or _card_reference(row), incident=row.incident,
+            team_name=row.team.display_name, destination=row.destination, workspace=row.workspace,
+            queued_at=row.queued_at,
+        )
+        for row in rows
+    ]
+
+
+def _card_reference(row: TeamPost) -> dict | None:
+    """For an edit queued while its card was still being posted: the card's reference by now."""
+    if row.kind != NotificationKind.STATUS:
+        return None
+    card = TeamPost.select(TeamPost.message_reference).where(
+        (TeamPost.incident == row.incident_id) & (TeamPost.destination == row.destination)
+        & (TeamPost.kind == NotificationKind.ALERT) & TeamPost.message_reference.is_null(False)
+    ).order_by(TeamPost.id.desc()).first()
+    return card.message_reference if card else None
+
+
+def record_team_post(delivery: TeamPostDelivery, outcome, worker_id: str, config: EngineConfig, now: datetime):
+    """Record one send's ``DeliveryOutcome``; the new status, or None when the claim was lost."""
+    status, changes = leases.result_changes(TeamPost, delivery.attempt, outcome, config, now)
+    if not leases.record_if_held(TeamPost, delivery.post_id, worker_id, status, changes):
+        return None
+    if delivery.kind == NotificationKind.ALERT:
+        where = f"the team's {delivery.channel.capitalize()} channel {delivery.destination}"
+        if status == DeliveryStatus.DELIVERED:
+            record_event(delivery.incident.id, EventKind.DELIVERED, f"Posted to {where}", now, channel=delivery.channel)
+        elif status == DeliveryStatus.FAILED:
+            _failed_event(delivery.incident.id, delivery.channel, delivery.destination, changes[TeamPost.error], now)
+    return status
+
+
+def _give_up(row: TeamPost, error: str, now: datetime) -> None:
+    leases.give_up(TeamPost, row.id, error)
+    if row.kind == NotificationKind.ALERT:
+        _failed_event(row.incident_id, row.channel, row.destination, error, now)
+
+
+def _failed_event(incident_id: int, channel: str, destination: str, error: str, now: datetime) -> None:
+    message = f"Post to the team's {channel.capitalize()} channel {destination} failed: {error}"
+    record_event(incident_id, EventKind.FAILED, message, now, channel=channel)
+
+
+def release_team_posts(worker_id: str, ids: list[int], now: datetime) -> int:
+    return leases.release(TeamPost, worker_id, ids, now)
