@@ -5,7 +5,7 @@ from channels.base import format_timestamp
 from channels.types import NotificationAction, NotificationPayload, Recipient
 from incidents.lifecycle import available_actions
 from incidents.outbox import Delivery, TeamPostDelivery
-from storage.enums import Action, IncidentStatus, NotificationKind, Priority, surface_label
+from storage.enums import Action, Channel, IncidentStatus, NotificationKind, Priority, surface_label
 from storage.models import Incident
 
 _BUTTONS = {
@@ -61,7 +61,8 @@ def build_payload(delivery: Delivery | TeamPostDelivery, public_url: str) -> Not
 
 def _team_post_payload(post: TeamPostDelivery, public_url: str) -> NotificationPayload:
     recipient = Recipient(
-        user_id=None, name=post.team_name, slack_channel_id=post.destination, slack_team_id=post.workspace,
+        user_id=None, name=post.team_name, slack_channel_id=post.destination if post.channel == Channel.SLACK else None,
+        slack_team_id=post.workspace, teams_reference=post.teams_reference,
     )
     actions = actions_for(post.incident.status, {}, public_url)
     return _payload(post, recipient, post.post_id, post.incident.escalation_level, actions)

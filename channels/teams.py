@@ -31,6 +31,11 @@ DEFAULT_TOKEN_URL = "https://login.microsoftonline.com/botframework.com/oauth2/v
 MANAGED_IDENTITY_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"
 MULTI_TENANT, SINGLE_TENANT, MANAGED_IDENTITY = "MultiTenant", "SingleTenant", "UserAssignedMSI"
 APP_TYPES = {name.lower(): name for name in (MULTI_TENANT, SINGLE_TENANT, MANAGED_IDENTITY)}
+NO_PERSONAL_CHAT = "no Teams conversation with this person: they have not installed the Ackbot app"
+NO_TEAM_CHANNEL = (
+    "the Ackbot app is not in this Teams channel's team: add the app to the team, then put the channel ID it"
+    " posts there in the people file"
+)
 # A token is renewed this long before it expires, so one never lapses mid-request.
 RENEW_MARGIN_SECONDS = 300.0
 
@@ -205,7 +210,7 @@ class TeamsChannel(BaseChannel):
             await self._call("PUT", conversation.activities_url(activity_id), {**activity, "id": activity_id})
             return _sent(conversation, activity_id)
         if not payload.recipient.teams_reference:
-            raise PermanentDeliveryError("no Teams conversation with this person: they have not installed the Ackbot app")
+            raise PermanentDeliveryError(NO_TEAM_CHANNEL if payload.user_id is None else NO_PERSONAL_CHAT)
         conversation = _Conversation.from_reference(payload.recipient.teams_reference)
         if conversation.bot:
             activity["from"] = dict(conversation.bot)

@@ -24,12 +24,13 @@ E164 = re.compile(r"\+[1-9]\d{6,14}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 SLACK_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 SLACK_WORKSPACE_ID = re.compile(r"T[A-Z0-9]{6,}")
+TEAMS_CHANNEL_ID = re.compile(r"19:[A-Za-z0-9_.-]+@thread\.(tacv2|skype)")
 # PostgreSQL columns are varchar(255): SQLite would keep longer text, PostgreSQL refuses it.
 MAX_TEXT = 255
 MAX_DELAY_MINUTES = 7 * 24 * 60
 
 TOP_KEYS = ("teams", "users")
-TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "escalation_levels")
+TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "teams_channel", "escalation_levels")
 LEVEL_KEYS = ("delay_minutes", "users")
 USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels")
 TIER_KEYS = tuple(tier.value for tier in Tier)
@@ -56,6 +57,7 @@ class TeamEntry:
     display_name: str
     slack_channel: str | None
     slack_workspace: str | None
+    teams_channel: str | None
     escalation_levels: tuple[LevelEntry, ...]
 
     @property
@@ -231,6 +233,9 @@ def _team(top: _Table, position: int, data: dict) -> TeamEntry:
         display_name=team.text("display_name", required=False) or name,
         slack_channel=slack_channel,
         slack_workspace=slack_workspace,
+        teams_channel=team.matching(
+            "teams_channel", TEAMS_CHANNEL_ID, "a Teams channel ID like 19:…@thread.tacv2", required=False
+        ),
         escalation_levels=tuple(
             _level(team, number, level)
             for number, level in team.tables("escalation_levels", "teams.escalation_levels")

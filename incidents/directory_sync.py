@@ -130,7 +130,7 @@ def _upsert_teams(entries: tuple[TeamEntry, ...], changes: Changes) -> None:
     for entry in entries:
         wanted = {
             "display_name": entry.display_name, "slack_channel": entry.slack_channel,
-            "slack_workspace": entry.slack_workspace,
+            "slack_workspace": entry.slack_workspace, "teams_channel": entry.teams_channel,
         }
         team = stored.get(entry.name)
         if team is None:

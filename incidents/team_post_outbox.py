@@ -13,15 +13,16 @@ from peewee import JOIN
 
 from incidents import leases
 from incidents.lifecycle import EngineConfig, record_event
-from storage.enums import Channel, DeliveryStatus, EventKind, NotificationKind
-from storage.models import Incident, Team, TeamPost
+from storage.enums import Channel, DeliveryStatus, EventKind, NotificationKind, surface_label
+from storage.models import Incident, Team, TeamPost, TeamsChannelReference
 
 
 @dataclass(frozen=True)
 class TeamPostDelivery:
     """Everything a channel needs to send one claimed team post; no database handle.
-    ``destination`` is the chat channel (a Slack channel id), ``workspace`` its Slack workspace
-    (None when it could not be chosen)."""
+    ``destination`` is the chat channel (a Slack or Teams channel id); ``workspace`` is a Slack
+    channel's workspace, ``teams_reference`` the conversation reference of a Teams channel the
+    bot was added to (each None when unknown)."""
 
     post_id: int
     channel: Channel
@@ -32,6 +33,7 @@ class TeamPostDelivery:
     team_name: str
     destination: str
     workspace: str | None
+    teams_reference: dict | None
     queued_at: datetime
 
     @property
@@ -56,7 +58,7 @@ def claim_due_team_posts(worker_id: str, limit: int, config: EngineConfig, now: 
 def load_team_posts(ids: list[int]) -> list[TeamPostDelivery]:
     if not ids:
         return []
-    rows = (
+    rows = list(
         TeamPost.select(TeamPost, Incident, Team)
         .join(Incident)
         .switch(TeamPost)
@@ -64,15 +66,26 @@ def load_team_posts(ids: list[int]) -> list[TeamPostDelivery]:
         .where(TeamPost.id.in_(ids))
         .order_by(TeamPost.id)
     )
+    teams_references = _teams_references([row.destination for row in rows if row.channel == Channel.TEAMS])
     return [
         TeamPostDelivery(
             post_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind), attempt=row.attempt_count,
             message_reference=row.message_reference or _card_reference(row), incident=row.incident,
             team_name=row.team.display_name, destination=row.destination, workspace=row.workspace,
-            queued_at=row.queued_at,
+            teams_reference=teams_references.get(row.destination), queued_at=row.queued_at,
         )
         for row in rows
     ]
+
+
+def _teams_references(conversation_ids: list[str]) -> dict[str, dict]:
+    if not conversation_ids:
+        return {}
+    return dict(
+        TeamsChannelReference.select(TeamsChannelReference.conversation_id, TeamsChannelReference.conversation_reference)
+        .where(TeamsChannelReference.conversation_id.in_(conversation_ids) & TeamsChannelReference.is_active)
+        .tuples()
+    )
 
 
 def _card_reference(row: TeamPost) -> dict | None:
@@ -92,7 +105,7 @@ def record_team_post(delivery: TeamPostDelivery, outcome, worker_id: str, config
     if not leases.record_if_held(TeamPost, delivery.post_id, worker_id, status, changes):
         return None
     if delivery.kind == NotificationKind.ALERT:
-        where = f"the team's {delivery.channel.capitalize()} channel {delivery.destination}"
+        where = f"the team's {surface_label(delivery.channel)} channel {delivery.destination}"
         if status == DeliveryStatus.DELIVERED:
             record_event(delivery.incident.id, EventKind.DELIVERED, f"Posted to {where}", now, channel=delivery.channel)
         elif status == DeliveryStatus.FAILED:
@@ -107,7 +120,7 @@ def _give_up(row: TeamPost, error: str, now: datetime) -> None:
 
 
 def _failed_event(incident_id: int, channel: str, destination: str, error: str, now: datetime) -> None:
-    message = f"Post to the team's {channel.capitalize()} channel {destination} failed: {error}"
+    message = f"Post to the team's {surface_label(channel)} channel {destination} failed: {error}"
     record_event(incident_id, EventKind.FAILED, message, now, channel=channel)
 
 

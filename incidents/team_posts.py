@@ -1,10 +1,11 @@
-"""Queueing posts to a team's Slack channel: the incident's card when it opens, and an edit of
+"""Queueing posts to a team's chat channels: the incident's card when it opens, and an edit of
 that card whenever its state changes. Synchronous; runs inside the caller's write transaction.
 
-The channel is the team's ``slack_channel`` in the people file. Its workspace is the team's
-``slack_workspace`` when given, else the one workspace Ackbot is installed in; with none, or
-several and no choice made, the post is queued without one and fails with a message that says
-what to do (so the failure shows in the incident's status and timeline).
+The channels are the team's ``slack_channel`` and ``teams_channel`` in the people file. A Slack
+channel's workspace is the team's ``slack_workspace`` when given, else the one workspace Ackbot
+is installed in; with none, or several and no choice made, the post is queued without one and
+fails with a message that says what to do (so the failure shows in the incident's status and
+timeline).
 """
 from __future__ import annotations
 
@@ -14,17 +15,28 @@ from storage.enums import Channel, DeliveryStatus, NotificationKind
 from storage.models import Incident, SlackInstallation, Team, TeamPost
 
 
-def queue_alert_post(incident: Incident, team: Team, enabled: frozenset[Channel], now: datetime) -> bool:
-    """Queue the card for a newly opened incident, if the team names a Slack channel and Slack is
-    on. Returns whether a post was queued."""
-    if not team.slack_channel or Channel.SLACK not in enabled:
-        return False
-    TeamPost.create(
-        incident=incident.id, team=team.id, channel=Channel.SLACK, destination=team.slack_channel,
-        workspace=team.slack_workspace or _only_workspace(), kind=NotificationKind.ALERT,
-        queued_at=now, next_attempt_at=now, created_at=now,
-    )
-    return True
+def queue_alert_post(incident: Incident, team: Team, enabled: frozenset[Channel], now: datetime) -> int:
+    """Queue the card for a newly opened incident in each channel the team names, where that
+    chat channel is on. Returns how many posts were queued."""
+    posts = [
+        {
+            "incident": incident.id, "team": team.id, "channel": channel, "destination": destination,
+            "workspace": workspace, "kind": NotificationKind.ALERT, "status": DeliveryStatus.QUEUED,
+            "queued_at": now, "next_attempt_at": now, "created_at": now,
+        }
+        for channel, destination, workspace in _destinations(team, enabled)
+    ]
+    if posts:
+        TeamPost.insert_many(posts).execute()
+    return len(posts)
+
+
+def _destinations(team: Team, enabled: frozenset[Channel]):
+    """(channel, destination, Slack workspace) for each chat channel the team's posts go to."""
+    if team.slack_channel and Channel.SLACK in enabled:
+        yield Channel.SLACK, team.slack_channel, team.slack_workspace or _only_workspace()
+    if team.teams_channel and Channel.TEAMS in enabled:
+        yield Channel.TEAMS, team.teams_channel, None
 
 
 def queue_status_posts(incident_id: int, now: datetime) -> int:

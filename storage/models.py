@@ -31,6 +31,7 @@ class Team(BaseModel):
     slack_channel = CharField(null=True)
     # The Slack workspace (team id) of slack_channel; needed only when several are installed.
     slack_workspace = CharField(null=True)
+    teams_channel = CharField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
 
 
@@ -168,7 +169,7 @@ class NotificationLog(BaseModel):
 
 
 class TeamPost(BaseModel):
-    """A card about an incident posted to a team's chat channel (the team's ``slack_channel``):
+    """A card about an incident posted to a team's chat channel (``slack_channel``, ``teams_channel``):
     the ALERT post, then a STATUS edit of it per state change. Like NotificationLog rows, these
     rows are an outbox the dispatcher claims, sends and records; they have no person."""
 

@@ -82,6 +82,8 @@ class TeamsBot(ActivityHandler):
             await teams_connections.save_team_channel(
                 activity.conversation.id, tenant_of(activity), team.get("name"), reference_of(activity)
             )
+            if greet:
+                await turn_context.send_activity(replies.team_welcome_text(activity.conversation.id))
 
     async def _removed(self, turn_context: TurnContext):
         activity = turn_context.activity

@@ -30,6 +30,13 @@ def welcome_text(user) -> str:
     return f"Hi {user.name}! Incident pages for you will arrive here as cards you can acknowledge or resolve. Say help for the commands."
 
 
+def team_welcome_text(conversation_id: str) -> str:
+    return (
+        "Hi! I page people about incidents. To have a team's incidents posted here as cards anyone on the"
+        f' team can act on, put teams_channel = "{conversation_id}" under that team in Ackbot\'s people file.'
+    )
+
+
 def linked_text(user) -> str:
     return f"Linked: this Teams account is {user.name} in Ackbot; pages for you arrive here."
 

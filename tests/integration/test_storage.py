@@ -135,14 +135,21 @@ async def test_a_database_from_before_team_posts_is_brought_up_to_date(storage):
     def downgrade():
         database.drop_tables([TeamPost])
         migrator = SchemaMigrator.from_database(database.obj)
-        schema_migrate(migrator.drop_column(Team._meta.table_name, "slack_workspace"))
+        schema_migrate(
+            migrator.drop_column(Team._meta.table_name, "slack_workspace"),
+            migrator.drop_column(Team._meta.table_name, "teams_channel"),
+        )
         SchemaMigration.delete().where(SchemaMigration.version == "m0002_team_posts").execute()
 
     await database.run(downgrade)
     assert await migrate() == ["m0002_team_posts"]
-    team = await Team.acreate(name="payments", display_name="Payments", slack_channel="C0PAYMENTS1", slack_workspace="T0ACME123")
+    team = await Team.acreate(
+        name="payments", display_name="Payments", slack_channel="C0PAYMENTS1", slack_workspace="T0ACME123",
+        teams_channel="19:general@thread.tacv2",
+    )
     incident = await Incident.acreate(title="DB primary down", team=team)
     post = await TeamPost.acreate(incident=incident, team=team, destination="C0PAYMENTS1")
     assert (await TeamPost.aget_by_id(post.id)).status == "QUEUED"
-    assert (await Team.aget_by_id(team.id)).slack_workspace == "T0ACME123"
+    stored = await Team.aget_by_id(team.id)
+    assert (stored.slack_workspace, stored.teams_channel) == ("T0ACME123", "19:general@thread.tacv2")
     assert await migrate() == []

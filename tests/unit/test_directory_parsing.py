@@ -64,11 +64,13 @@ def test_optional_fields_take_their_defaults(tmp_path):
     assert (user.teams, user.channels) == ((), None)
 
 
-def test_a_team_channel_may_name_its_workspace(tmp_path):
-    team_with_channel = TEAM.replace('name = "payments"\n', 'name = "payments"\nslack_channel = "C0PAYMENTS1"\nslack_workspace = "T0ACME123"\n')
-    path = write(tmp_path, team_with_channel + ALICE)
+def test_a_team_may_name_its_chat_channels(tmp_path):
+    channels = 'slack_channel = "C0PAYMENTS1"\nslack_workspace = "T0ACME123"\nteams_channel = "19:a1-B2_c3@thread.tacv2"\n'
+    path = write(tmp_path, TEAM.replace('name = "payments"\n', f'name = "payments"\n{channels}') + ALICE)
     team = parse_people_file(path).teams[0]
-    assert (team.slack_channel, team.slack_workspace) == ("C0PAYMENTS1", "T0ACME123")
+    assert (team.slack_channel, team.slack_workspace, team.teams_channel) == (
+        "C0PAYMENTS1", "T0ACME123", "19:a1-B2_c3@thread.tacv2",
+    )
 
 
 def test_channel_names_are_case_insensitive_and_tiers_may_be_left_out(tmp_path):
@@ -134,7 +136,7 @@ BAD_FILES = {
     "unknown team key": (
         '[[teams]]\nname = "payments"\nslack = "C0123456"\n',
         "teams[1] (payments): slack: unknown key;"
-        " expected name, display_name, slack_channel, slack_workspace or escalation_levels",
+        " expected name, display_name, slack_channel, slack_workspace, teams_channel or escalation_levels",
     ),
     "display name not text": (
         '[[teams]]\nname = "payments"\ndisplay_name = 7\n',
@@ -147,6 +149,10 @@ BAD_FILES = {
     "workspace name instead of id": (
         '[[teams]]\nname = "payments"\nslack_channel = "C0PAYMENTS1"\nslack_workspace = "acme"\n',
         'teams[1] (payments): slack_workspace: expected a Slack workspace ID like T0123456, got "acme"',
+    ),
+    "teams channel name instead of id": (
+        '[[teams]]\nname = "payments"\nteams_channel = "General"\n',
+        'teams[1] (payments): teams_channel: expected a Teams channel ID like 19:…@thread.tacv2, got "General"',
     ),
     "workspace without a channel": (
         '[[teams]]\nname = "payments"\nslack_workspace = "T0ACME123"\n',
