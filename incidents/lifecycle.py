@@ -177,6 +177,8 @@ def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
         escalation_level=plan.level, escalated_at=plan.escalated_at,
         next_escalation_at=plan.next_check_at, updated_at=now,
     ).where(Incident.id == incident.id).execute()
+    if plan.level != incident.escalation_level:
+        queue_status_posts(incident.id, now)  # the team's cards show the level
     return len(pages)
 
 

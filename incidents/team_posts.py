@@ -1,5 +1,5 @@
 """Queueing posts to a team's chat channels: the incident's card when it opens, and an edit of
-that card whenever its state changes. Synchronous; runs inside the caller's write transaction.
+that card whenever its state or escalation level changes. Synchronous; runs inside the caller's write transaction.
 
 The channels are the team's ``slack_channel`` and ``teams_channel`` in the people file. A Slack
 channel's workspace is the team's ``slack_workspace`` when given, else the one workspace Ackbot
@@ -41,7 +41,7 @@ def _destinations(team: Team, enabled: frozenset[Channel]):
 
 def queue_status_posts(incident_id: int, now: datetime) -> int:
     """Queue an edit of every card already posted (or being posted) about the incident. A card
-    still waiting to go out needs none: it is drawn with the incident's state when it is sent."""
+    still waiting to go out needs none: it is drawn with the incident as it is when sent."""
     posted = TeamPost.select().where(
         (TeamPost.incident == incident_id)
         & (TeamPost.kind == NotificationKind.ALERT)

@@ -12,9 +12,9 @@ from incidents.intake import TriggerRequest
 from incidents.outbox import DeliveryOutcome
 from incidents.service import Actor, EngineConfig
 from storage.enums import Channel, DeliveryStatus, EventKind, NotificationKind
-from storage.models import IncidentEvent, SlackInstallation, Team, TeamPost
+from storage.models import Incident, IncidentEvent, SlackInstallation, Team, TeamPost, User
 from tests.fakes.channel import DELIVER, HANG, PERMANENT, TEMPORARY
-from tests.integration.test_engine import Engine, _person
+from tests.integration.test_engine import Engine, _level, _person
 
 
 @pytest.fixture
@@ -186,3 +186,23 @@ async def test_the_queue_depth_counts_waiting_posts(engine, payments):
     assert await engine.service.queue_stats() == (2, 30.0), "alice's email page and the team post"
     await engine.tick()
     assert await engine.service.queue_stats() == (0, 0.0)
+
+
+async def test_escalating_to_the_next_level_edits_the_card_to_show_it(engine, payments):
+    bob = await _person("bob", payments, phone=False)
+    alice = await User.aget(User.handle == "alice")
+    await _level(payments, 1, 5, alice)
+    await _level(payments, 2, 5, bob)
+    number = await _trigger(engine)
+    await engine.tick()
+    await engine.tick(minutes=5)
+    assert (await Incident.aget_by_id(number)).escalation_level == 2
+    [alert, edit] = _team_posts(engine)
+    assert (alert.escalation_level, edit.kind, edit.escalation_level) == (1, "STATUS", 2)
+    assert edit.message_reference == alert_reference(await _posts(number))
+    assert edit.status_text is None and [action.id for action in edit.actions] == ["acknowledge", "resolve"]
+
+
+def alert_reference(posts: list[TeamPost]) -> dict:
+    [alert] = [post for post in posts if post.kind == "ALERT"]
+    return alert.message_reference
