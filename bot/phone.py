@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from bot import commands
 from bot.actions import run_command
 from bot.api import SERVICE_KEY
+from channels import sms, voice
 from bot.phone_replies import (
     CALL_GONE,
     DIGITS,
@@ -74,8 +75,8 @@ def add_routes(app: web.Application, settings) -> None:
         settings.public_url, tuple(RequestValidator(token.reveal()) for token in tokens if token)
     )
     app.router.add_post("/twilio/sms", _signed(inbound_sms))
-    app.router.add_post("/twilio/sms/status", _signed(message_status))
-    app.router.add_post("/twilio/voice/status", _signed(call_status))
+    app.router.add_post(sms.STATUS_CALLBACK_PATH, _signed(message_status))
+    app.router.add_post(voice.STATUS_CALLBACK_PATH, _signed(call_status))
     app.router.add_post(r"/twilio/voice/{notification:\d{1,12}}", _signed(call_twiml))
     app.router.add_post(r"/twilio/voice/{notification:\d{1,12}}/gather", _signed(call_keypress))
 
@@ -171,7 +172,7 @@ async def _record(request: web.Request, sid: str, status: DeliveryStatus, error:
 
 
 def _menu_url(request: web.Request) -> str:
-    return f"{request.app[WEBHOOKS_KEY].public_url}/twilio/voice/{request.match_info['notification']}"
+    return request.app[WEBHOOKS_KEY].public_url + voice.twiml_path(int(request.match_info["notification"]))
 
 
 async def _call(request: web.Request) -> phone_lookup.Call | None:

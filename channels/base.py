@@ -24,7 +24,7 @@ logger = logging.getLogger("ackbot.channels")
 
 # asyncio.TimeoutError is TimeoutError (Python 3.11+); aiohttp.ServerTimeoutError is both a
 # TimeoutError and a ClientConnectionError. ConnectionError covers non-aiohttp transports (SMTP).
-_TRANSIENT_ERRORS = (
+TRANSIENT_ERRORS = (
     TimeoutError,
     ConnectionError,
     aiohttp.ClientConnectionError,
@@ -79,7 +79,7 @@ class BaseChannel(ABC):
             result = ChannelDeliveryResult.permanent_failure(str(error))
         except aiohttp.ClientResponseError as error:
             result = classify_http_failure(error.status, error.headers or {}, error.message)
-        except _TRANSIENT_ERRORS as error:
+        except TRANSIENT_ERRORS as error:
             result = ChannelDeliveryResult.temporary_failure(_describe(error))
         except Exception as error:
             result = ChannelDeliveryResult.permanent_failure(_describe(error))

@@ -25,7 +25,7 @@ from py_vapid.utils import b64urlencode
 from pywebpush import WebPushException, webpush_async
 
 from channels import push_message
-from channels.base import BaseChannel, PermanentDeliveryError, classify_http_failure, truncate
+from channels.base import TRANSIENT_ERRORS, BaseChannel, PermanentDeliveryError, classify_http_failure, truncate
 from channels.types import Channel, ChannelDeliveryResult, NotificationPayload
 
 logger = logging.getLogger("ackbot.channels")
@@ -141,7 +141,7 @@ class PushChannel(BaseChannel):
             )
         except WebPushException as error:
             return await _refused(label, subscription["endpoint"], error)
-        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+        except TRANSIENT_ERRORS as error:
             return _Attempt(ChannelDeliveryResult.temporary_failure(f"{label}: push service unreachable ({type(error).__name__})"))
         except Exception as error:  # a malformed stored key or endpoint: retrying cannot help
             return _Attempt(ChannelDeliveryResult.permanent_failure(f"{label}: {type(error).__name__}"))

@@ -64,6 +64,14 @@ class SlackAppCredentials:
     client_secret: str
 
 
+def quiet_logger(name: str) -> logging.Logger:
+    """A logger for Bolt and the Slack SDK, which log request and response bodies (tokens
+    included) at DEBUG: it never goes below INFO, whatever ACKBOT_LOG_LEVEL says."""
+    logger = logging.getLogger(name)
+    logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+    return logger
+
+
 class ChannelPacer:
     """At most one post per ``interval`` seconds to each Slack channel: callers wait their turn."""
 
@@ -106,9 +114,8 @@ class SlackChannel(BaseChannel):
         self.app = app
         self.pacer = pacer or ChannelPacer()
         self._now = now
-        # The SDK logs response bodies (refreshed tokens included) at DEBUG: never below INFO here.
-        self._sdk_log = logging.getLogger("ackbot.channels.slack_sdk")
-        self._sdk_log.setLevel(max(self._sdk_log.getEffectiveLevel(), logging.INFO))
+        self._refreshing: dict[str, asyncio.Lock] = {}
+        self._sdk_log = quiet_logger("ackbot.channels.slack_sdk")
 
     def supports_interactivity(self) -> bool:
         return True
@@ -151,19 +158,32 @@ class SlackChannel(BaseChannel):
         )
 
     async def _bot_token(self, team_id: str) -> str:
+        stored = await self._stored_token(team_id)
+        if not self._needs_refresh(stored):
+            return stored.token
+        # One refresh per workspace at a time: the sends of a batch would otherwise all refresh.
+        async with self._refreshing.setdefault(team_id, asyncio.Lock()):
+            stored = await self._stored_token(team_id)
+            if not self._needs_refresh(stored):
+                return stored.token
+            refreshed = await _call("oauth.v2.access", self._client().oauth_v2_access(
+                client_id=self.app.client_id, client_secret=self.app.client_secret,
+                grant_type="refresh_token", refresh_token=stored.refresh_token,
+            ))
+            lifetime = refreshed.get("expires_in")
+            expires_at = self._now() + timedelta(seconds=int(lifetime)) if lifetime else None
+            await self.tokens.rotated(stored, refreshed["access_token"], refreshed.get("refresh_token"), expires_at)
+            return refreshed["access_token"]
+
+    async def _stored_token(self, team_id: str) -> BotToken:
         stored = await self.tokens.for_team(team_id)
         if stored is None:
             raise PermanentDeliveryError(f"Ackbot is not installed in Slack workspace {team_id}")
+        return stored
+
+    def _needs_refresh(self, stored: BotToken) -> bool:
         expiring = stored.expires_at is not None and stored.expires_at - self._now() < ROTATION_MARGIN
-        if not (expiring and stored.refresh_token):
-            return stored.token
-        refreshed = await _call("oauth.v2.access", self._client().oauth_v2_access(
-            client_id=self.app.client_id, client_secret=self.app.client_secret,
-            grant_type="refresh_token", refresh_token=stored.refresh_token,
-        ))
-        expires_at = self._now() + timedelta(seconds=int(refreshed["expires_in"])) if refreshed.get("expires_in") else None
-        await self.tokens.rotated(stored, refreshed["access_token"], refreshed.get("refresh_token"), expires_at)
-        return refreshed["access_token"]
+        return expiring and bool(stored.refresh_token)
 
 
 def _posted(channel: str, ts: str) -> ChannelDeliveryResult:
@@ -186,6 +206,7 @@ def classify_slack_error(method: str, response) -> Exception:
     status = getattr(response, "status_code", None) or getattr(response, "status", 0)
     error = data.get("error") or f"HTTP {status}"
     message = f"Slack {method}: {error}"
+    # Slack sends Retry-After with ok:false rate limits too, not only with HTTP 429.
     if status == 429 or status >= 500 or error in TEMPORARY_ERRORS:
         retry_after = parse_retry_after((response.headers or {}).get("Retry-After"), datetime.now(timezone.utc))
         return TemporaryDeliveryError(message, retry_after)

@@ -51,7 +51,8 @@ def shorten(text: str, room: int) -> str:
     when one falls within the last 20%."""
     if sms_length(text) <= room:
         return text
-    cut = text
+    # A character takes at least one segment character, so no longer prefix can fit.
+    cut = text[:max(0, room - len(ELLIPSIS))]
     while cut and sms_length(cut) + len(ELLIPSIS) > room:
         cut = cut[:-1]
     boundary = cut.rfind(" ")

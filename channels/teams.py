@@ -15,6 +15,7 @@ expires; the Teams bot (``bot.teams``) uses the same class for its replies.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ class BotFrameworkToken:
 async def _json_or_text(response: aiohttp.ClientResponse):
     text = await response.text()
     try:
-        return await response.json(content_type=None) if text else text
+        return json.loads(text) if text else text
     except ValueError:
         return text
 
@@ -166,7 +167,6 @@ class _Conversation:
     service_url: str
     conversation_id: str
     bot: Mapping | None = None
-    user: Mapping | None = None
 
     @classmethod
     def from_reference(cls, reference: Mapping) -> "_Conversation":
@@ -174,7 +174,7 @@ class _Conversation:
         conversation = reference.get("conversation") or {}
         if not service_url or not conversation.get("id"):
             raise PermanentDeliveryError("the stored Teams conversation reference has no serviceUrl or conversation id")
-        return cls(service_url, conversation["id"], reference.get("bot"), reference.get("user"))
+        return cls(service_url, conversation["id"], reference.get("bot"))
 
     @classmethod
     def from_message_reference(cls, reference: Mapping) -> "_Conversation":

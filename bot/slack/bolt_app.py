@@ -6,7 +6,6 @@ URL through Ackbot's shared HTTP session.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from aiohttp import ClientSession
@@ -24,6 +23,7 @@ from bot.slack.identity import LINKED_USER_NAME, LinkFlow
 from bot.slack.replays import ReplayGuard
 from bot.slack.stores import PeeweeInstallationStore, PeeweeOAuthStateStore
 from bot.slack.surface import SlackSurface
+from channels.slack import quiet_logger
 from channels.slack_blocks import escape
 
 INSTALL_STATE = "install"
@@ -41,14 +41,6 @@ class SlackApp:
 
     def flow_for_state(self, state: str) -> AsyncOAuthFlow:
         return self.link_flow if state.startswith(f"{LINK_STATE}.") else self.install_flow
-
-
-def quiet_logger(name: str) -> logging.Logger:
-    """A logger for Bolt and the Slack SDK, which log request and response bodies (tokens
-    included) at DEBUG: it never goes below INFO, whatever ACKBOT_LOG_LEVEL says."""
-    logger = logging.getLogger(name)
-    logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
-    return logger
 
 
 def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackSurface) -> SlackApp:

@@ -30,6 +30,18 @@ def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
+def _bot_arguments(values: dict) -> dict:
+    """The workspace and bot token fields of a stored installation, as Bolt's Bot and
+    Installation take them."""
+    return dict(
+        app_id=values["app_id"], enterprise_id=values["enterprise_id"], enterprise_name=values["enterprise_name"],
+        team_id=values["team_id"], team_name=values["team_name"], bot_token=values["bot_token"],
+        bot_id=values["bot_id"], bot_user_id=values["bot_user_id"], bot_scopes=values["bot_scopes"] or "",
+        bot_refresh_token=values["bot_refresh_token"], bot_token_expires_at=_epoch(values["bot_token_expires_at"]),
+        is_enterprise_install=values["is_enterprise_install"], installed_at=values["installed_at"],
+    )
+
+
 def _scopes(scopes) -> str | None:
     return ",".join(scopes) if scopes else None
 
@@ -79,15 +91,9 @@ class PeeweeInstallationStore(AsyncInstallationStore):
         if values is None:
             return None
         return Installation(
-            app_id=values["app_id"], enterprise_id=values["enterprise_id"], enterprise_name=values["enterprise_name"],
-            team_id=values["team_id"], team_name=values["team_name"], bot_token=values["bot_token"],
-            bot_id=values["bot_id"], bot_user_id=values["bot_user_id"], bot_scopes=values["bot_scopes"] or "",
-            bot_refresh_token=values["bot_refresh_token"], bot_token_expires_at=_epoch(values["bot_token_expires_at"]),
-            user_id=values["user_id"], user_token=values["user_token"], user_scopes=values["user_scopes"] or "",
-            user_refresh_token=values["user_refresh_token"],
-            user_token_expires_at=_epoch(values["user_token_expires_at"]),
-            is_enterprise_install=values["is_enterprise_install"], token_type=values["token_type"],
-            installed_at=values["installed_at"],
+            **_bot_arguments(values), user_id=values["user_id"], user_token=values["user_token"],
+            user_scopes=values["user_scopes"] or "", user_refresh_token=values["user_refresh_token"],
+            user_token_expires_at=_epoch(values["user_token_expires_at"]), token_type=values["token_type"],
         )
 
     async def async_find_bot(
@@ -98,13 +104,7 @@ class PeeweeInstallationStore(AsyncInstallationStore):
         )
         if values is None:
             return None
-        return Bot(
-            app_id=values["app_id"], enterprise_id=values["enterprise_id"], enterprise_name=values["enterprise_name"],
-            team_id=values["team_id"], team_name=values["team_name"], bot_token=values["bot_token"],
-            bot_id=values["bot_id"], bot_user_id=values["bot_user_id"], bot_scopes=values["bot_scopes"] or "",
-            bot_refresh_token=values["bot_refresh_token"], bot_token_expires_at=_epoch(values["bot_token_expires_at"]),
-            is_enterprise_install=values["is_enterprise_install"], installed_at=values["installed_at"],
-        )
+        return Bot(**_bot_arguments(values))
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         count = await database.run(slack_workspaces.deactivate_bot, self.client_id, enterprise_id, team_id, self.clock())
