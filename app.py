@@ -5,6 +5,7 @@ Nothing imports this module. Everything below it receives what it needs as argum
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -335,9 +336,7 @@ class Settings:
         return self.replace(**changes) if changes else self
 
     def replace(self, **changes) -> "Settings":
-        values = {item.name: getattr(self, item.name) for item in fields(self)}
-        values.update(changes)
-        return Settings(**values)
+        return dataclasses.replace(self, **changes)
 
     @property
     def is_embedded(self) -> bool:
@@ -425,7 +424,6 @@ async def open_storage(settings: Settings, apply_migrations: bool) -> None:
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 HTTP_KEY = web.AppKey("http", ClientSession)
-CHANNELS_KEY = web.AppKey("channels", dict)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 
 
@@ -468,16 +466,21 @@ async def http_client_context(app: web.Application):
     await session.close()
 
 
+def build_engine(settings: Settings, channels, clock=utcnow) -> tuple[IncidentService, Dispatcher]:
+    """The incident service and a dispatcher for ``channels``, the dispatcher woken by new work."""
+    service = IncidentService(settings.engine_config(channels), clock=clock)
+    dispatcher = Dispatcher(service, channels, settings.dispatcher_config())
+    service.on_queued = dispatcher.wake
+    return service, dispatcher
+
+
 def engine_context(channels, clock):
     async def context(app: web.Application):
         settings = app[SETTINGS_KEY]
-        app[CHANNELS_KEY] = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
-        app[operations.CHANNEL_STATES_KEY] = describe_channels(app[CHANNELS_KEY])
-        service = IncidentService(settings.engine_config(app[CHANNELS_KEY]), clock=clock)
-        app[api.SERVICE_KEY] = service
-        dispatcher = Dispatcher(service, app[CHANNELS_KEY], settings.dispatcher_config())
-        app[DISPATCHER_KEY] = dispatcher
-        service.on_queued = dispatcher.wake
+        active = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
+        app[operations.CHANNEL_STATES_KEY] = describe_channels(active)
+        service, dispatcher = build_engine(settings, active, clock)
+        app[api.SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
         task = asyncio.create_task(dispatcher.run()) if settings.dispatcher else None
         yield
         if task is not None:
@@ -572,9 +575,7 @@ async def run_worker(settings: Settings) -> int:
     could not finish."""
     async with ClientSession(timeout=ClientTimeout(total=30)) as http:
         channels = build_channels(settings, http)
-        service = IncidentService(settings.engine_config(channels))
-        dispatcher = Dispatcher(service, channels, settings.dispatcher_config())
-        service.on_queued = dispatcher.wake
+        _, dispatcher = build_engine(settings, channels)
         log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels))
         task = asyncio.create_task(dispatcher.run())
         stop = asyncio.Event()

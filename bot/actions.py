@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot import commands
 from bot.render import action_answer, incident_list, status_grid
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
+from storage.enums import Action
 
 NOT_INVOLVED = (
     "Sorry, you can't act on #{number}: you are neither on its team nor paged for it. "
@@ -41,9 +42,8 @@ async def _act(service: IncidentService, command: commands.Command, actor: Actor
         number = await service.latest_page_for(actor.user_id, actor.via)
         if number is None:
             return f"No page was sent to you here yet; say {command.verb[:3]} 42 to name the incident."
-    act = service.acknowledge if command.verb == commands.ACKNOWLEDGE else service.resolve
     try:
-        return action_answer(await act(number, actor))
+        return action_answer(await service.act(number, Action(command.verb), actor))
     except IncidentNotFound as error:
         return f"There is {error}."
     except NotAllowed:

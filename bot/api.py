@@ -10,6 +10,7 @@ import json
 
 from aiohttp import web
 
+from bot.commands import parse_number
 from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
 from incidents.report import IncidentReport
@@ -150,10 +151,11 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 def _number(request: web.Request) -> int:
-    text = request.match_info["number"].lstrip("#")
-    if not text.isdigit() or len(text) > 12:
-        raise IncidentNotFound(text)
-    return int(text)
+    text = request.match_info["number"]
+    number = parse_number(text)
+    if number is None:
+        raise IncidentNotFound(text.lstrip("#"))
+    return number
 
 
 async def get_incident(request: web.Request) -> web.Response:
@@ -177,9 +179,8 @@ def outcome_json(outcome: ActionOutcome) -> dict:
 
 async def _act(request: web.Request, action: Action) -> web.Response:
     service = _service(request)
-    act = service.acknowledge if action == Action.ACKNOWLEDGE else service.resolve
     try:
-        outcome = await act(_number(request), _api_actor(request))
+        outcome = await service.act(_number(request), action, _api_actor(request))
     except IncidentNotFound as problem:
         return error(404, str(problem))
     return web.json_response(outcome_json(outcome))

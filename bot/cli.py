@@ -7,6 +7,7 @@ import argparse
 from datetime import timedelta
 from pathlib import Path
 
+from bot.commands import parse_number
 from bot.render import incident_list, status_grid
 from incidents import api_keys, push_links
 from incidents.directory import DirectoryError, apply_people_file
@@ -64,10 +65,10 @@ async def apikey_revoke_command(name: str) -> int:
 
 
 def parse_incident_number(text: str) -> int:
-    digits = text.lstrip("#")
-    if not digits.isdigit():
+    number = parse_number(text)
+    if number is None:
         raise CommandError(f"expected an incident number like 42, got {text!r}")
-    return int(digits)
+    return number
 
 
 async def status_command(service: IncidentService, number_text: str) -> int:

@@ -66,15 +66,16 @@ def parse_command(text: str) -> Command:
         return Command(verb)
     if len(arguments) > 1:
         return Command(HELP, problem=f"{words[0].lower()} takes one incident number.")
-    number = _number(arguments[0])
+    number = parse_number(arguments[0])
     if number is None:
         return Command(HELP, problem=f"{_quote(arguments[0])} is not an incident number.")
     return Command(verb, number)
 
 
-def _number(text: str) -> int | None:
+def parse_number(text: str) -> int | None:
+    """The incident number in "42" or "#42"; None when ``text`` is not one (at most 12 digits)."""
     digits = text.lstrip("#")
-    if not digits.isdigit() or len(digits) > 12:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
         return None
     return int(digits)
 

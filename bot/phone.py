@@ -197,9 +197,8 @@ async def call_keypress(request: web.Request, form) -> web.Response:
     if action is None:
         return _twiml(call_redirect(_menu_url(request), f"Sorry, {digit or 'no key'} is not an option."))
     service = _service(request)
-    act = service.acknowledge if action == Action.ACKNOWLEDGE else service.resolve
     try:
-        outcome = await act(call.incident.id, Actor(call.person.name, Channel.VOICE, call.person.user_id))
+        outcome = await service.act(call.incident.id, action, Actor(call.person.name, Channel.VOICE, call.person.user_id))
     except (IncidentNotFound, NotAllowed):
         return _twiml(call_refusal(CALL_GONE))
     return _twiml(call_answer(outcome))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from incidents.lifecycle import available_actions
 from incidents.phone_lookup import Call
 from incidents.report import IncidentReport
 from incidents.service import ActionOutcome
@@ -22,7 +23,6 @@ _SMS_SAFE = str.maketrans({"\u00b7": "-", "\u2026": "...", "\u2014": "-", "\u201
 # something.
 DIGITS = {"1": Action.ACKNOWLEDGE, "2": Action.RESOLVE}
 REPEAT = "9"
-_OFFERED = {IncidentStatus.TRIGGERED: (Action.ACKNOWLEDGE, Action.RESOLVE), IncidentStatus.ACKNOWLEDGED: (Action.RESOLVE,)}
 _DIGIT_FOR = {action: digit for digit, action in DIGITS.items()}
 _SAY_ACTION = {Action.ACKNOWLEDGE: "acknowledge", Action.RESOLVE: "resolve"}
 
@@ -86,7 +86,7 @@ def call_menu(call: Call, gather_url: str) -> str:
         response.hangup()
         return str(response)
     incident = call.incident
-    actions = _OFFERED.get(incident.status, ())
+    actions = available_actions(incident.status)
     if not actions:
         response.say(_sentences(_headline(incident), _spoken_state(incident), "Goodbye."))
         response.hangup()

@@ -17,7 +17,7 @@ from storage.enums import Action, IncidentStatus
 from storage.models import Incident, MagicLinkToken, User
 
 TOKEN_BYTES = 32
-_MAX_TOKEN_LENGTH = 64
+MAX_TOKEN_LENGTH = 64
 
 
 def hash_token(token: str) -> str:
@@ -57,10 +57,11 @@ class TokenView:
 INVALID = TokenView("invalid")
 
 
-def _find(token: str, now: datetime) -> MagicLinkToken | None:
-    if not token or len(token) > _MAX_TOKEN_LENGTH:
+def _find(token: str, now: datetime, lock: bool = False) -> MagicLinkToken | None:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = MagicLinkToken.get_or_none(MagicLinkToken.token_hash == hash_token(token))
+    query = MagicLinkToken.select().where(MagicLinkToken.token_hash == hash_token(token))
+    row = (lock_rows(query) if lock else query).first()
     if row is None or row.expires_at <= now:
         return None
     return row
@@ -89,17 +90,13 @@ def act_with_token(token: str, now: datetime) -> tuple[TokenView, ActionOutcome 
     its channel, in one transaction: of any number of concurrent calls, one acts. Returns the
     token's view before acting and the outcome (None when the token could not be used)."""
     with write_transaction():
-        row = _find(token, now)
+        # Locked, so a concurrent use waits here and then sees the token used.
+        row = _find(token, now, lock=True)
         if row is None:
             return INVALID, None
-        row = lock_rows(MagicLinkToken.select().where(MagicLinkToken.id == row.id)).first()
         view = _view(row)
         if view.state != "valid":
             return view, None
-        consumed = MagicLinkToken.update(used=True, used_at=now).where(
-            (MagicLinkToken.id == row.id) & (MagicLinkToken.used == False)  # noqa: E712 (SQL, not Python)
-        ).execute()
-        if consumed != 1:
-            return _view(MagicLinkToken.get_by_id(row.id)), None
+        MagicLinkToken.update(used=True, used_at=now).where(MagicLinkToken.id == row.id).execute()
         actor = Actor(view.person, row.channel, row.user_id)
         return view, transition(row.incident_id, Action(row.action), actor, now)

@@ -2,13 +2,13 @@
 a short prefix that lets people tell keys apart."""
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-from datetime import timedelta
 
 from peewee import IntegrityError
 
+from incidents.action_tokens import hash_token
+from incidents.people import LAST_USED_RESOLUTION, stale_last_use
 from storage.database import database
 from storage.fields import utcnow
 from storage.models import ApiKey
@@ -18,16 +18,10 @@ KEY_PREFIX = "ackbot_"
 _KEY_FORMAT = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 _NAME_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _SHOWN_PREFIX_LENGTH = 12
-# Recording every use would turn each intake request into a write.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiKeyError(Exception):
     """An API key cannot be created as asked."""
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 async def create_api_key(name: str) -> str:
@@ -42,7 +36,7 @@ async def create_api_key(name: str) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     try:
         await database.run(
-            ApiKey.create, name=name, key_hash=_hash(key), prefix=key[:_SHOWN_PREFIX_LENGTH]
+            ApiKey.create, name=name, key_hash=hash_token(key), prefix=key[:_SHOWN_PREFIX_LENGTH]
         )
     except IntegrityError:
         raise ApiKeyError(f"an API key named {name} already exists") from None
@@ -54,7 +48,7 @@ async def authenticate(presented: str | None) -> ApiKey | None:
     unknown or revoked. Records the use in ``last_used_at``, at most once a minute per key."""
     if not isinstance(presented, str) or not _KEY_FORMAT.fullmatch(presented):
         return None
-    return await database.run(_find_live_key, _hash(presented))
+    return await database.run(_find_live_key, hash_token(presented))
 
 
 def _find_live_key(key_hash: str) -> ApiKey | None:
@@ -63,7 +57,7 @@ def _find_live_key(key_hash: str) -> ApiKey | None:
         return None
     now = utcnow()
     stale_before = now - LAST_USED_RESOLUTION
-    if api_key.last_used_at is None or api_key.last_used_at < stale_before:
+    if stale_last_use(api_key.last_used_at, now):
         # The condition is repeated in SQL so instances racing on the same key write once.
         ApiKey.update(last_used_at=now).where(
             (ApiKey.id == api_key.id)

@@ -19,18 +19,17 @@ from storage.enums import DeliveryStatus
 def due(model, now: datetime):
     """Rows waiting for their next attempt, and rows abandoned by a worker that died."""
     queued = (model.status == DeliveryStatus.QUEUED) & (model.next_attempt_at <= now)
-    abandoned = (model.status == DeliveryStatus.SENDING) & (model.lease_expires_at <= now)
-    return queued | abandoned
+    return queued | _abandoned(model, now)
+
+
+def _abandoned(model, now: datetime):
+    return (model.status == DeliveryStatus.SENDING) & (model.lease_expires_at <= now)
 
 
 def exhausted_leases(model, config: EngineConfig, now: datetime) -> list:
     """Abandoned rows that have used every attempt: the caller fails them."""
     return list(lock_rows(
-        model.select().where(
-            (model.status == DeliveryStatus.SENDING)
-            & (model.lease_expires_at <= now)
-            & (model.attempt_count >= config.max_attempts)
-        ),
+        model.select().where(_abandoned(model, now) & (model.attempt_count >= config.max_attempts)),
         skip_locked=True,
     ))
 

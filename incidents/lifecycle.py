@@ -363,16 +363,18 @@ def _queue_status_notices(incident_id: int, actor: Actor, now: datetime) -> None
     latest: dict[tuple[int, str], NotificationLog] = {}
     for row in reached:
         latest[(row.user_id, row.channel)] = row
-    for (user_id, channel), row in latest.items():
-        if channel == Channel.VOICE:
-            continue
-        if user_id == actor.user_id and channel == actor.via and channel in _NOTICE_SKIPS_ACTOR:
-            continue
-        NotificationLog.create(
-            incident=incident_id, user=user_id, channel=channel, status=DeliveryStatus.QUEUED,
-            kind=NotificationKind.STATUS, escalation_level=row.escalation_level,
-            message_reference=row.message_reference, queued_at=now, next_attempt_at=now, created_at=now,
-        )
+    notices = [
+        {
+            "incident": incident_id, "user": user_id, "channel": channel, "status": DeliveryStatus.QUEUED,
+            "kind": NotificationKind.STATUS, "escalation_level": row.escalation_level,
+            "message_reference": row.message_reference, "queued_at": now, "next_attempt_at": now, "created_at": now,
+        }
+        for (user_id, channel), row in latest.items()
+        if channel != Channel.VOICE
+        and not (user_id == actor.user_id and channel == actor.via and channel in _NOTICE_SKIPS_ACTOR)
+    ]
+    if notices:
+        NotificationLog.insert_many(notices).execute()
 
 
 # --- test pages ------------------------------------------------------------------------------
@@ -390,10 +392,13 @@ def queue_test_pages(user_id: int, config: EngineConfig, now: datetime) -> tuple
             status=IncidentStatus.RESOLVED, resolved_at=now, resolved_by_name=user.name, resolved_via="TEST",
             triggered_at=now, created_at=now, updated_at=now,
         )
-        for channel in channels:
-            NotificationLog.create(
-                incident=incident.id, user=user_id, channel=channel, kind=NotificationKind.TEST,
-                queued_at=now, next_attempt_at=now, created_at=now,
-            )
+        if channels:
+            NotificationLog.insert_many([
+                {
+                    "incident": incident.id, "user": user_id, "channel": channel, "kind": NotificationKind.TEST,
+                    "queued_at": now, "next_attempt_at": now, "created_at": now,
+                }
+                for channel in channels
+            ]).execute()
         record_event(incident.id, EventKind.NOTIFIED, f"Test page for {user.name} on {len(channels)} channel(s)", now, user_id=user_id)
     return incident.id, channels

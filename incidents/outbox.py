@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from incidents import leases, metrics
 from incidents.action_tokens import mint_tokens
@@ -25,7 +25,6 @@ from incidents.team_post_outbox import (
     claim_due_team_posts,
     load_team_posts,
     record_team_post,
-    release_team_posts,
 )
 from storage.database import lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
@@ -249,19 +248,18 @@ def release_claims(worker_id: str, deliveries: list[Delivery | TeamPostDelivery]
     posts = [delivery.post_id for delivery in deliveries if isinstance(delivery, TeamPostDelivery)]
     pages = [delivery.notification_id for delivery in deliveries if isinstance(delivery, Delivery)]
     with write_transaction():
-        return leases.release(NotificationLog, worker_id, pages, now) + release_team_posts(worker_id, posts, now)
+        return leases.release(NotificationLog, worker_id, pages, now) + leases.release(TeamPost, worker_id, posts, now)
 
 
 def queue_stats(now: datetime) -> tuple[int, float]:
     """(rows due and waiting, pages and team posts alike; seconds the oldest of them has waited)."""
     depth, oldest = 0, None
     for model in (NotificationLog, TeamPost):
-        due = model.select(model.next_attempt_at).where(
+        count, first = model.select(fn.COUNT(model.id), fn.MIN(model.next_attempt_at)).where(
             (model.status == DeliveryStatus.QUEUED) & (model.next_attempt_at <= now)
-        )
-        count = due.count()
+        ).tuples().get()
         if count:
             depth += count
-            first = due.order_by(model.next_attempt_at).first().next_attempt_at
+            first = model.next_attempt_at.python_value(first)
             oldest = first if oldest is None else min(oldest, first)
     return depth, (now - oldest).total_seconds() if oldest else 0.0

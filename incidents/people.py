@@ -2,6 +2,10 @@
 ``database.run``."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from peewee import fn
+
 from storage.enums import Channel
 from storage.models import (
     PushSubscription,
@@ -13,6 +17,21 @@ from storage.models import (
 
 from incidents.directory import escalation_levels_for
 from incidents.escalation import LevelState
+
+
+# When someone was last seen (a linked chat account, an API key) is kept to the minute: a write
+# on every click or request would serialise them for nothing.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def stale_last_use(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a use at ``now`` is worth writing down over ``last_used_at``."""
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
+
+
+def user_with_email(email: str) -> User | None:
+    """The active person with ``email`` (compared without case), or None."""
+    return User.select().where((fn.LOWER(User.email) == email.strip().lower()) & User.is_active).first()
 
 
 def levels_of_team(team_id: int | None) -> tuple[LevelState, ...]:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from incidents.action_tokens import TOKEN_BYTES, hash_token
+from incidents.action_tokens import MAX_TOKEN_LENGTH, TOKEN_BYTES, hash_token
 from incidents.push_subscriptions import SubscriptionInfo, save_subscription
 from storage.database import database, lock_rows, write_transaction
 from storage.models import PersonalLinkToken, User
@@ -22,7 +22,6 @@ from storage.models import PersonalLinkToken, User
 SUBSCRIBE = "push-subscribe"
 REGISTER = "push-register"
 VISIT_TTL = timedelta(hours=1)
-_MAX_TOKEN_LENGTH = 64
 
 
 class UnknownPerson(Exception):
@@ -49,12 +48,10 @@ def _mint(user_id: int, purpose: str, expires_at: datetime, now: datetime, paren
 
 
 def _issue(handle: str, public_url: str, ttl: timedelta, now: datetime) -> IssuedLink:
-    with write_transaction():
-        user = User.get_or_none((User.handle == handle) & User.is_active)
-        if user is None:
-            raise UnknownPerson(f"no active person with the handle {handle!r}")
-        url = _issue_for_user(user.id, public_url, ttl, now)
-    return IssuedLink(url, user.name, now + ttl)
+    user = User.get_or_none((User.handle == handle) & User.is_active)
+    if user is None:
+        raise UnknownPerson(f"no active person with the handle {handle!r}")
+    return IssuedLink(_issue_for_user(user.id, public_url, ttl, now), user.name, now + ttl)
 
 
 async def issue_subscribe_link(handle: str, public_url: str, ttl: timedelta, now: datetime) -> IssuedLink:
@@ -97,7 +94,7 @@ class Visit:
 
 
 def _find(token: str, purpose: str) -> PersonalLinkToken | None:
-    if not token or len(token) > _MAX_TOKEN_LENGTH:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     return lock_rows(
         PersonalLinkToken.select().where(

@@ -64,11 +64,11 @@ class IncidentService:
         paged gets a status notice. Idempotent: a second call changes nothing and reports who
         did it. Raises IncidentNotFound, or NotAllowed for a person neither on the incident's
         team nor paged for it."""
-        return await self._transition(number, Action.ACKNOWLEDGE, actor)
+        return await self.act(number, Action.ACKNOWLEDGE, actor)
 
     async def resolve(self, number: int, actor: Actor) -> ActionOutcome:
         """Resolve #number, as ``acknowledge`` does; the dedup key is free again afterwards."""
-        return await self._transition(number, Action.RESOLVE, actor)
+        return await self.act(number, Action.RESOLVE, actor)
 
     async def latest_page_for(self, user_id: int, channel: str | None = None) -> int | None:
         """The incident number of the latest page sent to the person (on ``channel``)."""
@@ -97,7 +97,8 @@ class IncidentService:
         number = await database.run(lifecycle.open_incident_id, dedup_key)
         return await self.resolve(number, actor) if number is not None else None
 
-    async def _transition(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
+    async def act(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
+        """``acknowledge`` or ``resolve``, as ``action`` says."""
         outcome = await database.run(lifecycle.transition, number, action, actor, self.clock())
         if outcome.changed:
             self.notify_queued()

@@ -7,16 +7,11 @@ token (encrypted). One Slack identity per person: a newer proof replaces an olde
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from peewee import fn
-
+from incidents.people import stale_last_use, user_with_email
 from storage.database import write_transaction
 from storage.models import SlackConnection, User
-
-
-# last_used_at is kept to the minute: a write on every click would serialise clicks for nothing.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def linked_user(slack_user_id: str, now: datetime) -> User | None:
@@ -29,13 +24,9 @@ def linked_user(slack_user_id: str, now: datetime) -> User | None:
     )
     if connection is None:
         return None
-    if connection.last_used_at is None or now - connection.last_used_at > LAST_USED_RESOLUTION:
+    if stale_last_use(connection.last_used_at, now):
         SlackConnection.update(last_used_at=now).where(SlackConnection.id == connection.id).execute()
     return connection.user
-
-
-def user_with_email(email: str) -> User | None:
-    return User.select().where((fn.LOWER(User.email) == email.strip().lower()) & User.is_active).first()
 
 
 def link_by_email(

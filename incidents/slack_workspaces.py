@@ -49,6 +49,11 @@ def _newest(query):
     return query.order_by(SlackInstallation.installed_at.desc(), SlackInstallation.id.desc()).first()
 
 
+def _newest_bot(workspace):
+    """The newest installation of ``workspace`` that holds a bot token."""
+    return _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+
+
 def _values(row: SlackInstallation) -> dict:
     values = {name: getattr(row, name) for name in ALL_FIELDS}
     values["installed_at"] = row.installed_at
@@ -97,7 +102,7 @@ def find_installation(
         return None
     values = _values(row)
     if user_id is not None or row.bot_token is None:
-        bot = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+        bot = _newest_bot(workspace)
         if bot is not None:
             values.update({name: getattr(bot, name) for name in BOT_FIELDS})
     return values
@@ -105,7 +110,7 @@ def find_installation(
 
 def find_bot(client_id: str, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool) -> dict | None:
     workspace = _workspace(client_id, enterprise_id, team_id, is_enterprise_install)
-    row = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+    row = _newest_bot(workspace)
     return _values(row) if row is not None else None
 
 
@@ -113,7 +118,7 @@ def save_bot(client_id: str, values: dict) -> None:
     """Store a rotated bot token on the newest installation of its workspace."""
     with write_transaction():
         workspace = _workspace(client_id, values["enterprise_id"], values["team_id"], values["is_enterprise_install"])
-        row = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+        row = _newest_bot(workspace)
         if row is not None:
             changes = {name: values[name] for name in BOT_FIELDS}
             SlackInstallation.update(changes).where(SlackInstallation.id == row.id).execute()
@@ -146,7 +151,7 @@ def revoke_user_token(client_id: str, enterprise_id: str | None, team_id: str | 
 def bot_credentials(client_id: str, team_id: str) -> BotCredentials | None:
     """The bot token to message people of the Slack workspace ``team_id`` with, if it is installed."""
     workspace = _workspace(client_id, None, team_id, False)
-    row = _newest(SlackInstallation.select().where(workspace & SlackInstallation.bot_token.is_null(False)))
+    row = _newest_bot(workspace)
     if row is None:
         return None
     return BotCredentials(row.id, team_id, row.bot_token, row.bot_refresh_token, row.bot_token_expires_at)

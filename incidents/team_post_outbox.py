@@ -70,7 +70,7 @@ def load_team_posts(ids: list[int]) -> list[TeamPostDelivery]:
     return [
         TeamPostDelivery(
             post_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind), attempt=row.attempt_count,
-            message_reference=row.message_reference or _card_reference(row), incident=row.incident,
+            message_reference=row.message_reference, incident=row.incident,
             team_name=row.team.display_name, destination=row.destination, workspace=row.workspace,
             teams_reference=teams_references.get(row.destination), queued_at=row.queued_at,
         )
@@ -88,22 +88,13 @@ def _teams_references(conversation_ids: list[str]) -> dict[str, dict]:
     )
 
 
-def _card_reference(row: TeamPost) -> dict | None:
-    """For an edit queued while its card was still being posted: the card's reference by now."""
-    if row.kind != NotificationKind.STATUS:
-        return None
-    card = TeamPost.select(TeamPost.message_reference).where(
-        (TeamPost.incident == row.incident_id) & (TeamPost.destination == row.destination)
-        & (TeamPost.kind == NotificationKind.ALERT) & TeamPost.message_reference.is_null(False)
-    ).order_by(TeamPost.id.desc()).first()
-    return card.message_reference if card else None
-
-
 def record_team_post(delivery: TeamPostDelivery, outcome, worker_id: str, config: EngineConfig, now: datetime):
     """Record one send's ``DeliveryOutcome``; the new status, or None when the claim was lost."""
     status, changes = leases.result_changes(TeamPost, delivery.attempt, outcome, config, now)
     if not leases.record_if_held(TeamPost, delivery.post_id, worker_id, status, changes):
         return None
+    if delivery.kind == NotificationKind.ALERT and outcome.message_reference:
+        _give_edits_their_card(delivery, outcome.message_reference)
     if delivery.kind == NotificationKind.ALERT:
         where = f"the team's {surface_label(delivery.channel)} channel {delivery.destination}"
         if status == DeliveryStatus.DELIVERED:
@@ -111,6 +102,15 @@ def record_team_post(delivery: TeamPostDelivery, outcome, worker_id: str, config
         elif status == DeliveryStatus.FAILED:
             _failed_event(delivery.incident.id, delivery.channel, delivery.destination, changes[TeamPost.error], now)
     return status
+
+
+def _give_edits_their_card(card: TeamPostDelivery, reference: dict) -> None:
+    """Edits queued while the card was still being posted learn which message to edit."""
+    TeamPost.update(message_reference=reference).where(
+        (TeamPost.incident == card.incident.id) & (TeamPost.destination == card.destination)
+        & (TeamPost.kind == NotificationKind.STATUS) & (TeamPost.status == DeliveryStatus.QUEUED)
+        & TeamPost.message_reference.is_null()
+    ).execute()
 
 
 def _give_up(row: TeamPost, error: str, now: datetime) -> None:
@@ -122,7 +122,3 @@ def _give_up(row: TeamPost, error: str, now: datetime) -> None:
 def _failed_event(incident_id: int, channel: str, destination: str, error: str, now: datetime) -> None:
     message = f"Post to the team's {surface_label(channel)} channel {destination} failed: {error}"
     record_event(incident_id, EventKind.FAILED, message, now, channel=channel)
-
-
-def release_team_posts(worker_id: str, ids: list[int], now: datetime) -> int:
-    return leases.release(TeamPost, worker_id, ids, now)

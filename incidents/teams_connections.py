@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from peewee import fn
-
+from incidents.people import stale_last_use, user_with_email
 from storage.database import database, write_transaction
 from storage.fields import utcnow
 from storage.models import TeamsChannelReference, TeamsConnection, User
@@ -44,7 +43,7 @@ def _connect_person(identity: TeamsIdentity, reference: dict, now: datetime) -> 
         existing = TeamsConnection.get_or_none(TeamsConnection.teams_user_id == identity.teams_user_id)
         user = _active_user(existing.user_id) if existing else None
         if user is None and identity.email:
-            user = User.get_or_none(fn.LOWER(User.email) == identity.email.lower(), User.is_active == True)  # noqa: E712
+            user = user_with_email(identity.email)
         if user is None:
             return None
         row = existing or TeamsConnection.get_or_none(TeamsConnection.user == user.id) or TeamsConnection(created_at=now)
@@ -91,7 +90,7 @@ def _person_for(aad_object_id: str | None, teams_user_id: str, now: datetime) ->
         TeamsConnection.teams_user_id == teams_user_id)
     connection = TeamsConnection.select().where(key & TeamsConnection.is_active).order_by(TeamsConnection.id).first()
     user = _active_user(connection.user_id) if connection else None
-    if user is not None:
+    if user is not None and stale_last_use(connection.last_used_at, now):
         with write_transaction():
             TeamsConnection.update(last_used_at=now).where(TeamsConnection.id == connection.id).execute()
     return user

@@ -19,18 +19,17 @@ class CardView:
     escalation_level: int | None
 
 
-async def card_view(number: int, user_id: int) -> CardView:
-    """The view of incident #number (which exists: incidents are never deleted) for the user."""
-    return await database.run(_card_view, number, user_id)
+async def card_view(incident: Incident, user_id: int) -> CardView:
+    """The view of ``incident`` (as just read, e.g. by the action's outcome) for the user."""
+    return await database.run(_card_view, incident, user_id)
 
 
-def _card_view(number: int, user_id: int) -> CardView:
-    incident = Incident.get_by_id(number)
+def _card_view(incident: Incident, user_id: int) -> CardView:
     team = Team.get_or_none(Team.id == incident.team_id) if incident.team_id else None
     page = (
         NotificationLog.select(NotificationLog.escalation_level)
         .where(
-            (NotificationLog.incident == number) & (NotificationLog.user == user_id)
+            (NotificationLog.incident == incident.id) & (NotificationLog.user == user_id)
             & (NotificationLog.kind == NotificationKind.ALERT)
         )
         .order_by(NotificationLog.id.desc())

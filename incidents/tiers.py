@@ -25,9 +25,6 @@ class ChannelEscalationConfig:
         )
         return tuple((tier, channels) for tier, channels in ordered if channels)
 
-    def channels_of(self, tier: Tier) -> tuple[Channel, ...]:
-        return {Tier.PRIMARY: self.primary, Tier.SECONDARY: self.secondary, Tier.FALLBACK: self.fallback}[tier]
-
 
 # The seed's default, with Teams beside Slack: both are chat surfaces a person may use.
 DEFAULT_CHANNEL_ESCALATION = ChannelEscalationConfig(

@@ -67,7 +67,6 @@ class EventKind(StrEnum):
 
 
 OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
-FINAL_DELIVERY_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
 
 _SURFACE_LABELS = {
     "EMAIL": "email", "SMS": "SMS", "VOICE": "phone", "PUSH": "push", "SLACK": "Slack", "TEAMS": "Teams",

@@ -114,10 +114,6 @@ class Incident(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
 
-    @property
-    def number(self) -> int:
-        return self.id
-
 
 class IncidentEvent(BaseModel):
     """The timeline: what happened to an incident, who did it and through which channel."""

@@ -8,6 +8,7 @@ act on the incident.
 from __future__ import annotations
 
 from bot.actions import NOT_INVOLVED
+from bot.commands import parse_number
 from bot.render import action_answer
 from bot.slack.surface import SlackSurface, reply
 from channels.slack_blocks import DASHBOARD_ACTION, escape
@@ -30,20 +31,18 @@ def register(bolt, surface: SlackSurface) -> None:
 
 
 async def act(surface: SlackSurface, body: dict, action: dict, respond, client) -> None:
-    value = str(action.get("value", ""))
-    if not value.isdigit() or len(value) > 12:
+    number = parse_number(str(action.get("value", "")))
+    if number is None:
         await reply(respond, "That button does not name an incident; nothing was done.")
         return
-    number = int(value)
     slack_user = body.get("user") or {}
     team_id = slack_user.get("team_id") or (body.get("team") or {}).get("id")
     user = await surface.identity.user_for(client, team_id, slack_user.get("id", ""))
     if user is None:
         await reply(respond, surface.not_linked())
         return
-    verb = surface.service.acknowledge if action["action_id"] == Action.ACKNOWLEDGE else surface.service.resolve
     try:
-        outcome = await verb(number, Actor(user.name, Channel.SLACK, user.id))
+        outcome = await surface.service.act(number, Action(action["action_id"]), Actor(user.name, Channel.SLACK, user.id))
     except IncidentNotFound:
         await reply(respond, f"There is no incident #{number} any more.")
         return

@@ -54,11 +54,8 @@ async def push_link(surface: SlackSurface, user) -> str:
 
 async def link_state(surface: SlackSurface, command: dict, client) -> str:
     """Whether the Slack user is linked (linking them by email when it matches), and how to link."""
-    slack_user_id = command.get("user_id", "")
-    user = await surface.identity.linked(slack_user_id)
+    user = await surface.identity.user_for(client, command.get("team_id"), command.get("user_id", ""))
     if user is None:
-        user = await surface.identity.user_for(client, command.get("team_id"), slack_user_id)
-        if user is None:
-            return surface.not_linked()
+        return surface.not_linked()
     email = f" ({escape(user.email)})" if user.email else ""
     return f"Your Slack account is linked to Ackbot user *{escape(user.name)}*{email}."

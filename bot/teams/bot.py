@@ -7,7 +7,6 @@ into ``IncidentService``; replies go back through the turn context (the Bot Conn
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
@@ -151,7 +150,7 @@ class TeamsBot(ActivityHandler):
         if user is None:
             await turn_context.send_activity(replies.NOT_LINKED)
             return
-        now = datetime.now(timezone.utc)
+        now = self.service.clock()
         url = await self.push.issue(user.id, now)
         await turn_context.send_activity(replies.push_link_text(url, now + self.push.ttl))
 
@@ -179,14 +178,13 @@ class TeamsBot(ActivityHandler):
         )
         if user is None:
             return message_response(replies.NOT_LINKED)
-        act = self.service.acknowledge if verb == Action.ACKNOWLEDGE else self.service.resolve
         try:
-            outcome = await act(number, Actor(user.name, Channel.TEAMS, user.id))
+            outcome = await self.service.act(number, Action(verb), Actor(user.name, Channel.TEAMS, user.id))
         except IncidentNotFound:
             return message_response(f"There is no incident #{number}.")
         except NotAllowed:
             return message_response(NOT_INVOLVED.format(number=number))
-        view = await teams_views.card_view(number, user.id)
+        view = await teams_views.card_view(outcome.incident, user.id)
         return card_response(refreshed_card(view, outcome, user.time_zone))
 
 

@@ -11,14 +11,11 @@ from http import HTTPStatus
 from botbuilder.core import InvokeResponse
 
 from channels.base import format_timestamp
+from channels.payloads import actions_for
 from channels.teams_cards import CARD_CONTENT_TYPE, CardFacts, incident_card
-from channels.types import NotificationAction
-from incidents.lifecycle import available_actions
 from incidents.service import ActionOutcome
 from incidents.teams_views import CardView
-from storage.enums import Action, surface_label
-
-_LABELS = {Action.ACKNOWLEDGE: ("Acknowledge", "primary"), Action.RESOLVE: ("Resolve", "danger")}
+from storage.enums import surface_label
 
 
 def outcome_text(outcome: ActionOutcome, time_zone: str) -> str:
@@ -34,7 +31,8 @@ def outcome_text(outcome: ActionOutcome, time_zone: str) -> str:
 def refreshed_card(view: CardView, outcome: ActionOutcome, time_zone: str) -> dict:
     """The incident card in its new state, with only the buttons that still make sense."""
     incident = view.incident
-    actions = tuple(NotificationAction(action, *_LABELS[action]) for action in available_actions(incident.status))
+    # No tokens: chat buttons carry no links. The public URL is then never used.
+    actions = actions_for(incident.status, {}, "")
     facts = CardFacts(
         number=incident.id, title=incident.title, body=incident.body, priority=incident.priority,
         service=incident.service, team_name=view.team_name, alert_count=incident.alert_count,
