@@ -312,6 +312,13 @@ def slack_settings(api_url: str) -> dict:
     }
 
 
+async def fake_stats(url: str) -> dict:
+    """What a fake provider (``bench.fake_providers``) has counted so far."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/_bench/stats") as response:
+            return await response.json()
+
+
 async def start_serve(harness: Harness, name: str, env: dict, port: int) -> Child:
     child = harness.start(name, ackbot_command("serve"), env)
     await wait_healthy(child, f"http://127.0.0.1:{port}/healthz")
@@ -371,12 +378,10 @@ class Storage:
 
     async def apply_people(self, text: str) -> None:
         """Apply a people file with ``text``, as ``ackbot directory apply`` does."""
-        path = Path(tempfile.mkstemp(suffix=".toml")[1])
-        try:
+        with tempfile.TemporaryDirectory(prefix="ackbot-bench-") as folder:
+            path = Path(folder) / "people.toml"
             path.write_text(text)
             await apply_people_file(path)
-        finally:
-            path.unlink()
 
     async def api_key(self) -> str:
         return await create_api_key(f"bench-{uuid.uuid4().hex[:8]}")

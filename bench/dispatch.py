@@ -35,6 +35,7 @@ from bench.common import (
     ackbot_command,
     ackbot_env,
     add_common_options,
+    fake_stats,
     free_port,
     ms,
     new_key,
@@ -208,12 +209,6 @@ async def wait_until_all_sent(storage: Storage, total: int, workers, timeout: fl
             worker.check_alive()
         await asyncio.sleep(0.05)
     raise TimeoutError(f"not every page was sent within {timeout:g}s")
-
-
-async def fake_stats(twilio_url: str) -> dict:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{twilio_url}/_bench/stats") as response:
-            return await response.json()
 
 
 async def fake_messages(twilio_url: str) -> int:

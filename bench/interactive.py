@@ -40,6 +40,7 @@ from bench.common import (
     Storage,
     ackbot_env,
     add_common_options,
+    fake_stats,
     free_port,
     new_key,
     note,
@@ -122,12 +123,6 @@ async def open_incident(storage: Storage, base: str, api_key: str) -> int:
     return body["number"]
 
 
-async def slack_calls(slack_url: str) -> dict:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{slack_url}/_bench/stats") as response:
-            return await response.json()
-
-
 async def load(harness: Harness, target: "Target", number: int, slack_url: str, args) -> dict:
     """Run the load generator against ``target``; its figures, plus ``server_cpu``: the share of
     one core the target used over the whole run (warm-up included)."""
@@ -158,7 +153,7 @@ async def settled_replies(slack_url: str, before: int, timeout: float = 60.0) ->
     """response_url replies since ``before``, once they stop coming."""
     deadline, last = time.monotonic() + timeout, -1
     while time.monotonic() < deadline:
-        now = (await slack_calls(slack_url)).get("response_url", 0) - before
+        now = (await fake_stats(slack_url)).get("response_url", 0) - before
         if now == last:
             return now
         last = now
@@ -198,7 +193,7 @@ async def measure(harness: Harness, targets: list[Target], number: int, slack_ur
     rows = []
     for target in targets:
         note(f"round {round_number}: {target.name}")
-        before = (await slack_calls(slack_url)).get("response_url", 0)
+        before = (await fake_stats(slack_url)).get("response_url", 0)
         profiler = harness.profile(target.child, f"interactive-{target.child.name}-{round_number}") if target.ackbot else None
         result = await load(harness, target, number, slack_url, args)
         harness.end_profile(profiler)
@@ -245,7 +240,7 @@ async def main(argv=None) -> None:
                   f" after {args.warmup:g} s warm-up (database: {args.database})",
         )
         print(f"incident #{number} acknowledged {acknowledgements} time(s) (expected 1)")
-        print(f"calls the fake Slack API received (all targets): {await slack_calls(slack_url)}")
+        print(f"calls the fake Slack API received (all targets): {await fake_stats(slack_url)}")
         print_targets(rows)
     print_machine("bench.interactive finished")
 

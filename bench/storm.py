@@ -26,6 +26,7 @@ from bench.common import (
     Storage,
     ackbot_env,
     add_common_options,
+    fake_stats,
     free_port,
     ms,
     new_key,
@@ -158,9 +159,7 @@ async def main(argv=None) -> None:
             cpu = (serve.cpu_seconds() - cpu_before) / elapsed
             figures = await settle(storage, serve)
             peak, rss_after = serve.peak_memory_kib()
-            async with aiohttp.ClientSession() as session:
-                async with session.get(f"{twilio_url}/_bench/stats") as response:
-                    provider = (await response.json())["messages"]
+            provider = (await fake_stats(twilio_url))["messages"]
 
     sent = sum(count for status, count in figures["notifications"].items() if status in ("SENT", "DELIVERED"))
     every = [latency for _, latency in latencies]

@@ -39,7 +39,7 @@ from bot.phone_replies import (
 )
 from incidents import phone_lookup
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
-from storage.enums import Action, Channel, DeliveryStatus, NotificationKind
+from storage.enums import Channel, DeliveryStatus, NotificationKind
 
 log = logging.getLogger("ackbot.twilio")
 

@@ -37,9 +37,9 @@ def make_database(url: str, pool_size: int = 10):
             raise DatabaseURLError("expected sqlite:///path/to/file.db")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return AsyncSqliteDatabase(
-            path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size
-        )
+        opened = AsyncSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size)
+        opened.write_lock = asyncio.Lock()  # see write_transaction
+        return opened
     if scheme in ("postgresql", "postgres"):
         return AsyncPostgresqlDatabase(url, pool_size=pool_size, pool_min_size=1)
     raise DatabaseURLError("expected a sqlite:/// or postgresql:// URL")
@@ -84,7 +84,7 @@ def _one_writer_at_a_time():
     # The connection first, then the turn: a task waiting for its turn while holding no
     # connection could otherwise starve the writer of one.
     database.connect()
-    lock = state.__dict__.setdefault("_write_lock", asyncio.Lock())
+    lock = state.write_lock
     await_(lock.acquire())
     state._writer = task
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from peewee import Field, PostgresqlDatabase, TextField
+from peewee import Field, TextField
 
+from storage.database import is_postgres
 from storage.keyring import Keyring, KeyringError
 
 _SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -13,11 +14,6 @@ _SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _is_postgres(model) -> bool:
-    database = model._meta.database
-    return isinstance(getattr(database, "obj", database), PostgresqlDatabase)
 
 
 class UTCDateTimeField(Field):
@@ -35,7 +31,7 @@ class UTCDateTimeField(Field):
         if value.tzinfo is None:
             raise ValueError(f"{self.name}: naive datetime; use an aware UTC datetime")
         value = value.astimezone(timezone.utc)
-        if _is_postgres(self.model):
+        if is_postgres():
             return value
         return value.strftime(_SQLITE_TIME_FORMAT)
 

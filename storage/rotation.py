@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from peewee import fn
 
-from storage.database import database
+from storage.database import database, write_transaction
 from storage.fields import current_keyring
 from storage.keyring import PREFIX, Keyring
 from storage.models import encrypted_columns
@@ -42,7 +42,7 @@ async def find_missing_key(keyring: Keyring) -> str | None:
 
 
 def _rotate_batch(model, field, primary_prefix: str) -> int:
-    with database.atomic():
+    with write_transaction():
         rows = list(
             model.select(model._meta.primary_key, field)
             .where(field.is_null(False) & (_prefix_of(field) != primary_prefix))

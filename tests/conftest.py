@@ -17,7 +17,7 @@ import pytest
 
 from app import Secret, Settings
 
-from storage.database import close_database, database, open_database
+from storage.database import close_database, database, is_postgres, open_database
 from storage.fields import use_keyring
 from storage.keyring import Keyring, generate_key
 from storage.migrations import migrate
@@ -68,7 +68,7 @@ def database_url(request, tmp_path: Path) -> str:
 async def _open_empty(url: str) -> None:
     open_database(url)
     await migrate()
-    if url.startswith("postgresql"):
+    if is_postgres():
         tables = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
         await database.run(database.execute_sql, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 

@@ -34,11 +34,8 @@ def available_migrations() -> list[str]:
 
 def _apply_pending() -> list[str]:
     database.create_tables([SchemaMigration], safe=True)
-    done = {row.version for row in SchemaMigration.select()}
     applied = []
-    for name in available_migrations():
-        if name in done:
-            continue
+    for name in _pending():
         module = importlib.import_module(f"{__name__}.{name}")
         with database.atomic():
             module.apply(database)

@@ -118,10 +118,8 @@ class FakeBotConnector(FakeService):
         return web.json_response({"keys": [public]})
 
     async def _token(self, request: web.Request) -> web.Response:
-        if self.token_faults:
-            fault = self.token_faults.popleft()
-            return web.Response(status=fault.status, text=fault.body, headers=dict(fault.headers),
-                                content_type=fault.content_type)
+        if (fault := await self.fault_or_none(request, self.token_faults)) is not None:
+            return fault
         form = await request.post()
         if form.get("client_id") != self.app_id or form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "invalid_client"}, status=401)

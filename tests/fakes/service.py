@@ -85,10 +85,13 @@ class FakeService:
         )
         return await handler(request)
 
-    async def fault_or_none(self, request: web.Request) -> web.Response | None:
-        if not self.faults:
+    async def fault_or_none(self, request: web.Request, faults: deque[Fault] | None = None) -> web.Response | None:
+        """The next injected failure's response (from ``faults``, default ``self.faults``), or
+        None to answer normally."""
+        faults = self.faults if faults is None else faults
+        if not faults:
             return None
-        fault = self.faults.popleft()
+        fault = faults.popleft()
         if fault.delay:
             await asyncio.sleep(fault.delay)
             if fault.status == 200:

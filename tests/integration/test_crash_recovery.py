@@ -38,33 +38,29 @@ async def test_a_worker_killed_mid_batch_loses_nothing(storage, encryption_key, 
 
     async with Recorder() as recorder:
         with Workers(tmp_path, storage, encryption_key, recorder.url) as workers:
-            try:
-                in_flight_at_kills = []
-                for round_number, kill_point in enumerate(kill_points, start=1):
-                    worker = workers.start(f"victim-{round_number}", **settings)
+            in_flight_at_kills = []
+            for round_number, kill_point in enumerate(kill_points, start=1):
+                worker = workers.start(f"victim-{round_number}", **settings)
 
-                    def reached():
-                        check_alive(workers, worker)
-                        return len(set(recorder.notification_ids())) >= kill_point
+                def reached():
+                    check_alive(workers, worker)
+                    return len(set(recorder.notification_ids())) >= kill_point
 
-                    await wait_until(reached, 20, f"{kill_point} distinct sends before kill {round_number}")
-                    workers.kill(worker)
-                    counts = await status_counts()
-                    in_flight_at_kills.append(counts[DeliveryStatus.SENDING])
-                    assert len(set(recorder.notification_ids())) < len(ids), "the kill came too late to matter"
+                await wait_until(reached, 20, f"{kill_point} distinct sends before kill {round_number}")
+                workers.kill(worker)
+                counts = await status_counts()
+                in_flight_at_kills.append(counts[DeliveryStatus.SENDING])
+                assert len(set(recorder.notification_ids())) < len(ids), "the kill came too late to matter"
 
-                survivor = workers.start("survivor", **settings)
+            survivor = workers.start("survivor", **settings)
 
-                async def finished():
-                    check_alive(workers, survivor)
-                    counts = await status_counts()
-                    return not any(counts[status] for status in UNFINISHED)
+            async def finished():
+                check_alive(workers, survivor)
+                counts = await status_counts()
+                return not any(counts[status] for status in UNFINISHED)
 
-                await wait_until(finished, 60, "every row to leave QUEUED and SENDING", interval=0.1)
-                await asyncio.sleep(0.3)  # anything still arriving would be a send after the row was recorded
-            except BaseException:
-                print(workers.logs())
-                raise
+            await wait_until(finished, 60, "every row to leave QUEUED and SENDING", interval=0.1)
+            await asyncio.sleep(0.3)  # anything still arriving would be a send after the row was recorded
 
         rows = await notification_rows()
         received = recorder.notification_ids()
@@ -100,35 +96,31 @@ async def test_two_workers_never_send_the_same_row_twice(storage, encryption_key
 
     async with Recorder() as recorder:
         with Workers(tmp_path, storage, encryption_key, recorder.url) as workers:
-            try:
-                ready = {label: tmp_path / f"{label}.ready" for label in ("one", "two")}
-                processes = [
-                    workers.start(label, ready_file=ready_file, **settings) for label, ready_file in ready.items()
-                ]
+            ready = {label: tmp_path / f"{label}.ready" for label in ("one", "two")}
+            processes = [
+                workers.start(label, ready_file=ready_file, **settings) for label, ready_file in ready.items()
+            ]
 
-                def both_ready():
-                    for process in processes:
-                        check_alive(workers, process)
-                    return all(path.exists() for path in ready.values())
-
-                await wait_until(both_ready, 20, "both workers to connect")
-                gate.touch()
-
-                async def finished():
-                    for process in processes:
-                        check_alive(workers, process)
-                    counts = await status_counts()
-                    return counts[DeliveryStatus.SENT] == len(ids)
-
-                await wait_until(finished, 30, "every row to be SENT", interval=0.05)
-                await asyncio.sleep(0.3)
-                for process in processes:  # a graceful stop, too: SIGTERM exits 0
-                    process.send_signal(signal.SIGTERM)
+            def both_ready():
                 for process in processes:
-                    assert process.wait(timeout=15) == 0, workers.logs()
-            except BaseException:
-                print(workers.logs())
-                raise
+                    check_alive(workers, process)
+                return all(path.exists() for path in ready.values())
+
+            await wait_until(both_ready, 20, "both workers to connect")
+            gate.touch()
+
+            async def finished():
+                for process in processes:
+                    check_alive(workers, process)
+                counts = await status_counts()
+                return counts[DeliveryStatus.SENT] == len(ids)
+
+            await wait_until(finished, 30, "every row to be SENT", interval=0.05)
+            await asyncio.sleep(0.3)
+            for process in processes:  # a graceful stop, too: SIGTERM exits 0
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                assert process.wait(timeout=15) == 0, workers.logs()
 
         rows = await notification_rows()
         received = list(recorder.received)

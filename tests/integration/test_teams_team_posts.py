@@ -10,7 +10,6 @@ from incidents import api_keys
 from incidents.intake import TriggerRequest
 from storage.models import Incident, IncidentEvent, Team, TeamPost
 from tests.integration.test_teams_bot import (  # noqa: F401 (fixtures)
-    APP_ID,
     TENANT,
     activity,
     buttons,

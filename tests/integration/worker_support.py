@@ -111,7 +111,9 @@ class Workers:
     def __enter__(self) -> "Workers":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, error_type, *exc_info) -> None:
+        if error_type is not None:
+            print(self.logs())  # pytest shows it with the failure
         for _, process, _ in self.processes:
             if process.poll() is None:
                 process.kill()
@@ -125,8 +127,5 @@ class Workers:
 def check_alive(workers: Workers, process: subprocess.Popen):
     if not workers.alive(process):
         pytest.fail(f"a worker exited early with {process.returncode}\n{workers.logs()}")
-
-
-# --- tests -----------------------------------------------------------------------------------
 
 

@@ -45,35 +45,31 @@ async def test_the_survivor_finishes_and_resends_only_what_the_killed_worker_hel
 
     async with Recorder() as recorder:
         with Workers(tmp_path, storage, encryption_key, recorder.url) as workers:
-            try:
-                processes = {
-                    label: workers.start(label, ready_file=path, start_gate=gate, **SETTINGS)
-                    for label, path in ready.items()
-                }
+            processes = {
+                label: workers.start(label, ready_file=path, start_gate=gate, **SETTINGS)
+                for label, path in ready.items()
+            }
 
-                def both_ready():
-                    for process in processes.values():
-                        check_alive(workers, process)
-                    return all(path.exists() for path in ready.values())
+            def both_ready():
+                for process in processes.values():
+                    check_alive(workers, process)
+                return all(path.exists() for path in ready.values())
 
-                await wait_until(both_ready, 20, "both workers to connect")
-                gate.touch()
-                moment = await kill_at_random(workers, processes["victim"], recorder, "victim", rng, 0.4)
-                held = await in_hands(worker_id(ready["victim"]))
-                sent_at_kill = len(set(recorder.notification_ids()))
-                assert sent_at_kill < ROWS, "the kill came too late to matter"
+            await wait_until(both_ready, 20, "both workers to connect")
+            gate.touch()
+            moment = await kill_at_random(workers, processes["victim"], recorder, "victim", rng, 0.4)
+            held = await in_hands(worker_id(ready["victim"]))
+            sent_at_kill = len(set(recorder.notification_ids()))
+            assert sent_at_kill < ROWS, "the kill came too late to matter"
 
-                async def finished():
-                    check_alive(workers, processes["survivor"])
-                    return await everything_finished()
+            async def finished():
+                check_alive(workers, processes["survivor"])
+                return await everything_finished()
 
-                await wait_until(finished, 30, "the survivor to finish every row", interval=0.05)
-                await asyncio.sleep(0.3)  # a send still arriving now would come after its row was recorded
-                processes["survivor"].send_signal(signal.SIGTERM)
-                assert processes["survivor"].wait(timeout=15) == 0, workers.logs()
-            except BaseException:
-                print(workers.logs())
-                raise
+            await wait_until(finished, 30, "the survivor to finish every row", interval=0.05)
+            await asyncio.sleep(0.3)  # a send still arriving now would come after its row was recorded
+            processes["survivor"].send_signal(signal.SIGTERM)
+            assert processes["survivor"].wait(timeout=15) == 0, workers.logs()
 
         final = await notification_rows()
         tally = Tally.of(list(recorder.received))

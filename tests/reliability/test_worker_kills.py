@@ -45,26 +45,22 @@ async def test_random_sigkills_lose_nothing_and_resend_at_most_what_was_in_fligh
 
     async with Recorder() as recorder:
         with Workers(tmp_path, storage, encryption_key, recorder.url) as workers:
-            try:
-                for number in range(1, KILLS + 1):
-                    label, ready = f"victim-{number}", tmp_path / f"victim-{number}.ready"
-                    victim = workers.start(label, ready_file=ready, **SETTINGS)
-                    moments.append(await kill_at_random(workers, victim, recorder, label, rng, KILL_WINDOW))
-                    held_at_kills.append(await in_hands(worker_id(ready)))
-                sent_before_survivor = len(set(recorder.notification_ids()))
-                assert sent_before_survivor < ROWS, "the kills came too late to matter"
+            for number in range(1, KILLS + 1):
+                label, ready = f"victim-{number}", tmp_path / f"victim-{number}.ready"
+                victim = workers.start(label, ready_file=ready, **SETTINGS)
+                moments.append(await kill_at_random(workers, victim, recorder, label, rng, KILL_WINDOW))
+                held_at_kills.append(await in_hands(worker_id(ready)))
+            sent_before_survivor = len(set(recorder.notification_ids()))
+            assert sent_before_survivor < ROWS, "the kills came too late to matter"
 
-                survivor = workers.start("survivor", **SETTINGS)
+            survivor = workers.start("survivor", **SETTINGS)
 
-                async def finished():
-                    check_alive(workers, survivor)
-                    return await everything_finished()
+            async def finished():
+                check_alive(workers, survivor)
+                return await everything_finished()
 
-                await wait_until(finished, 30, "every row to leave QUEUED and SENDING", interval=0.1)
-                await asyncio.sleep(0.3)  # a send still arriving now would come after its row was recorded
-            except BaseException:
-                print(workers.logs())
-                raise
+            await wait_until(finished, 30, "every row to leave QUEUED and SENDING", interval=0.1)
+            await asyncio.sleep(0.3)  # a send still arriving now would come after its row was recorded
 
         final = await notification_rows()
         tally = Tally.of(list(recorder.received))
