@@ -1,0 +1,161 @@
+"""What every intake format shares: the limits of an incident's fields, the validated
+``TriggerRequest`` every parser produces, ``IntakeError`` and the field validators.
+
+Pure: no I/O. Every refusal is an ``IntakeError`` naming the field, ready to become a 400/422.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from storage.enums import Priority
+
+TITLE_MAX = 500
+BODY_MAX = 20_000
+SERVICE_MAX = 200
+TEAM_MAX = 100
+DEDUP_KEY_MAX = 255
+URL_MAX = 2000
+
+# The people file's team slugs, read case-insensitively: a monitoring label "Payments" still
+# reaches team "payments".
+_TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,%d}" % (TEAM_MAX - 1), re.IGNORECASE)
+
+
+class IntakeError(Exception):
+    """A refused intake body. ``field`` names what is wrong (a path such as ``alerts[3].status``
+    for nested values; None for the body as a whole); ``status`` is the HTTP status to answer:
+    400 when the body is not a JSON object, 422 when a field is missing or has a bad value."""
+
+    def __init__(self, field: str | None, message: str, status: int = 422):
+        super().__init__(field, message, status)
+        self.field = field
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    """A validated request to trigger (or repeat) an incident; ``team`` is a lower-case team name.
+    ``labels`` are the sender's labels or fields that routing rules match on."""
+
+    title: str
+    body: str = ""
+    priority: Priority = Priority.HIGH
+    service: str = ""
+    team: str | None = None
+    dedup_key: str | None = None
+    dashboard_url: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def json_object(data: object) -> dict:
+    if not isinstance(data, dict):
+        raise IntakeError(None, "the body must be a JSON object", status=400)
+    return data
+
+
+def string(value: object, field: str, max_length: int, strip: bool = True) -> str:
+    if not isinstance(value, str):
+        raise IntakeError(field, "must be a string")
+    if strip:
+        value = value.strip()
+    if len(value) > max_length:
+        raise IntakeError(field, f"must be at most {max_length} characters")
+    return value
+
+
+def string_or_empty(value: object, field: str, max_length: int, strip: bool = True) -> str:
+    return "" if value is None else string(value, field, max_length, strip)
+
+
+def optional(value: object, field: str, max_length: int) -> str | None:
+    return string_or_empty(value, field, max_length) or None
+
+
+def title(value: object) -> str:
+    if value is None:
+        raise IntakeError("title", "required")
+    title = string(value, "title", TITLE_MAX)
+    if not title:
+        raise IntakeError("title", "must not be empty")
+    if has_control_characters(title):
+        raise IntakeError("title", "must not contain control characters")
+    return title
+
+
+def priority(value: object) -> Priority:
+    if value is None:
+        return Priority.HIGH
+    name = value.strip().upper() if isinstance(value, str) else None
+    if name not in Priority.__members__:
+        raise IntakeError("priority", f"must be one of {', '.join(Priority)}")
+    return Priority[name]
+
+
+def team(name: str | None, field: str) -> str | None:
+    if name is None:
+        return None
+    if not _TEAM_NAME.fullmatch(name):
+        raise IntakeError(
+            field, f"must be a team name: up to {TEAM_MAX} letters, digits, '-' or '_'"
+        )
+    return name.lower()
+
+
+def dashboard_url(value: object) -> str | None:
+    url = optional(value, "dashboard_url", URL_MAX)
+    if url is not None and not is_web_url(url):
+        raise IntakeError("dashboard_url", "must be an http:// or https:// URL")
+    return url
+
+
+def is_web_url(url: str) -> bool:
+    if len(url) > URL_MAX or not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def is_control(character: str) -> bool:
+    return unicodedata.category(character) == "Cc" and character not in "\n\t"
+
+
+def has_control_characters(text: str) -> bool:
+    return any(is_control(character) for character in text)
+
+
+def without_controls(text: str) -> str:
+    return "".join(" " if is_control(character) else character for character in text)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def string_map(value: object, field: str, required: bool = False) -> dict[str, str]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise IntakeError(field, "must be an object")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise IntakeError(f"{field}.{key}", "must be a string")
+    return value
+
+
+def optional_string(value: object, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise IntakeError(field, "must be a string")
+    return value
