@@ -19,17 +19,16 @@ from urllib.parse import urlsplit
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot import api, cli, links, operations, phone
-from bot.access_log import RedactingAccessLogger
+from bot import push as push_page
 from bot import teams as teams_bot
-from bot.teams import manifest as teams_manifest
+from bot.access_log import RedactingAccessLogger
 from bot.slack import manifest as slack_manifest
 from bot.slack import routes as slack_routes
+from bot.teams import manifest as teams_manifest
 from channels.dispatcher import Dispatcher, DispatcherConfig
-from channels.registry import build_channels
-from channels.registry import describe as describe_channels
-from channels.registry import push_public_key
 from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
-from bot import push as push_page
+from channels.registry import build_channels, push_public_key
+from channels.registry import describe as describe_channels
 from incidents.service import EngineConfig, IncidentService
 from storage import keyring as keyring_module
 from storage.database import (
@@ -299,7 +298,7 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, environ=None) -> "Settings":
+    def from_env(cls, environ=None) -> Settings:
         """Settings from ``environ`` (default ``os.environ``); raises SettingsError naming the variable."""
         environ = os.environ if environ is None else environ
         values = {}
@@ -313,7 +312,7 @@ class Settings:
                 raise SettingsError(f"{item.metadata['env']}: {error}") from None
         return cls(**values).with_defaults().checked()
 
-    def checked(self) -> "Settings":
+    def checked(self) -> Settings:
         """Refuse combinations that would break a promise: a lease shorter than a send may take
         would let a second worker resend rows a slow but live worker is still sending."""
         if self.database_pool_size < 3:
@@ -326,7 +325,7 @@ class Settings:
             )
         return self
 
-    def with_defaults(self) -> "Settings":
+    def with_defaults(self) -> Settings:
         """Fill the defaults that depend on other settings."""
         changes = {}
         if not self.database_url:
@@ -335,7 +334,7 @@ class Settings:
             changes["public_url"] = f"http://{self.host}:{self.port}"
         return self.replace(**changes) if changes else self
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
     @property

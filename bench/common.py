@@ -82,10 +82,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title:
     cells = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(str(header)), *(len(row[index]) for row in cells)) if cells else len(str(header))
               for index, header in enumerate(headers)]
-    print("| " + " | ".join(str(header).ljust(width) for header, width in zip(headers, widths)) + " |")
+    print("| " + " | ".join(str(header).ljust(width) for header, width in zip(headers, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     for row in cells:
-        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |")
     sys.stdout.flush()
 
 
@@ -209,7 +209,7 @@ class Harness:
         self._stack = AsyncExitStack()
         self._counter = 0
 
-    async def __aenter__(self) -> "Harness":
+    async def __aenter__(self) -> Harness:
         await self._stack.__aenter__()
         return self
 
@@ -240,7 +240,7 @@ class Harness:
         found = await child.wait_for_log(r"READY (\d+)", timeout)
         return child, int(found.group(1))
 
-    def profile(self, child: Child, name: str) -> "Child | None":
+    def profile(self, child: Child, name: str) -> Child | None:
         """With a profile folder: sample ``child`` with py-spy until ``end_profile``; the
         collapsed stacks go to <folder>/<name>.txt (summarise with ``python -m bench.profiles``)."""
         if self.profile_dir is None:
@@ -253,7 +253,7 @@ class Harness:
         ])
 
     @staticmethod
-    def end_profile(profiler: "Child | None") -> None:
+    def end_profile(profiler: Child | None) -> None:
         if profiler is not None:
             profiler.stop(signal_number=signal.SIGINT)
 
@@ -334,7 +334,7 @@ async def wait_healthy(child: Child, url: str, timeout: float = 60.0) -> None:
                 async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
                     if response.status == 200:
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.1)
     raise TimeoutError(f"{child.name} did not answer {url} within {timeout:g}s")
@@ -351,7 +351,7 @@ class Storage:
         self.url = url
         self.key = key
 
-    async def __aenter__(self) -> "Storage":
+    async def __aenter__(self) -> Storage:
         use_keyring(Keyring((self.key,)))
         open_database(self.url, pool_size=2)
         await migrate()

@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import aiohttp
 
 from bench.common import (
-    Child,
-    Harness,
     SLACK_BOT_TOKEN,
     SLACK_CLIENT_ID,
     SLACK_SIGNING_SECRET,
+    Child,
+    Harness,
     Storage,
     ackbot_env,
     add_common_options,
@@ -123,7 +123,7 @@ async def open_incident(storage: Storage, base: str, api_key: str) -> int:
     return body["number"]
 
 
-async def load(harness: Harness, target: "Target", number: int, slack_url: str, args) -> dict:
+async def load(harness: Harness, target: Target, number: int, slack_url: str, args) -> dict:
     """Run the load generator against ``target``; its figures, plus ``server_cpu``: the share of
     one core the target used over the whole run (warm-up included)."""
     cpu_before, started = target.child.cpu_seconds(), time.monotonic()

@@ -67,7 +67,7 @@ async def run(args) -> dict:
             async with session.post(args.url, data=body, headers=signed_headers(secret, body)) as response:
                 await response.read()
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             if sent >= measure_from:
                 errors[type(error).__name__] += 1
         done = time.monotonic()

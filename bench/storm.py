@@ -106,7 +106,7 @@ async def storm(base: str, api_key: str, args) -> tuple[Counter, list[tuple[floa
                     await response.read()
                     statuses[response.status] += 1
                 latencies.append((started - begin, time.monotonic() - started))
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 errors[type(error).__name__] += 1
             finally:
                 slots.release()

@@ -23,7 +23,6 @@ from twilio.request_validator import RequestValidator
 from bot import commands
 from bot.actions import run_command
 from bot.api import SERVICE_KEY
-from channels import sms, voice
 from bot.phone_replies import (
     CALL_GONE,
     DIGITS,
@@ -37,6 +36,7 @@ from bot.phone_replies import (
     sms_reply,
     sms_status,
 )
+from channels import sms, voice
 from incidents import phone_lookup
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
 from storage.enums import Channel, DeliveryStatus, NotificationKind

@@ -28,9 +28,11 @@ def status_grid(report: IncidentReport) -> str:
         f" · triggered {_time(incident.triggered_at)} UTC",
     ]
     if incident.acknowledged_at:
-        lines.append(f"acknowledged by {incident.acknowledged_by_name} via {surface_label(incident.acknowledged_via)} at {_time(incident.acknowledged_at)}")
+        via = surface_label(incident.acknowledged_via)
+        lines.append(f"acknowledged by {incident.acknowledged_by_name} via {via} at {_time(incident.acknowledged_at)}")
     if incident.resolved_at:
-        lines.append(f"resolved by {incident.resolved_by_name} via {surface_label(incident.resolved_via)} at {_time(incident.resolved_at)}")
+        via = surface_label(incident.resolved_via)
+        lines.append(f"resolved by {incident.resolved_by_name} via {via} at {_time(incident.resolved_at)}")
     if not report.notifications and not report.team_posts:
         lines.append("no notifications")
         return "\n".join(lines)
@@ -42,7 +44,7 @@ def status_grid(report: IncidentReport) -> str:
     ]
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
     for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 

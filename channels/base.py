@@ -12,7 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -133,7 +133,7 @@ def classify_http_failure(
     detail = truncate(" ".join(detail.split()), 200)
     error = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
     if status in (408, 425, 429) or status >= 500:
-        retry_after = parse_retry_after(_header(headers, "Retry-After"), now or datetime.now(timezone.utc))
+        retry_after = parse_retry_after(_header(headers, "Retry-After"), now or datetime.now(UTC))
         return ChannelDeliveryResult.temporary_failure(error, retry_after)
     return ChannelDeliveryResult.permanent_failure(error)
 
@@ -162,7 +162,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:  # "-0000" and asctime dates parse naive; HTTP-dates are GMT
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - now).total_seconds())
 
 
@@ -196,7 +196,7 @@ def format_timestamp(moment: datetime, time_zone: str) -> str:
     try:
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = timezone.utc
+        zone = UTC
     local = moment.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 

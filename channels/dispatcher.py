@@ -75,9 +75,9 @@ class Dispatcher:
         # hands back to the queue.
         self._in_flight = deliveries
         outcomes = await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
-        statuses = await self.service.record_outcomes(self.worker_id, list(zip(deliveries, outcomes)))
+        statuses = await self.service.record_outcomes(self.worker_id, list(zip(deliveries, outcomes, strict=True)))
         self._in_flight = []
-        lost = [delivery.label for delivery, status in zip(deliveries, statuses) if status is None]
+        lost = [delivery.label for delivery, status in zip(deliveries, statuses, strict=True) if status is None]
         if lost:
             log.warning("claims lost before results were recorded: %s", ", ".join(lost))
         return len(deliveries)
@@ -96,7 +96,7 @@ class Dispatcher:
     async def _idle(self) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self._wake.clear()
 
@@ -107,7 +107,7 @@ class Dispatcher:
         self.wake()
         try:
             await asyncio.wait_for(asyncio.shield(task), self.config.shutdown_grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if self._in_flight:
@@ -128,7 +128,7 @@ class Dispatcher:
         try:
             payload = build_payload(delivery, self.config.public_url)
             return await asyncio.wait_for(channel.send(payload), self.config.send_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return ChannelDeliveryResult.temporary_failure(f"no answer within {self.config.send_timeout:g}s")
         except Exception as error:  # a channel must not raise; if one does, fail the row, not the batch
             log.exception("channel %s raised instead of returning a result", delivery.channel)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import aiohttp
@@ -106,7 +106,7 @@ class SlackChannel(BaseChannel):
         tokens: BotTokenStore,
         app: SlackAppCredentials,
         pacer: ChannelPacer | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.api_url = api_url
         self.session = session
@@ -208,6 +208,6 @@ def classify_slack_error(method: str, response) -> Exception:
     message = f"Slack {method}: {error}"
     # Slack sends Retry-After with ok:false rate limits too, not only with HTTP 429.
     if status == 429 or status >= 500 or error in TEMPORARY_ERRORS:
-        retry_after = parse_retry_after((response.headers or {}).get("Retry-After"), datetime.now(timezone.utc))
+        retry_after = parse_retry_after((response.headers or {}).get("Retry-After"), datetime.now(UTC))
         return TemporaryDeliveryError(message, retry_after)
     return PermanentDeliveryError(message)

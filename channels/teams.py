@@ -53,7 +53,7 @@ class BotCredentials:
     token_url: str = DEFAULT_TOKEN_URL
 
     @classmethod
-    def create(cls, app_id: str, password: str | None, app_type: str, tenant_id: str, token_url: str) -> "BotCredentials":
+    def create(cls, app_id: str, password: str | None, app_type: str, tenant_id: str, token_url: str) -> BotCredentials:
         """Credentials with the app type's canonical name and the token URL it implies: a
         SingleTenant app asks its own tenant, a managed identity the instance metadata service,
         unless ``token_url`` was changed from the default."""
@@ -65,7 +65,7 @@ class BotCredentials:
         return cls(app_id, password or None, kind, tenant_id, token_url)
 
     @classmethod
-    def from_settings(cls, settings) -> "BotCredentials":
+    def from_settings(cls, settings) -> BotCredentials:
         """The credentials the ``teams_*`` settings describe."""
         password = settings.teams_app_password.reveal() if settings.teams_app_password else None
         return cls.create(
@@ -169,7 +169,7 @@ class _Conversation:
     bot: Mapping | None = None
 
     @classmethod
-    def from_reference(cls, reference: Mapping) -> "_Conversation":
+    def from_reference(cls, reference: Mapping) -> _Conversation:
         service_url = reference.get("serviceUrl") or reference.get("service_url")
         conversation = reference.get("conversation") or {}
         if not service_url or not conversation.get("id"):
@@ -177,7 +177,7 @@ class _Conversation:
         return cls(service_url, conversation["id"], reference.get("bot"))
 
     @classmethod
-    def from_message_reference(cls, reference: Mapping) -> "_Conversation":
+    def from_message_reference(cls, reference: Mapping) -> _Conversation:
         return cls(reference["service_url"], reference["conversation_id"])
 
     def activities_url(self, activity_id: str | None = None) -> str:

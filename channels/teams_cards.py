@@ -44,7 +44,7 @@ class CardFacts:
     actions: tuple[NotificationAction, ...] = ()
 
     @classmethod
-    def from_payload(cls, payload: NotificationPayload) -> "CardFacts":
+    def from_payload(cls, payload: NotificationPayload) -> CardFacts:
         return cls(
             number=payload.incident_id, title=payload.title, body=payload.body, priority=str(payload.priority),
             service=payload.service, team_name=payload.team_name, alert_count=payload.alert_count,

@@ -61,7 +61,7 @@ class TwilioApiError(Exception):
         self.headers = headers
 
     @classmethod
-    def from_response(cls, response) -> "TwilioApiError":
+    def from_response(cls, response) -> TwilioApiError:
         try:
             body = json.loads(response.text)
         except ValueError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
@@ -163,7 +163,7 @@ class ChannelDeliveryResult:
         return cls(
             success=True,
             provider_id=provider_id,
-            delivered_at=at or datetime.now(timezone.utc),
+            delivered_at=at or datetime.now(UTC),
             message_reference=message_reference,
         )
 

@@ -120,7 +120,7 @@ def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: da
             ],
             config.action_link_ttl, now,
         )
-    minted = {delivery.notification_id: minted_tokens for delivery, minted_tokens in zip(needing, tokens)}
+    minted = {delivery.notification_id: minted_tokens for delivery, minted_tokens in zip(needing, tokens, strict=True)}
     return [
         replace(delivery, action_tokens=minted[delivery.notification_id]) if delivery.notification_id in minted else delivery
         for delivery in deliveries

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from peewee import fn
 
+from incidents.directory import escalation_levels_for
+from incidents.escalation import LevelState
 from storage.enums import Channel
 from storage.models import (
     PushSubscription,
@@ -14,10 +16,6 @@ from storage.models import (
     TeamsConnection,
     User,
 )
-
-from incidents.directory import escalation_levels_for
-from incidents.escalation import LevelState
-
 
 # When someone was last seen (a linked chat account, an API key) is kept to the minute: a write
 # on every click or request would serialise them for nothing.

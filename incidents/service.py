@@ -129,7 +129,9 @@ class IncidentService:
         """Claim a batch of pages to people and posts to team channels; see the outbox."""
         return await database.run(outbox.claim_due_notifications, worker_id, limit, self.config, self.clock())
 
-    async def record_outcomes(self, worker_id: str, results: list[tuple[outbox.Delivery | outbox.TeamPostDelivery, outbox.DeliveryOutcome]]):
+    async def record_outcomes(
+        self, worker_id: str, results: list[tuple[outbox.Delivery | outbox.TeamPostDelivery, outbox.DeliveryOutcome]],
+    ):
         """Record a batch of send results; see ``outbox.record_outcomes``."""
         return await database.run(outbox.record_outcomes, worker_id, results, self.config, self.clock())
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from peewee import Field, TextField
 
@@ -13,7 +13,7 @@ _SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTimeField(Field):
@@ -30,7 +30,7 @@ class UTCDateTimeField(Field):
             return None
         if value.tzinfo is None:
             raise ValueError(f"{self.name}: naive datetime; use an aware UTC datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if is_postgres():
             return value
         return value.strftime(_SQLITE_TIME_FORMAT)
@@ -40,10 +40,10 @@ class UTCDateTimeField(Field):
             return None
         if isinstance(value, str):
             # fromisoformat reads the stored format ~50x faster than strptime: this is a hot path.
-            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class JSONTextField(TextField):

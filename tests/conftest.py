@@ -16,7 +16,6 @@ import asyncpg
 import pytest
 
 from app import Secret, Settings
-
 from storage.database import close_database, database, is_postgres, open_database
 from storage.fields import use_keyring
 from storage.keyring import Keyring, generate_key

@@ -16,7 +16,7 @@ class SlackConfig:
     public_url: str
 
     @classmethod
-    def from_settings(cls, settings) -> "SlackConfig | None":
+    def from_settings(cls, settings) -> SlackConfig | None:
         """The Slack configuration, or None when Slack is off (client id, client secret or signing
         secret missing)."""
         if not (settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret):

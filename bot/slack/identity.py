@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from slack_bolt.error import BoltError
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -70,7 +70,7 @@ class LinkFlow(AsyncOAuthFlow):
         user = await database.run(
             slack_identity.link_by_email, installation.user_id, installation.team_id, email, self.clock(),
             installation.user_token, installation.user_refresh_token,
-            datetime.fromtimestamp(expires, timezone.utc) if expires else None,
+            datetime.fromtimestamp(expires, UTC) if expires else None,
         )
         if user is None:
             raise BoltError(f"no Ackbot user has the email {email}")

@@ -14,10 +14,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.api import SERVICE_KEY
+from bot.push import subscribe_links
 from bot.slack.bolt_app import SlackApp, build_slack_app
 from bot.slack.config import SlackConfig
 from bot.slack.identity import SlackIdentity
-from bot.push import subscribe_links
 from bot.slack.surface import SlackSurface
 
 SLACK_APP_KEY = web.AppKey("slack_app", SlackApp)

@@ -9,7 +9,7 @@ magic code, which ``finish`` exchanges for the token.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botbuilder.core import CardFactory, CloudAdapterBase, MessageFactory, TurnContext
 from botbuilder.schema import ActionTypes, CardAction, OAuthCard, TokenResponse
@@ -74,4 +74,4 @@ def _expiry(expiration: str | None) -> datetime | None:
         moment = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

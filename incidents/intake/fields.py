@@ -22,7 +22,7 @@ URL_MAX = 2000
 
 # The people file's team slugs, read case-insensitively: a monitoring label "Payments" still
 # reaches team "payments".
-_TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,%d}" % (TEAM_MAX - 1), re.IGNORECASE)
+_TEAM_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{TEAM_MAX - 1}}}", re.IGNORECASE)
 
 
 class IntakeError(Exception):

@@ -19,7 +19,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.fakes.service import Fault, FakeService
+from tests.fakes.service import FakeService, Fault
 
 ISSUER = "https://api.botframework.com"
 KEY_ID = "test-key-1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from channels.base import BaseChannel
 from channels.types import ChannelDeliveryResult, NotificationPayload
@@ -23,7 +23,7 @@ class ScriptedChannel(BaseChannel):
         self.script: deque[str] = deque()
         self.sent: list[NotificationPayload] = []
 
-    def then(self, *behaviours: str) -> "ScriptedChannel":
+    def then(self, *behaviours: str) -> ScriptedChannel:
         """Answer the next sends with ``behaviours`` in order, then with the default."""
         self.script.extend(behaviours)
         return self
@@ -51,7 +51,7 @@ class ScriptedChannel(BaseChannel):
 class FixedClock:
     """A clock that moves only when told to."""
 
-    def __init__(self, start: datetime = datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc)):
+    def __init__(self, start: datetime = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)):
         self.now = start
 
     def __call__(self) -> datetime:

@@ -34,7 +34,7 @@ class Recorder:
         self.received.append(body)
         return web.json_response({"id": provider_id})
 
-    async def start(self) -> "Recorder":
+    async def start(self) -> Recorder:
         app = web.Application()
         app.router.add_post("/send", self._send)
         self._runner = web.AppRunner(app, access_log=None)
@@ -50,7 +50,7 @@ class Recorder:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "Recorder":
+    async def __aenter__(self) -> Recorder:
         return await self.start()
 
     async def __aexit__(self, *exc_info) -> None:

@@ -57,7 +57,7 @@ class FakeService:
     def url(self) -> str:
         return str(self._server.make_url("")).rstrip("/")
 
-    async def start(self) -> "FakeService":
+    async def start(self) -> FakeService:
         app = web.Application(middlewares=[self._record])
         self.routes(app)
         self._server = TestServer(app, host="127.0.0.1")

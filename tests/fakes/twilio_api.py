@@ -14,7 +14,7 @@ import json
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.service import Fault, FakeService
+from tests.fakes.service import FakeService, Fault
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-test-auth-token"

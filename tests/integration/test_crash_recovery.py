@@ -23,8 +23,8 @@ from tests.integration.worker_support import (
     UNFINISHED,
     Workers,
     check_alive,
-    queue_alerts,
     notification_rows,
+    queue_alerts,
     status_counts,
     wait_until,
 )
@@ -42,7 +42,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(storage, encryption_key, 
             for round_number, kill_point in enumerate(kill_points, start=1):
                 worker = workers.start(f"victim-{round_number}", **settings)
 
-                def reached():
+                def reached(worker=worker, kill_point=kill_point):
                     check_alive(workers, worker)
                     return len(set(recorder.notification_ids())) >= kill_point
 

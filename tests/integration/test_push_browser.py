@@ -39,7 +39,7 @@ async def _dump_dom(url: str, profile: Path) -> tuple[str, str]:
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), 120)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         process.kill()
         await process.wait()
         raise

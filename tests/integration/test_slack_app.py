@@ -19,7 +19,7 @@ from storage.enums import Channel, EventKind
 from storage.models import Incident, IncidentEvent, SlackConnection, SlackInstallation, Team, TeamMember, User
 from tests.fakes.channel import PERMANENT, ScriptedChannel
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
-from tests.integration.slack_support import click, post_signed, signed_headers, slash_command, slack_settings
+from tests.integration.slack_support import click, post_signed, signed_headers, slack_settings, slash_command
 
 
 @pytest.fixture

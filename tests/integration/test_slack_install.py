@@ -3,7 +3,7 @@ the fake Slack Web API (``oauth.v2.access``), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -154,7 +154,7 @@ async def test_slack_routes_say_slack_is_off_without_settings(aiohttp_client, se
 async def test_expiring_bot_tokens_are_rotated_for_pages_and_for_clicks(client, fake):
     carol = await User.aget(User.handle == "carol")
     await SlackConnection.acreate(user=carol, slack_user_id="UCAROL", slack_team_id="T1")
-    soon = datetime.now(timezone.utc) + timedelta(minutes=5)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
     await SlackInstallation.acreate(
         client_id=CLIENT_ID, team_id="T1", bot_token=fake.add_bot_token("xoxe.xoxb-old"), bot_refresh_token="xoxe-1-r",
         bot_token_expires_at=soon, bot_id="B1", bot_user_id="UBOT", user_id="UADMIN",

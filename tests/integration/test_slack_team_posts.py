@@ -17,7 +17,7 @@ from storage.models import Incident, IncidentEvent, SlackConnection, SlackInstal
 from tests.fakes.channel import ScriptedChannel
 from tests.fakes.service import Fault
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
-from tests.integration.slack_support import click, post_signed, slash_command, slack_settings
+from tests.integration.slack_support import click, post_signed, slack_settings, slash_command
 
 TEAM_CHANNEL = "C0PAYMENTS1"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from playhouse.migrate import SchemaMigrator
@@ -79,7 +79,7 @@ async def test_times_read_back_aware_in_utc(storage):
     row = await NotificationLog.acreate(incident=incident, user=user, channel="EMAIL")
     stored = await NotificationLog.aget_by_id(row.id)
     assert stored.queued_at.tzinfo is not None
-    assert stored.queued_at.utcoffset() == timezone.utc.utcoffset(None)
+    assert stored.queued_at.utcoffset() == UTC.utcoffset(None)
     assert abs((stored.queued_at - row.queued_at).total_seconds()) < 0.001
 
 

@@ -2,7 +2,7 @@
 kind of error answer is classified (retry later, or fail for good)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -42,7 +42,7 @@ def page(kind=NotificationKind.ALERT, phone=ALICE) -> NotificationPayload:
     return NotificationPayload(
         incident_id=42, user_id=1, title="DB primary down", body="", priority=Priority.CRITICAL, service="payments",
         team_name="Payments", alert_count=1, escalation_level=1, dashboard_url=None,
-        triggered_at=datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc), recipient=Recipient(1, "Alice", phone=phone),
+        triggered_at=datetime(2026, 11, 28, 14, 0, tzinfo=UTC), recipient=Recipient(1, "Alice", phone=phone),
         notification_id=7, kind=kind,
         actions=(NotificationAction("acknowledge", "Acknowledge"), NotificationAction("resolve", "Resolve")),
     )

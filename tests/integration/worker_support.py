@@ -108,7 +108,7 @@ class Workers:
             for label, process, path in self.processes if path.exists()
         )
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, error_type, *exc_info) -> None:

@@ -15,8 +15,8 @@ from storage.models import NotificationLog
 from tests.integration.worker_support import (  # noqa: F401  (re-exported for the kill tests)
     Workers,
     check_alive,
-    queue_alerts,
     notification_rows,
+    queue_alerts,
     status_counts,
     wait_until,
 )
@@ -66,7 +66,7 @@ class Tally:
     senders: dict[int, set[str]]
 
     @classmethod
-    def of(cls, received: list[dict]) -> "Tally":
+    def of(cls, received: list[dict]) -> Tally:
         senders: dict[int, set[str]] = {}
         for body in received:
             senders.setdefault(body["notification_id"], set()).add(body["worker"])

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from types import SimpleNamespace
 
@@ -78,7 +78,7 @@ def database_url(tmp_path) -> str:
 
 def _http_date(seconds_from_now: int) -> str:
     # Retry-After dates are read against the wall clock, not the app's clock.
-    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now), usegmt=True)
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds_from_now), usegmt=True)
 
 
 def _retry_after(value: Callable[[], str] | None) -> Callable[[], tuple]:

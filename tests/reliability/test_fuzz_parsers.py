@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from app import create_app
@@ -40,7 +41,10 @@ def test_incident_parsing_accepts_or_refuses_cleanly(data):
 
 alerts = st.lists(
     st.fixed_dictionaries(
-        {"status": st.sampled_from(["firing", "resolved"]) | json_values, "labels": st.dictionaries(st.text(max_size=8), st.text(max_size=8)) | json_values},
+        {
+            "status": st.sampled_from(["firing", "resolved"]) | json_values,
+            "labels": st.dictionaries(st.text(max_size=8), st.text(max_size=8)) | json_values,
+        },
         optional={"annotations": st.dictionaries(st.text(max_size=8), st.text(max_size=30)) | json_values},
     ),
     max_size=4,

@@ -20,8 +20,8 @@ from tests.reliability.kill_support import (
     everything_finished,
     in_hands,
     kill_at_random,
-    queue_alerts,
     notification_rows,
+    queue_alerts,
     wait_until,
     worker_id,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import FrozenInstanceError
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import aiohttp
 import pytest
@@ -31,7 +31,7 @@ from channels.types import (
     provider_status,
 )
 
-NOW = datetime(2026, 11, 28, 14, 2, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 14, 2, tzinfo=UTC)
 SLACK_TOKEN = "xoxb-1234-5678-AbCdEfGhIjKl"
 
 
@@ -209,7 +209,7 @@ def test_backoff_honours_retry_after_even_above_the_cap():
     [
         (TemporaryDeliveryError("rate limited", retry_after=12.0), True, 12.0),
         (PermanentDeliveryError("no such user"), False, None),
-        (asyncio.TimeoutError(), True, None),
+        (TimeoutError(), True, None),
         (TimeoutError("read timed out"), True, None),
         (aiohttp.ClientConnectionError("refused"), True, None),
         (aiohttp.ServerTimeoutError("slow"), True, None),
@@ -307,9 +307,9 @@ def test_redact_keeps_what_is_not_secret():
     ("moment", "zone", "expected"),
     [
         (NOW, "Europe/Berlin", "Sat 28 Nov 2026, 15:02 CET"),
-        (datetime(2026, 7, 4, 12, 0, tzinfo=timezone.utc), "Europe/Berlin", "Sat 4 Jul 2026, 14:00 CEST"),
+        (datetime(2026, 7, 4, 12, 0, tzinfo=UTC), "Europe/Berlin", "Sat 4 Jul 2026, 14:00 CEST"),
         (NOW, "America/New_York", "Sat 28 Nov 2026, 09:02 EST"),
-        (datetime(2026, 7, 4, 3, 30, tzinfo=timezone.utc), "America/New_York", "Fri 3 Jul 2026, 23:30 EDT"),
+        (datetime(2026, 7, 4, 3, 30, tzinfo=UTC), "America/New_York", "Fri 3 Jul 2026, 23:30 EDT"),
         (NOW, "UTC", "Sat 28 Nov 2026, 14:02 UTC"),
         (NOW, "Mars/Olympus_Mons", "Sat 28 Nov 2026, 14:02 UTC"),
         (NOW, "../../etc/passwd", "Sat 28 Nov 2026, 14:02 UTC"),

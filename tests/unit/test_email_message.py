@@ -1,6 +1,6 @@
 """The email a payload becomes, and the access log that must never show a token."""
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from bot.access_log import RedactingAccessLogger, redacted_path
@@ -12,7 +12,7 @@ def payload(**changes) -> NotificationPayload:
     values = dict(
         incident_id=42, user_id=1, title="<script>alert(1)</script> & down", body="line 1\n<b>line 2</b>",
         priority="HIGH", service="payments", team_name="Payments", alert_count=3, escalation_level=2,
-        dashboard_url=None, triggered_at=datetime(2026, 7, 4, 12, 0, tzinfo=timezone.utc),
+        dashboard_url=None, triggered_at=datetime(2026, 7, 4, 12, 0, tzinfo=UTC),
         recipient=Recipient(user_id=1, name="Alice", email="alice@example.com", time_zone="America/New_York"),
         notification_id=7,
         actions=(NotificationAction("acknowledge", "Acknowledge", "primary", "https://ackbot.test/a/T1"),),

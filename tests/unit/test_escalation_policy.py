@@ -2,7 +2,7 @@
 and when the engine has to look again. Pure: a fixed ``now``, no I/O, no clock."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from incidents.escalation import (
 from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
 from storage.enums import Channel, DeliveryStatus, IncidentStatus, Tier
 
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 TIMEOUT = timedelta(minutes=5)
 EVERYTHING = frozenset(Channel)
 DEFAULT_PRIMARY = (Channel.EMAIL, Channel.SLACK, Channel.TEAMS, Channel.PUSH)

@@ -2,7 +2,7 @@
 signature a push service checks, and how each push service answer is classified."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import ClientSession
@@ -22,7 +22,7 @@ def _payload(*subscriptions: BrowserSubscription, **changes) -> NotificationPayl
     values = dict(
         incident_id=42, user_id=7, title="DB primary down", body="replica lag 900s", priority=Priority.CRITICAL,
         service="db", team_name="Payments", alert_count=3, escalation_level=1, dashboard_url=None,
-        triggered_at=datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc),
+        triggered_at=datetime(2026, 11, 28, 14, 0, tzinfo=UTC),
         recipient=Recipient(user_id=7, name="Alice", time_zone="Europe/Berlin", push_subscriptions=entries),
         notification_id=1,
         actions=(
@@ -81,7 +81,7 @@ async def test_the_vapid_signature_verifies_with_the_public_key_for_the_endpoint
     [request] = fake.messages_to("alice-phone")
     public_key, claims = verify_vapid(_headers(request)["authorization"], browser.endpoint)
     assert public_key == keys[1] == public_key_of(keys[0])
-    assert claims["sub"] == SUBJECT and claims["exp"] > datetime.now(timezone.utc).timestamp()
+    assert claims["sub"] == SUBJECT and claims["exp"] > datetime.now(UTC).timestamp()
 
 
 async def test_a_status_notice_replaces_the_page_and_offers_only_what_is_left(fake, channel):

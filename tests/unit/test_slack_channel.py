@@ -3,7 +3,7 @@ token rotation and per-channel pacing (on an injected clock: nothing waits for r
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -14,7 +14,7 @@ from tests.fakes.service import Fault
 from tests.fakes.slack_api import CLIENT_ID, CLIENT_SECRET, FakeSlackAPI
 from tests.unit.test_channel_contract import make_payload
 
-NOW = datetime(2026, 11, 28, 14, 2, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 14, 2, tzinfo=UTC)
 ACK = NotificationAction("acknowledge", "Acknowledge", "primary")
 RESOLVE = NotificationAction("resolve", "Resolve", "danger")
 
@@ -145,7 +145,9 @@ async def test_a_test_page_is_a_short_dm_without_buttons(slack, session):
     assert post["text"].startswith("Test page from Ackbot for Alice") and not _buttons(post["blocks"])
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "account_inactive", "invalid_auth", "token_revoked", "invalid_blocks"])
+@pytest.mark.parametrize(
+    "error", ["channel_not_found", "not_in_channel", "account_inactive", "invalid_auth", "token_revoked", "invalid_blocks"],
+)
 async def test_slack_errors_are_permanent(slack, session, error):
     slack.fail_next(Fault(status=200, body=f'{{"ok": false, "error": "{error}"}}'))
     result = await make_channel(slack, session).send(alice_payload())

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.phone_replies import SMS_HELP, SMS_REPLY_LIMIT, sms_help, sms_reply, sms_safe, sms_status
 from incidents.report import IncidentReport, NotificationLine
 from storage.models import Incident
 
-AT = datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 
 
 def line(person, channel, status, kind="ALERT"):

@@ -1,7 +1,7 @@
 """What a person's phone shows: one SMS segment where possible, the reply hint always kept."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ def page(**changes) -> NotificationPayload:
     fields = dict(
         incident_id=42, user_id=1, title="DB primary down", body="replica lag 30s", priority=Priority.CRITICAL,
         service="payments", team_name="Payments", alert_count=1, escalation_level=1, dashboard_url=None,
-        triggered_at=datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc),
+        triggered_at=datetime(2026, 11, 28, 14, 0, tzinfo=UTC),
         recipient=Recipient(1, "Alice", phone="+15550100001"), notification_id=7, actions=(ACK, RES),
     )
     fields.update(changes)
@@ -68,7 +68,10 @@ def test_an_emoji_makes_the_segment_70_characters_and_is_counted_as_two():
         ({"actions": ()}, "CRITICAL #42 payments: DB primary down"),
         ({"service": ""}, "CRITICAL #42 Payments: DB primary down. Reply ACK 42 or RES 42"),
         ({"service": "", "team_name": ""}, "CRITICAL #42: DB primary down. Reply ACK 42 or RES 42"),
-        ({"priority": Priority.LOW, "title": "Cert expires in 20 days."}, "LOW #42 payments: Cert expires in 20 days. Reply ACK 42 or RES 42"),
+        (
+            {"priority": Priority.LOW, "title": "Cert expires in 20 days."},
+            "LOW #42 payments: Cert expires in 20 days. Reply ACK 42 or RES 42",
+        ),
     ],
 )
 def test_the_reply_hint_offers_only_what_still_makes_sense(changes, expected):

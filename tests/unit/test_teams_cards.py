@@ -1,13 +1,13 @@
 """The Teams cards and the pure parts of the bot: card content, click parsing, answers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from botbuilder.schema import Activity
 
 from bot.teams.activities import command_text, parse_card_action
 from bot.teams.cards import card_response, outcome_text, refreshed_card
-from botbuilder.schema import Activity
 from channels.teams_cards import BODY_LIMIT, CardFacts, incident_card
 from channels.types import NotificationAction
 from incidents.service import ActionOutcome
@@ -15,7 +15,7 @@ from incidents.teams_views import CardView
 from storage.enums import Action
 from storage.models import Incident
 
-TRIGGERED_AT = datetime(2026, 7, 1, 9, 30, tzinfo=timezone.utc)
+TRIGGERED_AT = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
 
 
 def facts(**changes) -> CardFacts:
@@ -57,7 +57,7 @@ def test_long_bodies_are_cut():
 
 def _outcome(changed: bool, status: str) -> ActionOutcome:
     incident = Incident(id=7, title="Checkout latency", priority="HIGH", status=status, triggered_at=TRIGGERED_AT, alert_count=2)
-    return ActionOutcome(incident, Action.ACKNOWLEDGE, changed, "Alice", "TEAMS", datetime(2026, 7, 1, 9, 45, tzinfo=timezone.utc))
+    return ActionOutcome(incident, Action.ACKNOWLEDGE, changed, "Alice", "TEAMS", datetime(2026, 7, 1, 9, 45, tzinfo=UTC))
 
 
 def test_outcome_text_says_who_acted_and_whether_this_click_changed_anything():

@@ -2,7 +2,7 @@
 bot token it uses, and how each failure is classified. No database."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -53,7 +53,7 @@ def payload(connector, **changes) -> NotificationPayload:
     values = dict(
         incident_id=42, user_id=1, title="DB primary down", body="Replication lag 300s", priority=Priority.CRITICAL,
         service="db", team_name="Payments", alert_count=3, escalation_level=2, dashboard_url="https://grafana.example/d/1",
-        triggered_at=datetime(2026, 11, 28, 14, 2, tzinfo=timezone.utc),
+        triggered_at=datetime(2026, 11, 28, 14, 2, tzinfo=UTC),
         recipient=Recipient(user_id=1, name="Alice", time_zone="Europe/Berlin", teams_reference=reference(connector)),
         notification_id=7, actions=(ACKNOWLEDGE, RESOLVE),
     )
@@ -137,7 +137,9 @@ async def test_a_test_page_is_a_short_card_without_buttons(channel, connector):
     [
         (Fault(status=429, headers=(("Retry-After", "30"),)), True, 30.0, "HTTP 429: injected"),
         (Fault(status=502, body="bad gateway", content_type="text/plain"), True, None, "HTTP 502: bad gateway"),
-        (Fault(status=403, body='{"error": {"code": "BotNotInConversationRoster", "message": "The bot is not part of the conversation roster."}}'),
+        (Fault(status=403, body=(
+            '{"error": {"code": "BotNotInConversationRoster", "message": "The bot is not part of the conversation roster."}}'
+        )),
          False, None, "HTTP 403: BotNotInConversationRoster: The bot is not part of the conversation roster."),
         (Fault(status=404, body='{"error": {"code": "ConversationNotFound", "message": "Conversation not found."}}'),
          False, None, "HTTP 404: ConversationNotFound: Conversation not found."),

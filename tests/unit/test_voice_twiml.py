@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.phone_replies import CALL_GONE, call_answer, call_menu, call_redirect, call_refusal
 from incidents.phone_lookup import Call, Person
@@ -11,7 +11,7 @@ from storage.enums import Action
 from storage.models import Incident
 
 GATHER_URL = "https://ackbot.example.com/twilio/voice/7/gather"
-AT = datetime(2026, 11, 28, 14, 2, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 28, 14, 2, tzinfo=UTC)
 
 
 def incident(**changes) -> Incident:
