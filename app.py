@@ -560,8 +560,8 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("apikey", "create"): lambda: cli.apikey_create_command(args.name),
         ("apikey", "list"): lambda: cli.apikey_list_command(),
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
-        ("status", None): lambda: cli.status_command(service, args.number),
-        ("list", None): lambda: cli.list_command(service, args.all, args.team),
+        ("status", None): lambda: cli.status_command(service, args.number, args.json),
+        ("list", None): lambda: cli.list_command(service, args.all, args.team, args.json),
         ("push-link", None): lambda: cli.push_link_command(
             args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),

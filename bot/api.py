@@ -94,6 +94,11 @@ def incident_json(incident: Incident, team_name: str | None = None) -> dict:
     }
 
 
+def incidents_json(incidents: list[Incident]) -> dict:
+    """A list of incidents (their teams joined), as ``GET /api/v1/incidents`` answers."""
+    return {"incidents": [incident_json(incident, incident.team.name if incident.team_id else None) for incident in incidents]}
+
+
 def report_json(report: IncidentReport) -> dict:
     body = incident_json(report.incident, report.team_name)
     body["notifications"] = [
@@ -145,9 +150,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
         return error(422, "expected a whole number from 1 to 500", "limit")
     incidents = await _service(request).list_incidents(_STATUS_FILTERS[status], request.query.get("team"), int(limit_text))
-    return web.json_response(
-        {"incidents": [incident_json(incident, incident.team.name if incident.team_id else None) for incident in incidents]}
-    )
+    return web.json_response(incidents_json(incidents))
 
 
 def _number(request: web.Request) -> int:

@@ -4,9 +4,11 @@ raises CommandError."""
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
 from pathlib import Path
 
+from bot.api import incidents_json, report_json
 from bot.commands import parse_number
 from bot.render import incident_list, status_grid
 from incidents import api_keys, push_links
@@ -71,19 +73,22 @@ def parse_incident_number(text: str) -> int:
     return number
 
 
-async def status_command(service: IncidentService, number_text: str) -> int:
+async def status_command(service: IncidentService, number_text: str, as_json: bool = False) -> int:
+    """The delivery grid, or with ``as_json`` the document ``GET /api/v1/incidents/N`` answers."""
     number = parse_incident_number(number_text)
     try:
         report = await service.status(number)
     except IncidentNotFound as error:
         raise CommandError(str(error)) from None
-    print(status_grid(report))
+    print(json.dumps(report_json(report), indent=2) if as_json else status_grid(report))
     return 0
 
 
-async def list_command(service: IncidentService, show_all: bool, team: str | None) -> int:
+async def list_command(service: IncidentService, show_all: bool, team: str | None, as_json: bool = False) -> int:
+    """One line per incident, or with ``as_json`` the document ``GET /api/v1/incidents`` answers."""
     statuses = tuple(IncidentStatus) if show_all else None
-    print(incident_list(await service.list_incidents(statuses, team)))
+    incidents = await service.list_incidents(statuses, team)
+    print(json.dumps(incidents_json(incidents), indent=2) if as_json else incident_list(incidents))
     return 0
 
 
@@ -127,9 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(apikey, "revoke", "revoke a key").add_argument("name")
     status = _command(commands, "status", "show an incident's delivery grid per person and channel")
     status.add_argument("number", help="the incident number, e.g. 42")
+    status.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents/N answers) instead of the grid")
     listing = _command(commands, "list", "list open incidents")
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     listing.add_argument("--team", help="only this team's incidents")
+    listing.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents answers)")
     vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")

@@ -74,7 +74,7 @@ def _state_line(payload: NotificationPayload) -> str:
 
 
 def _buttons(payload: NotificationPayload) -> list[dict]:
-    buttons = [_action_button(action, payload.incident_id) for action in payload.actions]
+    buttons = [action_button(action, payload.incident_id) for action in payload.actions]
     if payload.dashboard_url:
         buttons.append({
             "type": "button", "action_id": DASHBOARD_ACTION, "url": payload.dashboard_url,
@@ -83,7 +83,7 @@ def _buttons(payload: NotificationPayload) -> list[dict]:
     return buttons
 
 
-def _action_button(action: NotificationAction, incident_id: int) -> dict:
+def action_button(action: NotificationAction, incident_id: int) -> dict:
     button = {
         "type": "button", "action_id": action.id, "value": str(incident_id),
         "text": {"type": "plain_text", "text": truncate(action.label, _BUTTON_LIMIT)},

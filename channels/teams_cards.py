@@ -17,7 +17,7 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.5"
 TITLE_LIMIT = 300
 BODY_LIMIT = 2000
-_PRIORITY_COLOURS = {"CRITICAL": "Attention", "HIGH": "Attention", "MEDIUM": "Warning", "LOW": "Accent", "INFO": "Default"}
+PRIORITY_COLOURS = {"CRITICAL": "Attention", "HIGH": "Attention", "MEDIUM": "Warning", "LOW": "Accent", "INFO": "Default"}
 _STATUS_COLOURS = {"TRIGGERED": "Attention", "ACKNOWLEDGED": "Warning", "RESOLVED": "Good"}
 _ACTION_STYLES = {"primary": "positive", "danger": "destructive"}
 
@@ -62,17 +62,17 @@ def headline(facts: CardFacts) -> str:
 def incident_card(facts: CardFacts) -> dict:
     """The incident card: headline, facts, body, who changed the state, and the buttons left."""
     body = [
-        _text(headline(facts), weight="Bolder", size="Medium", color=_PRIORITY_COLOURS.get(facts.priority, "Default")),
+        text_block(headline(facts), weight="Bolder", size="Medium", color=PRIORITY_COLOURS.get(facts.priority, "Default")),
         {"type": "FactSet", "facts": [{"title": title, "value": value} for title, value in _facts(facts)]},
     ]
     if facts.body:
-        body.append(_text(truncate(facts.body, BODY_LIMIT)))
+        body.append(text_block(truncate(facts.body, BODY_LIMIT)))
     if facts.status_text:
-        body.append(_text(facts.status_text, weight="Bolder", color=_STATUS_COLOURS.get(facts.status, "Default")))
-    actions = [_execute(action, facts.number) for action in facts.actions]
+        body.append(text_block(facts.status_text, weight="Bolder", color=_STATUS_COLOURS.get(facts.status, "Default")))
+    actions = [execute_action(action, facts.number) for action in facts.actions]
     if facts.dashboard_url:
         actions.append({"type": "Action.OpenUrl", "title": "Open dashboard", "url": facts.dashboard_url})
-    return _card(body, actions)
+    return adaptive_card(body, actions)
 
 
 def _facts(facts: CardFacts) -> list[tuple[str, str]]:
@@ -87,7 +87,7 @@ def _facts(facts: CardFacts) -> list[tuple[str, str]]:
     ]
 
 
-def _execute(action: NotificationAction, number: int) -> dict:
+def execute_action(action: NotificationAction, number: int) -> dict:
     """An Action.Execute button; the bot receives ``verb`` and ``data`` in an adaptiveCard/action invoke."""
     button = {"type": "Action.Execute", "title": action.label, "verb": action.id, "data": {"incident": number}}
     if action.style in _ACTION_STYLES:
@@ -97,11 +97,11 @@ def _execute(action: NotificationAction, number: int) -> dict:
 
 def test_card(payload: NotificationPayload) -> dict:
     """A short card that proves the Teams channel reaches the person; no buttons."""
-    return _card(
+    return adaptive_card(
         [
-            _text("Ackbot test page", weight="Bolder", size="Medium"),
-            _text(f"Hello {payload.recipient.name}: {payload.body or 'this is a test.'}"),
-            _text("Real pages arrive like this, with Acknowledge and Resolve buttons.", isSubtle=True),
+            text_block("Ackbot test page", weight="Bolder", size="Medium"),
+            text_block(f"Hello {payload.recipient.name}: {payload.body or 'this is a test.'}"),
+            text_block("Real pages arrive like this, with Acknowledge and Resolve buttons.", isSubtle=True),
         ],
         [],
     )
@@ -126,7 +126,7 @@ def attachment(card: dict) -> dict:
     return {"contentType": CARD_CONTENT_TYPE, "content": card}
 
 
-def _card(body: list[dict], actions: list[dict]) -> dict:
+def adaptive_card(body: list[dict], actions: list[dict]) -> dict:
     card = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -138,5 +138,5 @@ def _card(body: list[dict], actions: list[dict]) -> dict:
     return card
 
 
-def _text(text: str, **style) -> dict:
+def text_block(text: str, **style) -> dict:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}

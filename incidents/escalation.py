@@ -208,3 +208,53 @@ def _next_check(
         if _has_next_tier(person, tier):
             deadlines.append(started + tier_timeout)
     return min(deadlines) if deadlines else None
+
+
+@dataclass(frozen=True)
+class NextTier:
+    """``user_id`` is paged on ``channels`` (their next tier) at ``at`` if nobody acknowledges;
+    ``at`` may be past when the engine has not got round to it yet."""
+
+    user_id: int
+    tier: Tier
+    channels: tuple[Channel, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NextLevel:
+    """Escalation ``level`` (its people: ``user_ids``) is paged at ``at`` if nobody acknowledges."""
+
+    level: int
+    user_ids: tuple[int, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Outlook:
+    tiers: tuple[NextTier, ...] = ()
+    level: NextLevel | None = None
+
+
+def outlook(snapshot: IncidentSnapshot, tier_timeout: timedelta) -> Outlook:
+    """What the policy will page next, and when, if nobody acknowledges: each paged person's next
+    reachable tier and the next escalation level. Nothing once the incident is acknowledged."""
+    if snapshot.status != IncidentStatus.TRIGGERED:
+        return Outlook()
+    tiers = []
+    for person in snapshot.people:
+        if not person.paged:
+            continue
+        current = person.paged[-1]
+        step = _first_reachable_tier(person, snapshot.level, after=current.tier)
+        if isinstance(step, QueueTier):
+            tiers.append(NextTier(person.user_id, step.tier, step.channels, current.started_at + tier_timeout))
+    return Outlook(tuple(tiers), _upcoming_level(snapshot))
+
+
+def _upcoming_level(snapshot: IncidentSnapshot) -> NextLevel | None:
+    current = _level_state(snapshot, snapshot.level)
+    following = _next_level(snapshot, snapshot.level)
+    if current is None or following is None or snapshot.escalated_at is None:
+        return None
+    return NextLevel(following.level, following.user_ids, snapshot.escalated_at + timedelta(minutes=current.delay_minutes))

@@ -28,6 +28,8 @@ class NotificationLine:
     sent_at: datetime | None
     delivered_at: datetime | None
     last_attempt_at: datetime | None
+    next_attempt_at: datetime | None = None
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class TeamPostLine:
     sent_at: datetime | None
     delivered_at: datetime | None
     last_attempt_at: datetime | None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def incident_report(incident: Incident) -> IncidentReport:
         NotificationLine(
             row.id, row.user.name, row.channel, row.kind, row.status, row.attempt_count, row.provider_id,
             row.error, row.escalation_level, row.tier, row.queued_at, row.sent_at, row.delivered_at,
-            row.last_attempt_at,
+            row.last_attempt_at, row.next_attempt_at, row.user_id,
         )
         for row in rows
     )
@@ -94,7 +97,7 @@ def incident_report(incident: Incident) -> IncidentReport:
     posts = tuple(
         TeamPostLine(
             post.channel, post.destination, post.kind, post.status, post.attempt_count, post.provider_id, post.error,
-            post.queued_at, post.sent_at, post.delivered_at, post.last_attempt_at,
+            post.queued_at, post.sent_at, post.delivered_at, post.last_attempt_at, post.next_attempt_at,
         )
         for post in TeamPost.select().where(TeamPost.incident == incident.id).order_by(TeamPost.id)
     )

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import action_tokens, lifecycle, outbox, report
+from incidents import action_tokens, escalation, lifecycle, outbox, report
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
+from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
 from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
-from storage.models import Incident
+from storage.models import Incident, User
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
@@ -109,6 +110,17 @@ class IncidentService:
         id, last error, times) and its timeline. Raises IncidentNotFound."""
         return await database.run(_report, number)
 
+    async def status_view(self, number: int, time_zone: str) -> StatusView:
+        """What became of every page of #number and what is paged next, in words, with times in
+        ``time_zone`` (the reader's). Raises IncidentNotFound."""
+        inputs = await database.run(_status_inputs, number, self.config)
+        return build_status_view(*inputs, self.clock(), time_zone)
+
+    async def list_view(self, time_zone: str, limit: int = 20) -> ListView:
+        """The newest ``limit`` open incidents (and whether there are more) for a reader in ``time_zone``."""
+        incidents = await self.list_open(limit=limit + 1)
+        return build_list_view(incidents[:limit], len(incidents) > limit, self.clock(), time_zone)
+
     async def list_open(self, team: str | None = None, limit: int = 50) -> list[Incident]:
         return await self.list_incidents(None, team, limit)
 
@@ -152,3 +164,15 @@ def _report(number: int) -> report.IncidentReport:
     if incident is None:
         raise IncidentNotFound(number)
     return report.incident_report(incident)
+
+
+def _status_inputs(number: int, config: EngineConfig):
+    """The report, the escalation outlook and the names of the people it mentions."""
+    incident = Incident.get_or_none(Incident.id == number)
+    if incident is None:
+        raise IncidentNotFound(number)
+    snapshot = lifecycle.build_snapshot(incident, config.enabled_channels)
+    outlook = escalation.outlook(snapshot, config.tier_timeout)
+    user_ids = outlook.level.user_ids if outlook.level else ()
+    names = dict(User.select(User.id, User.name).where(User.id.in_(list(user_ids))).tuples()) if user_ids else {}
+    return report.incident_report(incident), outlook, names

@@ -1,30 +1,37 @@
 """The ``/incident`` slash command: the shared grammar, answered ephemerally.
 
 ``help`` and ``link`` work for anyone; everything else needs a linked person. ``status`` and
-``list`` answer in a code block (the delivery grid is a table).
+``list`` answer with Block Kit (``bot.slack.status_blocks``), times in the asker's zone; ``help``
+in a code block.
 """
 from __future__ import annotations
 
 from bot import commands
 from bot.actions import run_command
+from bot.slack.status_blocks import list_message, status_message
 from bot.slack.surface import SlackSurface, code_block, reply
 from channels.slack_blocks import escape
-from incidents.service import Actor
+from incidents.service import Actor, IncidentNotFound
 from storage.enums import Channel
 
-_TABLES = (commands.STATUS, commands.LIST, commands.HELP)
+Answer = str | tuple[str, list[dict]]
 
 
 def register(bolt, surface: SlackSurface) -> None:
     async def on_incident_command(ack, command, respond, client):
         surface.in_flight.track()
         await ack()
-        await reply(respond, await answer(surface, command, client))
+        answered = await answer(surface, command, client)
+        if isinstance(answered, str):
+            await reply(respond, answered)
+        else:
+            await reply(respond, *answered)
 
     bolt.command("/incident")(on_incident_command)
 
 
-async def answer(surface: SlackSurface, command: dict, client) -> str:
+async def answer(surface: SlackSurface, command: dict, client) -> Answer:
+    """mrkdwn text, or (fallback text, blocks)."""
     parsed = commands.parse_command(command.get("text") or "")
     if parsed.verb == commands.HELP:
         return code_block(commands.help_text(parsed))
@@ -35,8 +42,14 @@ async def answer(surface: SlackSurface, command: dict, client) -> str:
         return surface.not_linked()
     if parsed.verb == commands.PUSH:
         return await push_link(surface, user)
-    text = await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id))
-    return code_block(text) if parsed.verb in _TABLES else escape(text)
+    if parsed.verb == commands.STATUS:
+        try:
+            return status_message(await surface.service.status_view(parsed.number, user.time_zone))
+        except IncidentNotFound as error:
+            return escape(f"There is {error}.")
+    if parsed.verb == commands.LIST:
+        return list_message(await surface.service.list_view(user.time_zone))
+    return escape(await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id)))
 
 
 async def push_link(surface: SlackSurface, user) -> str:

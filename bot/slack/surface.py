@@ -54,9 +54,10 @@ def code_block(text: str) -> str:
     return f"```{escape(text)[:38_000]}```"
 
 
-async def reply(respond, mrkdwn: str) -> None:
-    """An ephemeral answer through the request's response_url; a failure is logged, not raised."""
+async def reply(respond, mrkdwn: str, blocks: list[dict] | None = None) -> None:
+    """An ephemeral answer through the request's response_url (``blocks``, when given, with
+    ``mrkdwn`` as their fallback text); a failure is logged, not raised."""
     try:
-        await respond(text=mrkdwn, response_type="ephemeral", replace_original=False)
+        await respond(text=mrkdwn, blocks=blocks, response_type="ephemeral", replace_original=False)
     except Exception as error:  # the response_url may have expired; nothing else to tell
         log.warning("Slack reply failed: %s", type(error).__name__)

@@ -27,6 +27,7 @@ from bot.teams.activities import (
 )
 from bot.teams.cards import card_response, error_response, message_response, refreshed_card
 from bot.teams.signin import SignIn
+from bot.teams.status_card import list_card, status_card
 from incidents import push_links, teams_connections, teams_views
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
 from incidents.teams_connections import TeamsIdentity
@@ -123,8 +124,20 @@ class TeamsBot(ActivityHandler):
         if user is None:
             await turn_context.send_activity(replies.NOT_LINKED)
             return
-        answer = await run_command(self.service, command, Actor(user.name, Channel.TEAMS, user.id))
-        await turn_context.send_activity(replies.monospace(answer) if command.verb == commands.STATUS else answer)
+        if command.verb == commands.STATUS:
+            await turn_context.send_activity(await self._status(command.number, user.time_zone))
+        elif command.verb == commands.LIST:
+            view = await self.service.list_view(user.time_zone)
+            await turn_context.send_activity(replies.card_message(list_card(view), "Open incidents"))
+        else:
+            await turn_context.send_activity(await run_command(self.service, command, Actor(user.name, Channel.TEAMS, user.id)))
+
+    async def _status(self, number: int, time_zone: str):
+        try:
+            view = await self.service.status_view(number, time_zone)
+        except IncidentNotFound as error:
+            return f"There is {error}."
+        return replies.card_message(status_card(view), f"#{number} {view.priority} · {view.title} [{view.status}]")
 
     async def _link(self, turn_context: TurnContext):
         if conversation_scope(turn_context.activity) != PERSONAL:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from botbuilder.core import MessageFactory
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, Attachment
+
+from channels.teams_cards import CARD_CONTENT_TYPE
 
 NOT_LINKED = (
     "I don't know who you are in Ackbot yet. Open a chat with me and say link; "
@@ -14,10 +16,10 @@ PUSH_OFF = "Push notifications are off on this Ackbot server."
 PERSONAL_ONLY = "Say {verb} in a personal chat with me: the answer is yours alone."
 
 
-def monospace(text: str) -> Activity:
-    """A message Teams shows as preformatted text (the delivery grid lines up)."""
-    message = MessageFactory.text(f"```\n{text}\n```")
-    message.text_format = "markdown"
+def card_message(card: dict, summary: str) -> Activity:
+    """A message carrying one Adaptive Card; ``summary`` is what notifications show."""
+    message = MessageFactory.attachment(Attachment(content_type=CARD_CONTENT_TYPE, content=card))
+    message.summary = summary
     return message
 
 
