@@ -105,7 +105,10 @@ class FakeSlackAPI(FakeService):
         app.router.add_route("*", "/{method}", self._api)
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        self.responses.append({"name": request.match_info["name"], **json.loads(await request.read())})
+        answer = json.loads(await request.read())
+        if not _blocks_within_limits(answer.get("blocks") or []):
+            return web.Response(status=400, text="invalid_blocks")
+        self.responses.append({"name": request.match_info["name"], **answer})
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -212,6 +215,14 @@ async def _live_arguments(request: web.Request) -> dict:
     elif request.content_type == "application/json":
         arguments.update(json.loads(await request.read() or b"{}"))
     return arguments
+
+
+def _blocks_within_limits(blocks: list) -> bool:
+    """Slack refuses messages over 50 blocks, header text over 150 and section or context text over 3000 characters."""
+    texts = [(block["text"]["text"], 150 if block["type"] == "header" else 3000) for block in blocks if "text" in block]
+    texts += [(element["text"], 3000) for block in blocks if block["type"] == "context" for element in block["elements"]]
+    context_sizes = [len(block["elements"]) for block in blocks if block["type"] == "context"]
+    return len(blocks) <= 50 and all(len(text) <= limit for text, limit in texts) and all(size <= 10 for size in context_sizes)
 
 
 def _blocks(arguments: dict) -> list:

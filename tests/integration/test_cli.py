@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import subprocess
@@ -11,9 +12,10 @@ import pytest
 
 from app import main
 from storage.database import close_database, open_database
-from storage.fields import use_keyring
+from storage.enums import DeliveryStatus
+from storage.fields import use_keyring, utcnow
 from storage.keyring import Keyring, generate_key, key_id_of
-from storage.models import SlackConnection, User
+from storage.models import Incident, NotificationLog, SlackConnection, Team, User
 
 
 @pytest.fixture
@@ -82,6 +84,38 @@ def test_status_of_a_bad_or_unknown_incident_is_a_clear_error(workdir, capsys):
     assert main(["status", "7"]) == 1
     err = capsys.readouterr().err
     assert "expected an incident number like 42, got 'abc'" in err and "no incident #7" in err
+
+
+def _store_incident(database_url: str) -> None:
+    async def store():
+        open_database(database_url)
+        team = await Team.acreate(name="payments", display_name="Payments")
+        user = await User.acreate(handle="alice", name="Alice")
+        now = utcnow()
+        incident = await Incident.acreate(title="DB primary down", priority="CRITICAL", service="db", team=team, triggered_at=now)
+        await NotificationLog.acreate(
+            incident=incident, user=user, channel="SMS", status=DeliveryStatus.FAILED, attempt_count=1, tier="secondary",
+            error="Twilio error 21614: not a mobile number", escalation_level=1, queued_at=now,
+        )
+        await close_database()
+
+    asyncio.run(store())
+
+
+def test_status_and_list_print_json_for_scripts(workdir, capsys):
+    assert main(["migrate"]) == 0
+    _store_incident(f"sqlite:///{workdir / 'data' / 'ackbot.db'}")
+    capsys.readouterr()
+    assert main(["status", "1", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["number"], status["status"], status["team"]) == (1, "TRIGGERED", "payments")
+    [line] = status["notifications"]
+    assert (line["person"], line["channel"], line["status"], line["error"]) == (
+        "Alice", "SMS", "FAILED", "Twilio error 21614: not a mobile number")
+    assert main(["list", "--json"]) == 0
+    assert [(row["number"], row["title"]) for row in json.loads(capsys.readouterr().out)["incidents"]] == [(1, "DB primary down")]
+    assert main(["status", "1"]) == 0
+    assert "Twilio error 21614" in capsys.readouterr().out  # the full grid stays the default
 
 
 def test_every_command_has_help():

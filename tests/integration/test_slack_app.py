@@ -4,6 +4,7 @@ cards that follow the incident whichever surface changed it."""
 from __future__ import annotations
 
 import time
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -16,7 +17,7 @@ from channels.registry import slack_channel
 from incidents import api_keys
 from incidents.intake import TriggerRequest
 from storage.enums import Channel, EventKind
-from storage.models import Incident, IncidentEvent, SlackConnection, SlackInstallation, Team, TeamMember, User
+from storage.models import Incident, IncidentEvent, NotificationLog, SlackConnection, SlackInstallation, Team, TeamMember, User
 from tests.fakes.channel import PERMANENT, ScriptedChannel
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
 from tests.integration.slack_support import click, post_signed, signed_headers, slack_settings, slash_command
@@ -174,18 +175,43 @@ async def test_acknowledging_through_the_rest_api_updates_the_slack_card(client,
     assert card.updates == 2 and "Resolved by API key monitoring via the API" in card.text and _buttons(card) == []
 
 
-async def test_incident_status_answers_with_the_delivery_grid(client, fake, email):
+def _section_texts(blocks) -> list[str]:
+    return [block["text"]["text"] for block in blocks if block["type"] == "section"]
+
+
+def _answer_buttons(blocks) -> list[tuple[str, str]]:
+    return [(button["action_id"], button["value"]) for block in blocks if block["type"] == "actions" for button in block["elements"]]
+
+
+async def test_incident_status_answers_with_block_kit_in_the_askers_zone(client, fake, email):
     email.default = PERMANENT
+    await User.update(time_zone="America/New_York").where(User.handle == "alice").aexecute()
     number = await _page(client)
     await post_signed(client, slash_command(f"status {number}", fake.response_url()))
     await _settle(client)
     [answer] = fake.responses
-    assert answer["response_type"] == "ephemeral"
-    text = answer["text"]
-    assert text.startswith("```") and text.endswith("```")
-    rows = {line.split()[1]: line for line in text.splitlines() if line.startswith(("Alice", "Bob"))}
-    assert "DELIVERED" in rows["SLACK"] and "DUALICE:" in rows["SLACK"]
-    assert "FAILED" in rows["EMAIL"] and "invalid address" in rows["EMAIL"]
+    assert answer["response_type"] == "ephemeral" and answer["text"] == f"#{number} CRITICAL · DB primary down [TRIGGERED]"
+    blocks = answer["blocks"]
+    assert blocks[0]["text"]["text"] == f"🔴 #{number} CRITICAL: DB primary down"
+    slack_page = await NotificationLog.aget((NotificationLog.incident == number) & (NotificationLog.channel == "SLACK"))
+    delivered = slack_page.delivered_at.astimezone(ZoneInfo("America/New_York"))
+    sections = _section_texts(blocks)
+    [alice] = [text for text in sections if text.startswith("*Alice*")]
+    assert f"✅ Slack: delivered {delivered:%H:%M}" in alice and "❌ Email: failed: " in alice and "invalid address" in alice
+    assert any(text.startswith("*Bob*") and "❌ Email: failed" in text for text in sections)
+    assert blocks[-1]["elements"][0]["text"] == f"Times in America/New_York ({delivered:%Z})."
+    buttons = _answer_buttons(blocks)
+    assert buttons == [("acknowledge", str(number)), ("resolve", str(number))]
+    action_id, value = buttons[0]
+    await post_signed(client, click(action_id, int(value), fake.response_url("click")))
+    await _settle(client)
+    assert (await Incident.aget_by_id(number)).acknowledged_by_name == "Alice"
+
+
+async def test_incident_status_of_an_unknown_incident_says_so(client, fake):
+    await post_signed(client, slash_command("status 999", fake.response_url()))
+    await _settle(client)
+    assert [answer["text"] for answer in fake.responses] == ["There is no incident #999."]
 
 
 async def test_slash_commands_act_list_and_help(client, fake):
@@ -195,7 +221,10 @@ async def test_slash_commands_act_list_and_help(client, fake):
     await post_signed(client, slash_command("list", fake.response_url("stranger"), user="USTRANGER", trigger_id="t9"))
     await _settle(client)
     answers = {answer["name"]: answer["text"] for answer in fake.responses}
-    assert f"#{number} CRITICAL · db · DB primary down [TRIGGERED]" in answers["0"]
+    listing = next(answer for answer in fake.responses if answer["name"] == "0")
+    assert answers["0"] == f"#{number} CRITICAL · DB primary down [TRIGGERED]"
+    assert f"🔴 *#{number} CRITICAL* · DB primary down\nPayments · Triggered · 0 min ago" in _section_texts(listing["blocks"])
+    assert _answer_buttons(listing["blocks"]) == [("acknowledge", str(number)), ("resolve", str(number))]
     assert answers["1"] == f"#{number} acknowledged by Alice via Slack."
     assert "I don't know \"frobnicate\"" in answers["2"] and "status 42" in answers["2"]
     assert answers["3"] == "Your Slack account is linked to Ackbot user *Alice* (alice@example.com)."
