@@ -23,6 +23,7 @@ from tests.fakes.service import FakeService, Fault
 
 ISSUER = "https://api.botframework.com"
 KEY_ID = "test-key-1"
+MESSAGE_SIZE_LIMIT = 28 * 1024  # Teams refuses bigger messages (413 MessageSizeTooBig)
 
 
 def make_key() -> rsa.RSAPrivateKey:
@@ -145,6 +146,8 @@ class FakeBotConnector(FakeService):
             return web.json_response({"error": {"code": "Unauthorized", "message": "bad token"}}, status=401)
         if (fault := await self.fault_or_none(request)) is not None:
             return fault
+        if len(await request.read()) > MESSAGE_SIZE_LIMIT:
+            return web.json_response({"error": {"code": "MessageSizeTooBig", "message": "message too big"}}, status=413)
         activity_id = f"1:{next(self._ids)}"
         self.activities[activity_id] = await request.json()
         return web.json_response({"id": activity_id}, status=201)

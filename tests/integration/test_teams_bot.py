@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ from incidents import api_keys
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.models import Incident, NotificationLog, Team, TeamMember, TeamsChannelReference, TeamsConnection, User
+from tests.adaptive_card_schema import schema_errors
 from tests.fakes.bot_connector import FakeBotConnector, make_key
 from tests.fakes.service import Fault
 
@@ -343,14 +345,42 @@ async def test_a_rate_limited_page_is_retried_after_the_connector_says(client, c
 # --- commands ------------------------------------------------------------------------------
 
 
-async def test_status_answers_with_the_delivery_grid_in_monospace(client, connector):
+def card_texts(card: dict) -> list[str]:
+    """Every text on a card, facts as "title: value", containers included."""
+    found = []
+    for element in card["body"]:
+        if element["type"] == "TextBlock":
+            found.append(element["text"])
+        found += [f"{fact['title']}: {fact['value']}" for fact in element.get("facts", [])]
+        found += [item["text"] for item in element.get("items", []) if item["type"] == "TextBlock"]
+    return found
+
+
+async def test_status_answers_with_an_adaptive_card_in_the_askers_zone(client, connector):
     incident = await _page(client, connector)
     message = activity(connector, "message", text=f"<at>Ackbot</at> status {incident.id}")
     assert (await send(client, connector, message)).status == 201
     reply = connector.posted()[-1]
-    assert reply["textFormat"] == "markdown" and reply["text"].startswith("```\n#")
-    assert "Alice" in reply["text"] and "TEAMS" in reply["text"] and "SENT" in reply["text"]
-    assert reply["replyToId"] == "message-1"
+    assert reply["replyToId"] == "message-1" and reply["summary"] == f"#{incident.id} CRITICAL · DB primary down [TRIGGERED]"
+    [attachment] = reply["attachments"]
+    card = attachment["content"]
+    assert attachment["contentType"] == CARD and schema_errors(card) == []
+    page = await NotificationLog.aget(NotificationLog.incident == incident.id)
+    sent = page.sent_at.astimezone(ZoneInfo("Europe/Berlin"))
+    texts = card_texts(card)
+    assert texts[0] == f"#{incident.id} CRITICAL · DB primary down"
+    assert f"Times in: Europe/Berlin ({sent:%Z})" in texts
+    assert "Alice · level 1" in texts and f"📨 Teams: sent {sent:%H:%M}, waiting for a receipt" in texts
+    verbs = [(action["verb"], action["data"]) for action in card["actions"]]
+    assert verbs == [("acknowledge", {"incident": incident.id}), ("resolve", {"incident": incident.id})]
+    response = await send(client, connector, click(connector, verbs[0][0], verbs[0][1]["incident"]))
+    assert response.status == 200 and (await Incident.aget_by_id(incident.id)).acknowledged_by_name == "Alice"
+
+
+async def test_status_of_an_unknown_incident_says_so(client, connector):
+    await install(client, connector)
+    await send(client, connector, activity(connector, "message", text="status 999"))
+    assert connector.posted()[-1]["text"] == "There is no incident #999."
 
 
 async def test_commands_act_for_the_linked_person(client, connector):
@@ -358,7 +388,12 @@ async def test_commands_act_for_the_linked_person(client, connector):
     await send(client, connector, activity(connector, "message", text="ack"))
     assert connector.posted()[-1]["text"] == f"#{incident.id} acknowledged by Alice via Teams."
     await send(client, connector, activity(connector, "message", text="list"))
-    assert f"#{incident.id} CRITICAL · db · DB primary down [ACKNOWLEDGED]" in connector.posted()[-1]["text"]
+    listing = connector.posted()[-1]["attachments"][0]["content"]
+    assert schema_errors(listing) == []
+    assert f"#{incident.id} CRITICAL · DB primary down" in card_texts(listing)
+    assert any(text.startswith("Payments · Acknowledged · 0 min ago · Acknowledged by Alice via Teams at ") for text in card_texts(listing))
+    [container] = [element for element in listing["body"] if element["type"] == "Container"]
+    assert [action["verb"] for action in container["items"][-1]["actions"]] == ["resolve"]
     await send(client, connector, activity(connector, "message", text="push"))
     assert connector.posted()[-1]["text"] == "Push notifications are off on this Ackbot server."
     await send(client, connector, activity(connector, "message", text="frobnicate"))
