@@ -22,6 +22,7 @@ STATUS_ORDER = (
     DeliveryStatus.DELIVERED, DeliveryStatus.CANCELLED,
 )
 ERROR_LIMIT = 160
+UNREACHABLE_NOTES = 3  # more unreachable people than this are named in one note
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,14 @@ def _post(post: TeamPostLine, clock: _Clock) -> PostStatus:
 
 
 def _notes(report: IncidentReport, outlook: Outlook, names: dict[int, str], clock: _Clock) -> tuple[str, ...]:
-    """Who could not be reached (from the timeline), and the next escalation level."""
-    notes = [event.message for event in report.events if event.kind == EventKind.UNREACHABLE]
+    """Who could not be reached (from the timeline; many are named in one note), and the next
+    escalation level."""
+    unreachable = [event for event in report.events if event.kind == EventKind.UNREACHABLE]
+    if len(unreachable) <= UNREACHABLE_NOTES:
+        notes = [event.message for event in unreachable]
+    else:
+        people = ", ".join(dict.fromkeys(event.person or "someone" for event in unreachable))
+        notes = [f"No channel can reach {len(unreachable)} people: {people}"]
     if outlook.level is not None:
         people = ", ".join(names.get(user_id, f"user {user_id}") for user_id in outlook.level.user_ids) or "nobody"
         notes.append(f"Level {outlook.level.level} ({people}) {_when(outlook.level.at, clock)} if nobody acknowledges")

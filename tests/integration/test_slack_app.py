@@ -208,6 +208,23 @@ async def test_incident_status_answers_with_block_kit_in_the_askers_zone(client,
     assert (await Incident.aget_by_id(number)).acknowledged_by_name == "Alice"
 
 
+async def test_the_status_of_a_forty_person_incident_is_summarised_within_slacks_limits(client, fake, email):
+    email.default = PERMANENT
+    payments = await Team.aget(Team.name == "payments")
+    for index in range(38):
+        person = await User.acreate(handle=f"p{index}", name=f"Person {index:02d}", email=f"p{index}@example.com")
+        await TeamMember.acreate(team=payments, user=person)
+    number = await _page(client)
+    await post_signed(client, slash_command(f"status {number}", fake.response_url()))
+    await _settle(client)
+    [answer] = fake.responses  # the fake refuses blocks over Slack's limits, as Slack does
+    sections = _section_texts(answer["blocks"])
+    assert sections[1] == "*40 people paged:* ❌ 40 failed · ✅ 1 delivered"
+    assert sum(text.count("❌ Email: failed") for text in sections) == 10
+    assert any(text.startswith("*30 more, 30 of them with a failed page:*") for text in sections)
+    assert "ackbot status" in answer["blocks"][-1]["elements"][1]["text"]
+
+
 async def test_incident_status_of_an_unknown_incident_says_so(client, fake):
     await post_signed(client, slash_command("status 999", fake.response_url()))
     await _settle(client)

@@ -377,6 +377,25 @@ async def test_status_answers_with_an_adaptive_card_in_the_askers_zone(client, c
     assert response.status == 200 and (await Incident.aget_by_id(incident.id)).acknowledged_by_name == "Alice"
 
 
+async def test_the_status_of_a_forty_person_incident_fits_in_one_teams_message(client, connector):
+    await install(client, connector)
+    alice = await TeamsConnection.aget()
+    team = await Team.aget(Team.name == "payments")
+    for index in range(39):
+        person = await User.acreate(handle=f"p{index}", name=f"Person {index:02d}", email=f"p{index}@example.com")
+        await TeamMember.acreate(team=team, user=person)
+        await TeamsConnection.acreate(
+            user=person, teams_user_id=f"29:p{index}", teams_tenant_id=TENANT, conversation_reference=alice.conversation_reference,
+        )
+    incident = (await client.app[SERVICE_KEY].trigger(TriggerRequest(title="DB primary down", team="payments"))).incident
+    await dispatch(client)
+    assert (await send(client, connector, activity(connector, "message", text=f"status {incident.id}"))).status == 201
+    card = connector.posted()[-1]["attachments"][0]["content"]  # the fake refuses messages over Teams' size limit
+    assert schema_errors(card) == []
+    assert "40 people paged: 📨 40 sent" in card_texts(card)
+    assert any(text.startswith("40 more, nothing failed: Alice, Person 00") for text in card_texts(card))
+
+
 async def test_status_of_an_unknown_incident_says_so(client, connector):
     await install(client, connector)
     await send(client, connector, activity(connector, "message", text="status 999"))

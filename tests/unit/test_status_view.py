@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from incidents.escalation import IncidentSnapshot, LevelState, Outlook, PersonState, TierState, outlook
-from incidents.report import IncidentReport
+from incidents.report import EventLine, IncidentReport
 from incidents.status_view import age, build_list_view, build_status_view
 from incidents.tiers import DEFAULT_CHANNEL_ESCALATION
 from storage.enums import Channel, DeliveryStatus, IncidentStatus, Tier
@@ -105,3 +105,10 @@ def test_nothing_is_upcoming_once_acknowledged_or_on_the_last_tier():
     acknowledged = IncidentSnapshot(IncidentStatus.ACKNOWLEDGED, 1, TRIGGERED, levels, (_person(1, last[:1]),))
     plan = outlook(acknowledged, timedelta(minutes=5))
     assert plan.tiers == () and plan.level is None
+
+
+def test_many_unreachable_people_are_named_in_one_note():
+    report, _, _ = nobody_paged()
+    events = tuple(EventLine("UNREACHABLE", TRIGGERED, f"P{index}", None, f"No channel can reach P{index} (level 1)") for index in range(5))
+    view = build_status_view(IncidentReport(report.incident, None, (), events), Outlook(), {}, NOW, "UTC")
+    assert view.notes == ("No channel can reach 5 people: P0, P1, P2, P3, P4",)
