@@ -7,7 +7,7 @@ per status, people with failures first) and says where the full grid is.
 """
 from __future__ import annotations
 
-from bot.status_marks import (
+from bot.status_layout import (
     DETAIL_LIMIT,
     FAILED_DETAIL_LIMIT,
     NEXT_MARK,

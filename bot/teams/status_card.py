@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from bot.status_marks import (
+from bot.status_layout import (
     DETAIL_LIMIT,
     FAILED_DETAIL_LIMIT,
     NEXT_MARK,

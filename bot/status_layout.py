@@ -1,4 +1,5 @@
-"""The symbols the chat views put before a page's words, shared by Slack and Teams."""
+"""What the Slack and Teams status views share: the symbols before a page's words, when a view is
+summarised, and where the full grid is."""
 from __future__ import annotations
 
 from storage.enums import DeliveryStatus
