@@ -32,3 +32,7 @@ def counts_text(counts: tuple[tuple[str, int], ...]) -> str:
 
 def full_grid_hint(number: int) -> str:
     return f"The full grid, every attempt and provider id: ackbot status {number} on the command line."
+
+
+def alert_count(count: int) -> str:
+    return "1 alert" if count == 1 else f"{count} alerts"

@@ -74,6 +74,7 @@ class StatusView:
     people: tuple[PersonStatus, ...]
     posts: tuple[PostStatus, ...]
     notes: tuple[str, ...]
+    next_level: str | None
     counts: tuple[tuple[str, int], ...]
 
     def people_by_concern(self) -> tuple[PersonStatus, ...]:
@@ -145,7 +146,7 @@ def build_status_view(
         team=report.team_name, status=incident.status, alert_count=incident.alert_count,
         level=incident.escalation_level, zone=clock.label(), state=_state(incident, clock),
         people=_people(pages, outlook, clock), posts=tuple(_post(post, clock) for post in report.team_posts),
-        notes=_notes(report, outlook, names, clock),
+        notes=_notes(report), next_level=_next_level(outlook, names, clock),
         counts=tuple((status, counts[status]) for status in STATUS_ORDER if counts[status]),
     )
 
@@ -217,21 +218,26 @@ def _post(post: TeamPostLine, clock: _Clock) -> PostStatus:
     return PostStatus(post.channel, post.destination, post.status, _page_words(post, clock))
 
 
-def _notes(report: IncidentReport, outlook: Outlook, names: dict[int, str], clock: _Clock) -> tuple[str, ...]:
-    """Who could not be reached (from the timeline; many are named in one note), and the next
-    escalation level."""
+def _notes(report: IncidentReport) -> tuple[str, ...]:
+    """Who could not be reached (from the timeline; many are named in one note), or that nobody
+    was paged."""
     unreachable = [event for event in report.events if event.kind == EventKind.UNREACHABLE]
     if len(unreachable) <= UNREACHABLE_NOTES:
         notes = [event.message for event in unreachable]
     else:
         people = ", ".join(dict.fromkeys(event.person or "someone" for event in unreachable))
         notes = [f"No channel can reach {len(unreachable)} people: {people}"]
-    if outlook.level is not None:
-        people = ", ".join(names.get(user_id, f"user {user_id}") for user_id in outlook.level.user_ids) or "nobody"
-        notes.append(f"Level {outlook.level.level} ({people}) {_when(outlook.level.at, clock)} if nobody acknowledges")
     if not report.notifications and not notes:
         notes.append("Nobody was paged for this incident.")
     return tuple(notes)
+
+
+def _next_level(outlook: Outlook, names: dict[int, str], clock: _Clock) -> str | None:
+    """"Level 2 (Bob, Carol) at 14:10 if nobody acknowledges"."""
+    if outlook.level is None:
+        return None
+    people = ", ".join(names.get(user_id, f"user {user_id}") for user_id in outlook.level.user_ids) or "nobody"
+    return f"Level {outlook.level.level} ({people}) {_when(outlook.level.at, clock)} if nobody acknowledges"
 
 
 def build_list_view(incidents: list[Incident], truncated: bool, now: datetime, time_zone: str) -> ListView:

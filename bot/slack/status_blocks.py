@@ -12,6 +12,7 @@ from bot.status_layout import (
     FAILED_DETAIL_LIMIT,
     NEXT_MARK,
     NOTE_MARK,
+    alert_count,
     counts_text,
     full_grid_hint,
     mark,
@@ -19,7 +20,8 @@ from bot.status_layout import (
 from channels.base import truncate
 from channels.payloads import actions_for
 from channels.slack_blocks import PRIORITY_MARK, action_button, escape
-from incidents.status_view import ListView, PersonStatus, StatusView, channel_label
+from incidents.status_view import ListView, PersonStatus, PostStatus, StatusView, channel_label
+from storage.enums import Channel
 
 MAX_BLOCKS = 50
 HEADER_LIMIT = 150
@@ -49,22 +51,30 @@ def _buttons(number: int, status: str) -> list[dict]:
 def status_message(view: StatusView) -> tuple[str, list[dict]]:
     """The status answer: header, state, a section per person (or a summary), team channel
     posts, notes, buttons while they can be used."""
-    facts = " · ".join(escape(part) for part in (view.team or "no team", view.service, f"{view.alert_count} alert(s)") if part)
+    facts = " · ".join(escape(part) for part in (view.team or "no team", view.service, alert_count(view.alert_count)) if part)
     blocks = [
         _header(f"{PRIORITY_MARK.get(view.priority, '')} #{view.number} {view.priority}: {view.title}".strip()),
         _section(f"*{view.status.title()}* · {facts} · level {view.level}\n" + "\n".join(escape(line) for line in view.state)),
     ]
     blocks += _people_blocks(view)
     if view.posts:
-        lines = [
-            f"{mark(post.status)} {channel_label(post.channel)} {escape(post.destination)}: {escape(post.words)}" for post in view.posts
-        ]
+        lines = [f"{mark(post.status)} {_destination(post)}: {escape(post.words)}" for post in view.posts]
         blocks.append(_section("*Team channel*\n" + "\n".join(lines)))
-    if view.notes:
-        blocks.append(_section("\n".join(f"{NOTE_MARK} {escape(note)}" for note in view.notes)))
+    notes = [f"{NOTE_MARK} {escape(note)}" for note in view.notes]
+    if view.next_level:
+        notes.append(f"{NEXT_MARK} {escape(view.next_level)}")
+    if notes:
+        blocks.append(_section("\n".join(notes)))
     blocks += _buttons(view.number, view.status)
     blocks.append(_context(f"Times in {escape(view.zone)}.", escape(full_grid_hint(view.number))))
     return f"#{view.number} {view.priority} · {view.title} [{view.status}]", blocks
+
+
+def _destination(post: PostStatus) -> str:
+    """A Slack channel as a link Slack draws with its name; another chat's channel by its id."""
+    if post.channel == Channel.SLACK:
+        return f"<#{escape(post.destination)}>"
+    return f"{channel_label(post.channel)} {escape(post.destination)}"
 
 
 def _people_blocks(view: StatusView) -> list[dict]:

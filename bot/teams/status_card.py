@@ -54,6 +54,8 @@ def _status_card(view: StatusView, failed_detail: int) -> dict:
         body.append(text_block("Team channel", weight="Bolder", separator=True))
         body.append(_facts([(f"{mark(post.status)} {channel_label(post.channel)} {post.destination}", post.words) for post in view.posts]))
     body += [text_block(truncate(f"{NOTE_MARK} {note}", TEXT_LIMIT)) for note in view.notes]
+    if view.next_level:
+        body.append(text_block(f"{NEXT_MARK} {view.next_level}"))
     body.append(text_block(full_grid_hint(view.number), isSubtle=True, size="Small", separator=True))
     return adaptive_card(body, [execute_action(action, view.number) for action in actions_for(view.status, {}, "")])
 

@@ -55,15 +55,15 @@ def test_the_status_reads_per_person_with_symbols_words_and_the_next_tier():
     assert text == "#42 CRITICAL · DB primary down [TRIGGERED]"
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "🔴 #42 CRITICAL: DB primary down"}}
     assert blocks[1]["text"]["text"] == (
-        "*Triggered* · Payments · db · 1 alert(s) · level 1\nTriggered 14:00, waiting for someone to acknowledge"
+        "*Triggered* · Payments · db · 1 alert · level 1\nTriggered 14:00, waiting for someone to acknowledge"
     )
     assert blocks[2]["text"]["text"] == (
         "*Alice* · level 1\n✅ Slack: delivered 14:01\n❌ Email: failed: 550 5.1.1 mailbox unavailable\n"
         "⏭ SMS at 14:06 if nobody acknowledges"
     )
     assert "📨 SMS: sent 14:01, waiting for a receipt" in blocks[3]["text"]["text"]
-    assert "*Team channel*\n✅ Slack C0123: delivered 14:00" in _text(blocks)
-    assert "⚠️ Level 2 (Dave) at 14:10 if nobody acknowledges" in _text(blocks)
+    assert "*Team channel*\n✅ <#C0123>: delivered 14:00" in _text(blocks)
+    assert "⚠️ No channel can reach Carol (level 1)\n⏭ Level 2 (Dave) at 14:10 if nobody acknowledges" in _text(blocks)
     assert _buttons(blocks) == [("acknowledge", "42"), ("resolve", "42")]
     assert blocks[-1]["elements"][0]["text"] == "Times in Europe/Berlin (CET)."
 

@@ -79,7 +79,7 @@ def test_the_status_card_has_the_same_content_as_the_slack_answer():
     ]
     assert "⏳ Phone: queued, next try 14:07 after: HTTP 503 (2 tries)" in texts
     assert "✅ Slack C0123: delivered 14:00" in texts
-    assert "⚠️ Level 2 (Dave) at 14:10 if nobody acknowledges" in texts
+    assert "⚠️ No channel can reach Carol (level 1)" in texts and "⏭ Level 2 (Dave) at 14:10 if nobody acknowledges" in texts
 
 
 def test_the_card_actions_are_the_ones_the_bot_handles():
