@@ -147,7 +147,7 @@ async def test_a_channel_the_bot_is_not_in_fails_visibly_and_people_are_still_pa
     assert {line["channel"] for line in body["notifications"]} == {"EMAIL"}
 
 
-async def test_the_status_grid_shows_the_team_channel(client, fake):
+async def test_the_status_answer_shows_the_team_channel(client, fake):
     number = await _trigger(client)
     await _dispatch(client)
     alice = await User.aget(User.handle == "alice")
@@ -155,8 +155,8 @@ async def test_the_status_grid_shows_the_team_channel(client, fake):
     await post_signed(client, slash_command(f"status {number}", fake.response_url()))
     await client.app[SLACK_APP_KEY].surface.in_flight.settle(5)
     [answer] = fake.responses
-    [row] = [line for line in answer["text"].splitlines() if line.startswith("team channel")]
-    assert TEAM_CHANNEL in row and "SLACK" in row and "DELIVERED" in row
+    sections = [block["text"]["text"] for block in answer["blocks"] if block["type"] == "section"]
+    assert any(text.startswith(f"*Team channel*\n✅ <#{TEAM_CHANNEL}>: delivered ") for text in sections)
 
 
 async def test_with_several_workspaces_the_team_names_its_own(client, fake):
