@@ -35,6 +35,8 @@ async def answer(surface: SlackSurface, command: dict, client) -> str:
         return surface.not_linked()
     if parsed.verb == commands.PUSH:
         return await push_link(surface, user)
+    if parsed.verb == commands.WEB:
+        return await web_link(surface, user)
     text = await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id))
     return code_block(text) if parsed.verb in _TABLES else escape(text)
 
@@ -50,6 +52,13 @@ async def push_link(surface: SlackSurface, user) -> str:
         f"<{url}|Turn on push notifications> — open it on the phone or laptop that should ring. It works once,"
         f" until {expires:%Y-%m-%d %H:%M} UTC."
     )
+
+
+async def web_link(surface: SlackSurface, user) -> str:
+    """A one-time link that signs the person in to the web view."""
+    url = await surface.web.issue_link_for_user(user.id)
+    minutes = round(surface.web.link_ttl.total_seconds() / 60)
+    return f"<{url}|Open Ackbot's web view> — the link signs you in once, within {minutes} minutes. Keep it to yourself."
 
 
 async def link_state(surface: SlackSurface, command: dict, client) -> str:
