@@ -21,6 +21,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from bot import api, cli, links, operations, phone
 from bot import push as push_page
 from bot import teams as teams_bot
+from bot import web as web_view
 from bot.access_log import RedactingAccessLogger
 from bot.slack import manifest as slack_manifest
 from bot.slack import routes as slack_routes
@@ -30,6 +31,8 @@ from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_k
 from channels.registry import build_channels, push_public_key
 from channels.registry import describe as describe_channels
 from incidents.service import EngineConfig, IncidentService
+from incidents.web_sessions import WebSessions
+from incidents.web_views import WebViews
 from storage import keyring as keyring_module
 from storage.database import (
     DatabaseURLError,
@@ -37,6 +40,7 @@ from storage.database import (
     open_database,
     safe_url,
 )
+from storage.enums import Channel
 from storage.fields import use_keyring, utcnow
 from storage.keyring import Keyring, KeyringError
 from storage.migrations import migrate, pending_migrations
@@ -290,6 +294,13 @@ class Settings:
         "ACKBOT_TWILIO_API_URL", "https://api.twilio.com", _url, "Twilio REST API base URL (tests point it at a fake).",
     )
 
+    web_link_ttl: float = setting(
+        "ACKBOT_WEB_LINK_TTL", 15 * 60.0, _duration, "How long a web view sign-in link works (it works once).",
+    )
+    web_session_ttl: float = setting(
+        "ACKBOT_WEB_SESSION_TTL", 7 * 24 * 3600.0, _duration, "How long a web view sign-in lasts before signing in again.",
+    )
+
     vapid_private_key: Secret | None = setting(
         "ACKBOT_VAPID_PRIVATE_KEY", None, _vapid_key, "Web Push VAPID private key (`ackbot vapid generate`); unset switches push off.",
     )
@@ -348,6 +359,11 @@ class Settings:
             max_attempts=max(1, self.max_attempts),
             lease=timedelta(seconds=self.lease_seconds),
             action_link_ttl=timedelta(seconds=self.magic_link_ttl),
+        )
+
+    def web_sessions(self, clock=utcnow) -> WebSessions:
+        return WebSessions(
+            self.public_url, timedelta(seconds=self.web_link_ttl), timedelta(seconds=self.web_session_ttl), clock,
         )
 
     def dispatcher_config(self) -> DispatcherConfig:
@@ -424,6 +440,7 @@ async def open_storage(settings: Settings, apply_migrations: bool) -> None:
 SETTINGS_KEY = web.AppKey("settings", Settings)
 HTTP_KEY = web.AppKey("http", ClientSession)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+CHANNELS_KEY = web.AppKey("channels", dict)
 
 
 def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Application:
@@ -448,7 +465,26 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     phone.add_routes(app, settings)
     teams_bot.add_routes(app)
     slack_routes.add_routes(app)
+    web_view.add_routes(app, web_config(settings, app, clock))
     return app
+
+
+def web_config(settings: Settings, app: web.Application, clock) -> web_view.WebConfig:
+    """The web view's sessions and reads; sign-in links are mailed when email is on."""
+
+    async def mail_sign_in_link(address: str, url: str) -> None:
+        email = app[CHANNELS_KEY][Channel.EMAIL]
+        minutes = round(settings.web_link_ttl / 60)
+        await email.send_text(
+            address, "Your Ackbot sign-in link",
+            f"Open this link to sign in to Ackbot. It works once, for {minutes} minutes:\n\n{url}\n\n"
+            "If you did not ask for it, ignore this message.",
+        )
+
+    return web_view.WebConfig(
+        settings.web_sessions(clock), WebViews(), secure_cookies=settings.public_url.startswith("https://"),
+        mail_sign_in_link=mail_sign_in_link if settings.smtp_host else None,
+    )
 
 
 async def storage_context(app: web.Application):
@@ -478,6 +514,7 @@ def engine_context(channels, clock):
         settings = app[SETTINGS_KEY]
         active = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
         app[operations.CHANNEL_STATES_KEY] = describe_channels(active)
+        app[CHANNELS_KEY] = active
         service, dispatcher = build_engine(settings, active, clock)
         app[api.SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
         task = asyncio.create_task(dispatcher.run()) if settings.dispatcher else None
@@ -565,6 +602,8 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("push-link", None): lambda: cli.push_link_command(
             args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),
+        ("login-link", None): lambda: cli.login_link_command(settings.web_sessions(), args.user),
+        ("sessions", "revoke"): lambda: cli.sessions_revoke_command(settings.web_sessions(), args.user),
     }
     return await commands[(args.command, getattr(args, "action", None))]()
 

@@ -13,20 +13,13 @@ from aiohttp import web
 from bot.commands import parse_number
 from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
-from incidents.report import IncidentReport
+from incidents.report import STATUS_FILTERS, IncidentReport
 from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService, UnknownTeam
-from storage.enums import Action, IncidentStatus
+from storage.enums import Action
 from storage.models import ApiKey, Incident
 
 SERVICE_KEY = web.AppKey("incident_service", IncidentService)
 API_KEY = web.RequestKey("api_key", ApiKey)
-_STATUS_FILTERS = {
-    "open": (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED),
-    "triggered": (IncidentStatus.TRIGGERED,),
-    "acknowledged": (IncidentStatus.ACKNOWLEDGED,),
-    "resolved": (IncidentStatus.RESOLVED,),
-    "all": tuple(IncidentStatus),
-}
 
 
 def add_routes(app: web.Application) -> None:
@@ -144,12 +137,12 @@ async def create_incident(request: web.Request) -> web.Response:
 
 async def list_incidents(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
-    if status not in _STATUS_FILTERS:
-        return error(422, f"expected one of {', '.join(_STATUS_FILTERS)}", "status")
+    if status not in STATUS_FILTERS:
+        return error(422, f"expected one of {', '.join(STATUS_FILTERS)}", "status")
     limit_text = request.query.get("limit", "50")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
         return error(422, "expected a whole number from 1 to 500", "limit")
-    incidents = await _service(request).list_incidents(_STATUS_FILTERS[status], request.query.get("team"), int(limit_text))
+    incidents = await _service(request).list_incidents(STATUS_FILTERS[status], request.query.get("team"), int(limit_text))
     return web.json_response(incidents_json(incidents))
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from bot.api import incidents_json, report_json
 from bot.commands import parse_number
-from bot.render import incident_list, status_grid
+from bot.render import incident_list, status_grid, timeline_text
 from incidents import api_keys, push_links
 from incidents.directory import DirectoryError, apply_people_file
 from incidents.service import IncidentNotFound, IncidentService
+from incidents.web_sessions import UnknownPerson, WebSessions
 from storage.enums import IncidentStatus
 from storage.fields import utcnow
 from storage.rotation import rotate_all
@@ -80,7 +81,12 @@ async def status_command(service: IncidentService, number_text: str, as_json: bo
         report = await service.status(number)
     except IncidentNotFound as error:
         raise CommandError(str(error)) from None
-    print(json.dumps(report_json(report), indent=2) if as_json else status_grid(report))
+    if as_json:
+        print(json.dumps(report_json(report), indent=2))
+        return 0
+    print(status_grid(report))
+    print()
+    print(timeline_text(report))
     return 0
 
 
@@ -102,6 +108,26 @@ async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_e
     print(link.url)
     print(f"(one-time link for {link.person}: it subscribes one browser; it works until"
           f" {link.expires_at:%Y-%m-%d %H:%M} UTC)", flush=True)
+    return 0
+
+
+async def login_link_command(sessions: WebSessions, handle: str) -> int:
+    try:
+        url, name = await sessions.issue_link(handle)
+    except UnknownPerson as error:
+        raise CommandError(str(error)) from None
+    minutes = round(sessions.link_ttl.total_seconds() / 60)
+    print(url)
+    print(f"(one-time sign-in link to the web view for {name}; it works once, for {minutes} minutes)", flush=True)
+    return 0
+
+
+async def sessions_revoke_command(sessions: WebSessions, handle: str) -> int:
+    try:
+        count = await sessions.revoke(handle)
+    except UnknownPerson as error:
+        raise CommandError(str(error)) from None
+    print(f"signed out {count} web session(s) of {handle}")
     return 0
 
 
@@ -130,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(apikey, "create", "create a key and print it once").add_argument("name", help="what the key is for")
     _command(apikey, "list", "list keys (names and prefixes, never the keys)")
     _command(apikey, "revoke", "revoke a key").add_argument("name")
-    status = _command(commands, "status", "show an incident's delivery grid per person and channel")
+    status = _command(commands, "status", "show an incident's delivery grid per person and channel, and its timeline")
     status.add_argument("number", help="the incident number, e.g. 42")
     status.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents/N answers) instead of the grid")
     listing = _command(commands, "list", "list open incidents")
@@ -147,5 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
                           " app → From a manifest) or teams (a zip to upload in Teams → Apps → Manage your apps)")
     manifest.add_argument("--output", type=Path, default=Path("ackbot-teams.zip"),
                           help="where the Teams app package goes (default: ackbot-teams.zip)")
+    _command(commands, "login-link", "print a one-time link that signs a person in to the web view").add_argument(
+        "user", help="the person's handle, e.g. alice")
+    sessions = _command(commands, "sessions", "manage web view sessions").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _command(sessions, "revoke", "sign a person out of the web view in every browser").add_argument(
+        "user", help="the person's handle, e.g. alice")
     _command(commands, "version", "print the version")
     return parser

@@ -14,6 +14,7 @@ LIST = "list"
 TEST = "test"
 LINK = "link"
 PUSH = "push"
+WEB = "web"
 HELP = "help"
 
 _VERBS = {
@@ -21,7 +22,7 @@ _VERBS = {
     "res": RESOLVE, "resolve": RESOLVE, "r": RESOLVE,
     "status": STATUS, "s": STATUS, "st": STATUS,
     "list": LIST, "ls": LIST,
-    "test": TEST, "link": LINK, "push": PUSH,
+    "test": TEST, "link": LINK, "push": PUSH, "web": WEB,
     "help": HELP, "?": HELP,
 }
 _TAKES_NUMBER = {ACKNOWLEDGE, RESOLVE, STATUS}
@@ -35,6 +36,7 @@ HELP_TEXT = """Commands:
   test         send a test page to all your channels
   link         connect this account to your Ackbot user
   push         get a link to turn on push notifications on this device
+  web          get a one-time link that signs you in to Ackbot's web view
   help         this text"""
 
 

@@ -55,6 +55,13 @@ def _grid_row(who: str, line, level: str) -> tuple[str, ...]:
     )
 
 
+def timeline_text(report: IncidentReport) -> str:
+    """The incident's timeline, one event a line, oldest first (UTC)."""
+    lines = ["timeline:"]
+    lines += [f"  {_time(event.at)}  {event.message}" for event in report.events]
+    return "\n".join(lines if report.events else ["timeline: nothing recorded"])
+
+
 def incident_list(incidents: list[Incident]) -> str:
     if not incidents:
         return "no open incidents"

@@ -56,6 +56,8 @@ def text_part(payload: NotificationPayload) -> str:
         lines += ["", payload.body]
     if payload.dashboard_url:
         lines += ["", f"Dashboard: {payload.dashboard_url}"]
+    if payload.incident_url:
+        lines += ["", f"Open in Ackbot: {payload.incident_url}"]
     lines += [line for action in payload.actions if action.url for line in ("", f"{action.label}: {action.url}")]
     return "\n".join(lines) + "\n"
 
@@ -81,6 +83,8 @@ def html_part(payload: NotificationPayload) -> str:
             parts.append(f'<pre style="white-space:pre-wrap;font-family:inherit">{escape(payload.body)}</pre>')
         if payload.dashboard_url:
             parts.append(f'<p><a href="{escape(payload.dashboard_url, quote=True)}">Open the dashboard</a></p>')
+        if payload.incident_url:
+            parts.append(f'<p><a href="{escape(payload.incident_url, quote=True)}">Open in Ackbot</a></p>')
         parts.append(_buttons(payload))
     parts.append("</body></html>")
     return "\n".join(part for part in parts if part)

@@ -56,6 +56,7 @@ def build_payload(delivery: Delivery | TeamPostDelivery, public_url: str) -> Not
     return _payload(
         delivery, recipient, delivery.notification_id, delivery.escalation_level,
         () if is_test else actions_for(incident.status, delivery.action_tokens, public_url),
+        None if is_test else public_url,
     )
 
 
@@ -65,10 +66,15 @@ def _team_post_payload(post: TeamPostDelivery, public_url: str) -> NotificationP
         slack_team_id=post.workspace, teams_reference=post.teams_reference,
     )
     actions = actions_for(post.incident.status, {}, public_url)
-    return _payload(post, recipient, post.post_id, post.incident.escalation_level, actions)
+    return _payload(post, recipient, post.post_id, post.incident.escalation_level, actions, public_url)
 
 
-def _payload(delivery, recipient: Recipient, delivery_id: int, escalation_level, actions) -> NotificationPayload:
+def incident_page_url(public_url: str, number: int) -> str:
+    """The incident's page in the web view."""
+    return f"{public_url}/incidents/{number}"
+
+
+def _payload(delivery, recipient: Recipient, delivery_id: int, escalation_level, actions, public_url) -> NotificationPayload:
     incident = delivery.incident
     return NotificationPayload(
         incident_id=incident.id, user_id=recipient.user_id, title=incident.title, body=incident.body,
@@ -78,4 +84,5 @@ def _payload(delivery, recipient: Recipient, delivery_id: int, escalation_level,
         recipient=recipient, notification_id=delivery_id, kind=delivery.kind, actions=actions,
         incident_status=incident.status, status_text=status_text(delivery.kind, incident, recipient.time_zone),
         message_reference=delivery.message_reference,
+        incident_url=incident_page_url(public_url, incident.id) if public_url else None,
     )

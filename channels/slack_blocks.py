@@ -12,6 +12,7 @@ from channels.types import NotificationAction, NotificationPayload
 
 PRIORITY_MARK = {"CRITICAL": "🔴", "HIGH": "🟠", "MEDIUM": "🟡", "LOW": "🔵", "INFO": "⚪"}
 DASHBOARD_ACTION = "dashboard"
+OPEN_ACTION = "open_in_ackbot"
 
 # Slack's limits: header text 150, section text 3000, field text 2000, button text 75.
 _HEADER_LIMIT = 150
@@ -79,6 +80,11 @@ def _buttons(payload: NotificationPayload) -> list[dict]:
         buttons.append({
             "type": "button", "action_id": DASHBOARD_ACTION, "url": payload.dashboard_url,
             "text": {"type": "plain_text", "text": "Dashboard"},
+        })
+    if payload.incident_url:
+        buttons.append({
+            "type": "button", "action_id": OPEN_ACTION, "url": payload.incident_url,
+            "text": {"type": "plain_text", "text": "Open in Ackbot"},
         })
     return buttons
 

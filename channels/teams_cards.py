@@ -42,6 +42,7 @@ class CardFacts:
     time_zone: str
     status_text: str | None = None
     actions: tuple[NotificationAction, ...] = ()
+    incident_url: str | None = None
 
     @classmethod
     def from_payload(cls, payload: NotificationPayload) -> CardFacts:
@@ -51,6 +52,7 @@ class CardFacts:
             escalation_level=payload.escalation_level, triggered_at=payload.triggered_at,
             dashboard_url=payload.dashboard_url, status=payload.incident_status,
             time_zone=payload.recipient.time_zone, status_text=payload.status_text, actions=payload.actions,
+            incident_url=payload.incident_url,
         )
 
 
@@ -72,6 +74,8 @@ def incident_card(facts: CardFacts) -> dict:
     actions = [execute_action(action, facts.number) for action in facts.actions]
     if facts.dashboard_url:
         actions.append({"type": "Action.OpenUrl", "title": "Open dashboard", "url": facts.dashboard_url})
+    if facts.incident_url:
+        actions.append({"type": "Action.OpenUrl", "title": "Open in Ackbot", "url": facts.incident_url})
     return adaptive_card(body, actions)
 
 

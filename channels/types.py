@@ -89,7 +89,8 @@ class NotificationPayload:
     buttons or links to offer; ``incident_status`` is the incident's current status, so a card
     shows the right state. ``message_reference`` is what an earlier send of this page returned
     (``ChannelDeliveryResult.message_reference``); a channel that can edit its earlier message
-    does so instead of posting a new one.
+    does so instead of posting a new one. ``incident_url`` is the incident's page in Ackbot's
+    web view ("Open in Ackbot", beside the alert's own ``dashboard_url``).
     """
 
     incident_id: int
@@ -112,6 +113,7 @@ class NotificationPayload:
     incident_status: str = "TRIGGERED"
     status_text: str | None = None
     message_reference: Mapping | None = None
+    incident_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.triggered_at.tzinfo is None:

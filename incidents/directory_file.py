@@ -32,7 +32,7 @@ MAX_DELAY_MINUTES = 7 * 24 * 60
 TOP_KEYS = ("teams", "users")
 TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "teams_channel", "escalation_levels")
 LEVEL_KEYS = ("delay_minutes", "users")
-USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels")
+USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels", "admin")
 TIER_KEYS = tuple(tier.value for tier in Tier)
 
 
@@ -80,6 +80,7 @@ class UserEntry:
     time_zone: str
     teams: tuple[str, ...]
     channels: ChannelEscalationConfig | None
+    admin: bool = False
 
     @property
     def label(self) -> str:
@@ -192,6 +193,12 @@ class _Table:
                 raise self.error(key, f"{_show(value)} is listed twice")
         return values
 
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_show(value)}")
+        return value
+
     def integer(self, key: str, low: int, high: int, unit: str) -> int:
         value = self.data.get(key)
         if value is None:
@@ -262,6 +269,7 @@ def _user(top: _Table, position: int, data: dict) -> UserEntry:
         time_zone=_time_zone(user),
         teams=user.slugs("teams", "team name"),
         channels=_channels(user),
+        admin=user.boolean("admin"),
     )
 
 

@@ -149,7 +149,7 @@ def _upsert_users(entries: tuple[UserEntry, ...], changes: Changes) -> None:
     for entry in entries:
         wanted = {
             "name": entry.name, "email": entry.email, "phone": entry.phone,
-            "time_zone": entry.time_zone, "is_active": True,
+            "time_zone": entry.time_zone, "is_active": True, "is_admin": entry.admin,
         }
         user = stored.get(entry.handle)
         if user is None:

@@ -274,7 +274,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
         incident = lock_rows(Incident.select().where(Incident.id == number)).first()
         if incident is None:
             raise IncidentNotFound(number)
-        if actor.user_id is not None and not _involved(incident, actor.user_id):
+        if actor.user_id is not None and not involved(incident, actor.user_id):
             raise NotAllowed(number, actor.name)
         if not _can(action, IncidentStatus(incident.status)):
             return _unchanged(incident, action)
@@ -294,7 +294,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
     return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)
 
 
-def _involved(incident: Incident, user_id: int) -> bool:
+def involved(incident: Incident, user_id: int) -> bool:
     """On the incident's team, or paged for it: the people who may act on it."""
     on_team = incident.team_id is not None and TeamMember.select().where(
         (TeamMember.team == incident.team_id) & (TeamMember.user == user_id)

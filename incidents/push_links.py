@@ -6,15 +6,14 @@ each visit gets its own short-lived registration credential, so a link scanner t
 page registers nothing. The browser then registers its subscription with that credential, which
 uses up the link and the credential at once: one link, one browser.
 
-Tokens are 32 random bytes; only their SHA-256 is stored (``PersonalLinkToken``).
+Tokens are personal links (``incidents.personal_links``).
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from incidents.action_tokens import MAX_TOKEN_LENGTH, TOKEN_BYTES, hash_token
+from incidents.personal_links import find, mint, use_up
 from incidents.push_subscriptions import SubscriptionInfo, save_subscription
 from storage.database import database, lock_rows, write_transaction
 from storage.models import PersonalLinkToken, User
@@ -39,14 +38,6 @@ class IssuedLink:
     expires_at: datetime
 
 
-def _mint(user_id: int, purpose: str, expires_at: datetime, now: datetime, parent: int | None = None) -> str:
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    PersonalLinkToken.create(
-        token_hash=hash_token(token), user=user_id, purpose=purpose, parent=parent, expires_at=expires_at, created_at=now,
-    )
-    return token
-
-
 def _issue(handle: str, public_url: str, ttl: timedelta, now: datetime) -> IssuedLink:
     user = User.get_or_none((User.handle == handle) & User.is_active)
     if user is None:
@@ -62,7 +53,7 @@ async def issue_subscribe_link(handle: str, public_url: str, ttl: timedelta, now
 
 def _issue_for_user(user_id: int, public_url: str, ttl: timedelta, now: datetime) -> str:
     with write_transaction():
-        return subscribe_url(public_url, _mint(user_id, SUBSCRIBE, now + ttl, now))
+        return subscribe_url(public_url, mint(user_id, SUBSCRIBE, now + ttl, now))
 
 
 @dataclass(frozen=True)
@@ -93,19 +84,9 @@ class Visit:
     credential: str | None = None
 
 
-def _find(token: str, purpose: str) -> PersonalLinkToken | None:
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    return lock_rows(
-        PersonalLinkToken.select().where(
-            (PersonalLinkToken.token_hash == hash_token(token)) & (PersonalLinkToken.purpose == purpose)
-        )
-    ).first()
-
-
 def _open(token: str, now: datetime, mint_credential: bool) -> Visit:
     with write_transaction():
-        link = _find(token, SUBSCRIBE)
+        link = find(token, SUBSCRIBE)
         if link is None or link.expires_at <= now:
             return Visit("invalid")
         if link.used:
@@ -117,7 +98,7 @@ def _open(token: str, now: datetime, mint_credential: bool) -> Visit:
             (PersonalLinkToken.user == link.user_id) & (PersonalLinkToken.purpose == REGISTER)
             & (PersonalLinkToken.expires_at <= now)
         ).execute()
-        credential = _mint(link.user_id, REGISTER, min(link.expires_at, now + VISIT_TTL), now, parent=link.id)
+        credential = mint(link.user_id, REGISTER, min(link.expires_at, now + VISIT_TTL), now, parent=link.id)
     return Visit("valid", person, credential)
 
 
@@ -129,16 +110,13 @@ async def open_link(token: str, now: datetime, mint_credential: bool = True) -> 
 
 def _register(credential: str, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> str | None:
     with write_transaction():
-        visit = _find(credential, REGISTER)
+        visit = find(credential, REGISTER)
         if visit is None or visit.used or visit.expires_at <= now:
             return None
         link = lock_rows(PersonalLinkToken.select().where(PersonalLinkToken.id == visit.parent_id)).first()
         if link is None or link.expires_at <= now:
             return None
-        consumed = PersonalLinkToken.update(used=True, used_at=now).where(
-            (PersonalLinkToken.id == link.id) & (PersonalLinkToken.used == False)  # noqa: E712 (SQL, not Python)
-        ).execute()
-        if consumed != 1:
+        if not use_up(link, now):
             return None
         PersonalLinkToken.update(used=True, used_at=now).where(PersonalLinkToken.id == visit.id).execute()
         save_subscription(visit.user_id, info, user_agent, now)

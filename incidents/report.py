@@ -8,8 +8,17 @@ from datetime import datetime
 
 from peewee import JOIN
 
-from storage.enums import OPEN_INCIDENT_STATUSES
+from storage.enums import OPEN_INCIDENT_STATUSES, IncidentStatus
 from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamPost, User
+
+# The incident lists' status filters, by the name a person asks with.
+STATUS_FILTERS = {
+    "open": OPEN_INCIDENT_STATUSES,
+    "triggered": (IncidentStatus.TRIGGERED,),
+    "acknowledged": (IncidentStatus.ACKNOWLEDGED,),
+    "resolved": (IncidentStatus.RESOLVED,),
+    "all": tuple(IncidentStatus),
+}
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 
 _SURFACE_LABELS = {
     "EMAIL": "email", "SMS": "SMS", "VOICE": "phone", "PUSH": "push", "SLACK": "Slack", "TEAMS": "Teams",
-    "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test",
+    "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test", "WEB": "the web view",
 }
 
 

@@ -43,6 +43,8 @@ class User(BaseModel):
     phone = CharField(null=True, index=True)
     time_zone = CharField(default="UTC")
     is_active = BooleanField(default=True)
+    # Sees every team's incidents and the delivery log in the web view.
+    is_admin = BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
 
@@ -345,6 +347,19 @@ class PersonalLinkToken(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
 
 
+class WebSession(BaseModel):
+    """A signed-in browser of the web view; only the SHA-256 of the session id in its cookie is
+    stored, so the table cannot be used to sign in."""
+
+    id = AutoField()
+    session_hash = CharField(unique=True, max_length=64)
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField(index=True)
+    last_seen_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
+
 MODELS = (
     Team,
     User,
@@ -365,6 +380,7 @@ MODELS = (
     ApiKey,
     PushSubscription,
     PersonalLinkToken,
+    WebSession,
 )
 
 

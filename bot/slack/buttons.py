@@ -11,7 +11,7 @@ from bot.actions import NOT_INVOLVED
 from bot.commands import parse_number
 from bot.render import action_answer
 from bot.slack.surface import SlackSurface, reply
-from channels.slack_blocks import DASHBOARD_ACTION, escape
+from channels.slack_blocks import DASHBOARD_ACTION, OPEN_ACTION, escape
 from incidents.service import Actor, IncidentNotFound, NotAllowed
 from storage.enums import Action, Channel
 
@@ -22,12 +22,13 @@ def register(bolt, surface: SlackSurface) -> None:
         await ack()
         await act(surface, body, action, respond, client)
 
-    async def on_dashboard_link(ack):
+    async def on_link_button(ack):
         await ack()
 
     for action_id in (Action.ACKNOWLEDGE, Action.RESOLVE):
         bolt.action(str(action_id))(on_incident_button)
-    bolt.action(DASHBOARD_ACTION)(on_dashboard_link)
+    for action_id in (DASHBOARD_ACTION, OPEN_ACTION):
+        bolt.action(action_id)(on_link_button)
 
 
 async def act(surface: SlackSurface, body: dict, action: dict, respond, client) -> None:

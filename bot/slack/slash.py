@@ -49,6 +49,8 @@ async def answer(surface: SlackSurface, command: dict, client) -> Answer:
             return escape(f"There is {error}.")
     if parsed.verb == commands.LIST:
         return list_message(await surface.service.list_view(user.time_zone))
+    if parsed.verb == commands.WEB:
+        return await web_link(surface, user)
     return escape(await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id)))
 
 
@@ -63,6 +65,13 @@ async def push_link(surface: SlackSurface, user) -> str:
         f"<{url}|Turn on push notifications> — open it on the phone or laptop that should ring. It works once,"
         f" until {expires:%Y-%m-%d %H:%M} UTC."
     )
+
+
+async def web_link(surface: SlackSurface, user) -> str:
+    """A one-time link that signs the person in to the web view."""
+    url = await surface.web.issue_link_for_user(user.id)
+    minutes = round(surface.web.link_ttl.total_seconds() / 60)
+    return f"<{url}|Open Ackbot's web view> — the link signs you in once, within {minutes} minutes. Keep it to yourself."
 
 
 async def link_state(surface: SlackSurface, command: dict, client) -> str:

@@ -10,6 +10,7 @@ from bot.slack.identity import SlackIdentity
 from channels.slack_blocks import escape
 from incidents.push_links import SubscribeLinks
 from incidents.service import IncidentService
+from incidents.web_sessions import WebSessions
 
 log = logging.getLogger("ackbot.slack")
 
@@ -39,6 +40,7 @@ class SlackSurface:
     service: IncidentService
     identity: SlackIdentity
     link_url: str
+    web: WebSessions
     push: SubscribeLinks | None = None
     in_flight: InFlight = field(default_factory=InFlight)
 

@@ -65,7 +65,8 @@ def context(settings):
             )
             sign_in = SignIn(settings.teams_oauth_connection) if settings.teams_oauth_connection else None
             push = subscribe_links(settings)
-            bot = TeamsBot(app[SERVICE_KEY], sign_in, settings.teams_tenant_id, push)
+            service = app[SERVICE_KEY]
+            bot = TeamsBot(service, settings.web_sessions(service.clock), sign_in, settings.teams_tenant_id, push)
             app[TEAMS_KEY] = TeamsApp(TeamsAdapter(authentication), bot)
             try:
                 yield

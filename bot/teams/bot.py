@@ -31,6 +31,7 @@ from bot.teams.status_card import list_card, status_card
 from incidents import push_links, teams_connections, teams_views
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
 from incidents.teams_connections import TeamsIdentity
+from incidents.web_sessions import WebSessions
 from storage.enums import Action, Channel
 
 log = logging.getLogger("ackbot.teams")
@@ -40,12 +41,13 @@ class TeamsBot(ActivityHandler):
     """``tenant_id``, when set, is the only Teams tenant served; ``sign_in`` runs the OAuth
     link flow when an OAuth connection is configured; ``push`` is set when push is on."""
 
-    def __init__(self, service: IncidentService, sign_in: SignIn | None = None, tenant_id: str = "",
+    def __init__(self, service: IncidentService, web: WebSessions, sign_in: SignIn | None = None, tenant_id: str = "",
                  push: push_links.SubscribeLinks | None = None):
         self.service = service
         self.sign_in = sign_in
         self.tenant_id = tenant_id
         self.push = push
+        self.web = web
 
     async def on_turn(self, turn_context: TurnContext):
         if self.tenant_id and tenant_of(turn_context.activity) != self.tenant_id:
@@ -114,6 +116,8 @@ class TeamsBot(ActivityHandler):
             await turn_context.send_activity(commands.help_text(command))
         elif command.verb == commands.PUSH:
             await self._push_link(turn_context)
+        elif command.verb == commands.WEB:
+            await self._web_link(turn_context)
         elif command.verb == commands.LINK:
             await self._link(turn_context)
         else:
@@ -152,20 +156,33 @@ class TeamsBot(ActivityHandler):
         else:
             await turn_context.send_activity(replies.linked_text(user))
 
+    async def _personal_person(self, turn_context: TurnContext, verb: str):
+        """The person asking in a personal chat, for answers only they may see; None (after
+        saying why) elsewhere or for someone not linked."""
+        if conversation_scope(turn_context.activity) != PERSONAL:
+            await turn_context.send_activity(replies.PERSONAL_ONLY.format(verb=verb))
+            return None
+        user = await self._person(turn_context)
+        if user is None:
+            await turn_context.send_activity(replies.NOT_LINKED)
+        return user
+
     async def _push_link(self, turn_context: TurnContext):
         if self.push is None:
             await turn_context.send_activity(replies.PUSH_OFF)
             return
-        if conversation_scope(turn_context.activity) != PERSONAL:
-            await turn_context.send_activity(replies.PERSONAL_ONLY.format(verb="push"))
-            return
-        user = await self._person(turn_context)
+        user = await self._personal_person(turn_context, "push")
         if user is None:
-            await turn_context.send_activity(replies.NOT_LINKED)
             return
         now = self.service.clock()
         url = await self.push.issue(user.id, now)
         await turn_context.send_activity(replies.push_link_text(url, now + self.push.ttl))
+
+    async def _web_link(self, turn_context: TurnContext):
+        user = await self._personal_person(turn_context, "web")
+        if user is not None:
+            url = await self.web.issue_link_for_user(user.id)
+            await turn_context.send_activity(replies.web_link_text(url, self.web.link_ttl))
 
     # --- invokes -------------------------------------------------------------------------
 
@@ -198,7 +215,7 @@ class TeamsBot(ActivityHandler):
         except NotAllowed:
             return message_response(NOT_INVOLVED.format(number=number))
         view = await teams_views.card_view(outcome.incident, user.id)
-        return card_response(refreshed_card(view, outcome, user.time_zone))
+        return card_response(refreshed_card(view, outcome, user.time_zone, self.web.public_url))
 
 
 async def _email_of(turn_context: TurnContext) -> str | None:

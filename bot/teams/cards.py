@@ -11,7 +11,7 @@ from http import HTTPStatus
 from botbuilder.core import InvokeResponse
 
 from channels.base import format_timestamp
-from channels.payloads import actions_for
+from channels.payloads import actions_for, incident_page_url
 from channels.teams_cards import CARD_CONTENT_TYPE, CardFacts, incident_card
 from incidents.service import ActionOutcome
 from incidents.teams_views import CardView
@@ -28,7 +28,7 @@ def outcome_text(outcome: ActionOutcome, time_zone: str) -> str:
     return f"Already {state} by {outcome.by} via {surface_label(outcome.via)} at {at}"
 
 
-def refreshed_card(view: CardView, outcome: ActionOutcome, time_zone: str) -> dict:
+def refreshed_card(view: CardView, outcome: ActionOutcome, time_zone: str, public_url: str) -> dict:
     """The incident card in its new state, with only the buttons that still make sense."""
     incident = view.incident
     # No tokens: chat buttons carry no links. The public URL is then never used.
@@ -39,6 +39,7 @@ def refreshed_card(view: CardView, outcome: ActionOutcome, time_zone: str) -> di
         escalation_level=view.escalation_level, triggered_at=incident.triggered_at,
         dashboard_url=incident.dashboard_url, status=incident.status, time_zone=time_zone,
         status_text=outcome_text(outcome, time_zone), actions=actions,
+        incident_url=incident_page_url(public_url, incident.id),
     )
     return incident_card(facts)
 

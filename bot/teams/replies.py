@@ -1,7 +1,7 @@
 """What the Teams bot says. Pure."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from botbuilder.core import MessageFactory
 from botbuilder.schema import Activity, Attachment
@@ -47,6 +47,11 @@ def not_matched_text(email: str | None) -> str:
     if not email:
         return "Teams didn't tell me your email, so I can't find you in Ackbot: ask an admin to link you."
     return f"No Ackbot user has the email {email}. Ask an admin to add you, then say link again."
+
+
+def web_link_text(url: str, ttl: timedelta) -> str:
+    minutes = round(ttl.total_seconds() / 60)
+    return f"This link signs you in to Ackbot's web view, once, within {minutes} minutes. Keep it to yourself: {url}"
 
 
 def push_link_text(url: str, expires_at: datetime) -> str:

@@ -96,14 +96,14 @@ async def _events(number: int, kind: str) -> int:
 async def test_a_click_acknowledges_once_and_updates_the_card(client, fake):
     number = await _page(client)
     card = _alice_card(fake)
-    assert _buttons(card) == ["acknowledge", "resolve"] and card.updates == 0
+    assert _buttons(card) == ["acknowledge", "resolve", "open_in_ackbot"] and card.updates == 0
     response = await post_signed(client, click("acknowledge", number, fake.response_url()))
     assert response.status == 200
     await _settle(client)
     incident = await Incident.aget_by_id(number)
     assert (incident.status, incident.acknowledged_by_name, incident.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "SLACK")
     assert card.updates == 1 and "Acknowledged by Alice via Slack" in card.text
-    assert _buttons(card) == ["resolve"]
+    assert _buttons(card) == ["resolve", "open_in_ackbot"]
     assert fake.responses == [], "a click that changed something needs no extra answer"
     assert await _events(number, EventKind.ACKNOWLEDGED) == 1
 
@@ -169,10 +169,10 @@ async def test_acknowledging_through_the_rest_api_updates_the_slack_card(client,
     await client.app[DISPATCHER_KEY].run_once()
     card = _alice_card(fake)
     assert card.updates == 1 and "Acknowledged by API key monitoring via the API" in card.text
-    assert _buttons(card) == ["resolve"]
+    assert _buttons(card) == ["resolve", "open_in_ackbot"]
     await client.post(f"/api/v1/incidents/{number}/resolve", headers={"Authorization": f"Bearer {key}"})
     await client.app[DISPATCHER_KEY].run_once()
-    assert card.updates == 2 and "Resolved by API key monitoring via the API" in card.text and _buttons(card) == []
+    assert card.updates == 2 and "Resolved by API key monitoring via the API" in card.text and _buttons(card) == ["open_in_ackbot"]
 
 
 def _section_texts(blocks) -> list[str]:
@@ -273,3 +273,15 @@ async def test_malformed_requests_get_a_clear_400(client):
     for body in (b"payload=%7Bnot-json", b"\xff\xfe"):
         response = await client.post("/slack/events", data=body, headers=signed_headers(body.decode("latin-1")))
         assert response.status == 400 and (await response.json()) == {"error": "malformed Slack request"}
+
+
+async def test_slash_web_answers_with_a_link_that_signs_in_once(client, fake):
+    await post_signed(client, slash_command("web", fake.response_url("web")))
+    await _settle(client)
+    [answer] = [answer["text"] for answer in fake.responses if answer["name"] == "web"]
+    url = answer.split("<", 1)[1].split("|", 1)[0]
+    assert url.startswith("http://ackbot.test/signin/") and "Open Ackbot's web view" in answer
+    path = url.removeprefix("http://ackbot.test")
+    assert "Sign in as Alice" in await (await client.get(path)).text()
+    assert (await client.post(path, allow_redirects=False)).status == 303
+    assert (await client.post(path, allow_redirects=False)).status == 404

@@ -78,7 +78,7 @@ async def test_a_new_incident_is_posted_to_the_team_channel(client, fake):
     await _dispatch(client)
     card = _team_card(fake)
     assert card.team_id == "T1" and f"DB primary down (#{number})" in card.text
-    assert _buttons(card) == ["acknowledge", "resolve"]
+    assert _buttons(card) == ["acknowledge", "resolve", "open_in_ackbot"]
     assert "Payments" in str(card.blocks)
     assert [call["channel"] for call in fake.calls("conversations.open")] == [], "nobody here is linked to Slack"
     [post] = await _post_rows(number)
@@ -94,10 +94,10 @@ async def test_acting_anywhere_edits_the_team_card_in_place(client, fake):
     await _dispatch(client)
     card = _team_card(fake)
     assert card.updates == 1 and "Acknowledged by API key monitoring via the API" in card.text
-    assert _buttons(card) == ["resolve"]
+    assert _buttons(card) == ["resolve", "open_in_ackbot"]
     await client.post(f"/api/v1/incidents/{number}/resolve", headers=headers)
     await _dispatch(client)
-    assert card.updates == 2 and "Resolved by API key monitoring via the API" in card.text and _buttons(card) == []
+    assert card.updates == 2 and "Resolved by API key monitoring via the API" in card.text and _buttons(card) == ["open_in_ackbot"]
     assert len(fake.calls("chat.postMessage")) == 1
 
 

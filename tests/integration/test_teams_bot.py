@@ -87,8 +87,11 @@ def texts(card: dict) -> list[str]:
     return [block["text"] for block in card["body"] if block["type"] == "TextBlock"]
 
 
+LINKS = (("Action.OpenUrl", "Open dashboard"), ("Action.OpenUrl", "Open in Ackbot"))
+
+
 def buttons(card: dict) -> list[tuple[str, str | None]]:
-    return [(action["type"], action.get("verb")) for action in card.get("actions", [])]
+    return [(action["type"], action.get("verb") or action.get("title")) for action in card.get("actions", [])]
 
 
 async def dispatch(client) -> None:
@@ -247,7 +250,7 @@ async def test_a_page_is_a_proactive_adaptive_card(client, connector):
     facts = {fact["title"]: fact["value"] for fact in content["body"][1]["facts"]}
     assert (facts["Service"], facts["Team"], facts["Alerts"], facts["Escalation level"]) == ("db", "Payments", "1", "1")
     assert facts["Triggered"].endswith(("CET", "CEST"))  # Alice's zone
-    assert buttons(content) == [("Action.Execute", "acknowledge"), ("Action.Execute", "resolve"), ("Action.OpenUrl", None)]
+    assert buttons(content) == [("Action.Execute", "acknowledge"), ("Action.Execute", "resolve"), *LINKS]
     assert content["actions"][0]["data"] == {"incident": incident.id}
     token_requests = connector.requests_to("/botframework.com/oauth2/v2.0/token")
     assert token_requests and token_requests[0].form["client_secret"] == "bot-password"
@@ -266,7 +269,7 @@ async def test_a_click_acknowledges_once_and_every_card_is_replaced(client, conn
     answer = await response.json()
     assert (answer["statusCode"], answer["type"]) == (200, CARD)
     assert any(text.startswith("Acknowledged by Alice via Teams at ") for text in texts(answer["value"]))
-    assert buttons(answer["value"]) == [("Action.Execute", "resolve"), ("Action.OpenUrl", None)]
+    assert buttons(answer["value"]) == [("Action.Execute", "resolve"), *LINKS]
     stored = await Incident.aget_by_id(incident.id)
     assert (stored.status, stored.acknowledged_by_name, stored.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "TEAMS")
 
@@ -276,7 +279,7 @@ async def test_a_click_acknowledges_once_and_every_card_is_replaced(client, conn
     assert replaced["id"] == page_id
     card = replaced["attachments"][0]["content"]
     assert any(text.startswith("Acknowledged by Alice via Teams at ") for text in texts(card))
-    assert buttons(card) == [("Action.Execute", "resolve"), ("Action.OpenUrl", None)]
+    assert buttons(card) == [("Action.Execute", "resolve"), *LINKS]
 
     again = await (await send(client, connector, click(connector, "acknowledge", incident.id))).json()
     assert any(text.startswith("Already acknowledged by Alice via Teams at ") for text in texts(again["value"]))
@@ -512,3 +515,13 @@ async def test_the_conversation_update_of_an_install_stores_without_a_second_gre
         "Hi Alice! Incident pages for you will arrive here as cards you can acknowledge or resolve. Say help for the commands."
     ]
     assert await count(TeamsConnection) == 1
+
+
+async def test_web_answers_with_a_link_that_signs_in_once(client, connector):
+    await install(client, connector)
+    await send(client, connector, activity(connector, "message", text="web"))
+    answer = connector.posted()[-1]["text"]
+    assert answer.startswith("This link signs you in to Ackbot's web view")
+    path = answer.split("http://ackbot.test", 1)[1]
+    signed = await client.post(path, allow_redirects=False)
+    assert signed.status == 303 and "ackbot_session=" in signed.headers["Set-Cookie"]

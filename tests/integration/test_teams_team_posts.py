@@ -57,7 +57,7 @@ async def test_each_incident_is_posted_and_the_card_follows_every_change(client,
     number = await _page(client)
     card = connector.posted()[-1]["attachments"][0]["content"]
     assert texts(card)[0] == f"CRITICAL · #{number} · DB primary down"
-    assert buttons(card) == [("Action.Execute", "acknowledge"), ("Action.Execute", "resolve")]
+    assert buttons(card) == [("Action.Execute", "acknowledge"), ("Action.Execute", "resolve"), ("Action.OpenUrl", "Open in Ackbot")]
     [post] = await TeamPost._meta.database.list(TeamPost.select().where(TeamPost.incident == number))
     assert (post.channel, post.status) == ("TEAMS", "SENT")
     activity_id = post.message_reference["activity_id"]
@@ -69,7 +69,7 @@ async def test_each_incident_is_posted_and_the_card_follows_every_change(client,
     assert path == f"/amer/v3/conversations/{GENERAL}/activities/{activity_id}"
     content = replaced["attachments"][0]["content"]
     assert any(text.startswith("Acknowledged by API key monitoring via the API at ") for text in texts(content))
-    assert buttons(content) == [("Action.Execute", "resolve")]
+    assert buttons(content) == [("Action.Execute", "resolve"), ("Action.OpenUrl", "Open in Ackbot")]
 
 
 async def test_a_linked_team_member_acts_from_the_channel_card(client, connector):

@@ -213,7 +213,7 @@ BAD_FILES = {
     "unknown user key": (
         ALICE + 'phon = "+15555550101"\n',
         "users[1] (alice): phon: unknown key;"
-        " expected handle, name, email, phone, time_zone, teams or channels",
+        " expected handle, name, email, phone, time_zone, teams, channels or admin",
     ),
     "email shape": (
         ALICE + 'email = "alice.example.com"\n',

@@ -67,8 +67,8 @@ def test_outcome_text_says_who_acted_and_whether_this_click_changed_anything():
 
 def test_the_refreshed_card_offers_only_what_is_left():
     outcome = _outcome(True, "ACKNOWLEDGED")
-    card = refreshed_card(CardView(outcome.incident, "Payments", 1), outcome, "UTC")
-    assert [action["verb"] for action in card["actions"]] == ["resolve"]
+    card = refreshed_card(CardView(outcome.incident, "Payments", 1), outcome, "UTC", "http://ackbot.test")
+    assert [action.get("verb", action["title"]) for action in card["actions"]] == ["resolve", "Open in Ackbot"]
     response = card_response(card)
     assert response.status == 200
     assert response.body == {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card}

@@ -1,0 +1,30 @@
+"""The incident page's live updates: a server-sent event each time anything the page shows
+changes. It looks at the database, so a change made by any instance reaches every browser."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from bot.web.config import WEB_KEY
+from bot.web.pages import incident_number
+from bot.web.session import VIEWER, signed_in
+from incidents.service import IncidentNotFound
+
+
+@signed_in
+async def incident_changes(request: web.Request) -> web.StreamResponse:
+    config, viewer, number = request.app[WEB_KEY], request[VIEWER], incident_number(request)
+    try:
+        seen = await config.views.version(viewer, number)
+    except IncidentNotFound:
+        raise web.HTTPNotFound(text="No such incident.") from None
+    async with sse_response(request) as stream:
+        while stream.is_connected():
+            await asyncio.sleep(config.live_interval)
+            current = await config.views.version(viewer, number)
+            if current != seen:
+                seen = current
+                await stream.send("changed", event="incident")
+    return stream
