@@ -345,6 +345,22 @@ class PersonalLinkToken(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
 
 
+class OpsgenieRequest(BaseModel):
+    """The outcome of one Opsgenie Alert API request. Opsgenie answers every valid request 202
+    with a request id at once; ``GET /v2/alerts/requests/{id}`` tells this outcome, to the key
+    that made the request only."""
+
+    id = AutoField()
+    request_id = CharField(unique=True, max_length=36)
+    api_key = ForeignKeyField(ApiKey, backref="+", on_delete="CASCADE")
+    action = CharField()
+    success = BooleanField()
+    status = CharField()
+    incident = ForeignKeyField(Incident, null=True, backref="+", on_delete="SET NULL")
+    alias = CharField(default="", max_length=512)
+    processed_at = UTCDateTimeField(index=True)
+
+
 MODELS = (
     Team,
     User,
@@ -365,6 +381,7 @@ MODELS = (
     ApiKey,
     PushSubscription,
     PersonalLinkToken,
+    OpsgenieRequest,
 )
 
 

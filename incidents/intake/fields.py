@@ -5,6 +5,7 @@ Pure: no I/O. Every refusal is an ``IntakeError`` naming the field, ready to bec
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -140,6 +141,15 @@ def without_controls(text: str) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stored_dedup_key(key: str, namespace: str) -> str:
+    """The dedup key an incident is stored under for a sender's ``key``: the key itself, or a
+    digest in ``namespace`` when it is longer than the column (the same for every event carrying
+    the key, which is all deduplication needs)."""
+    if len(key) <= DEDUP_KEY_MAX:
+        return key
+    return f"{namespace}:sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def string_map(value: object, field: str, required: bool = False) -> dict[str, str]:
