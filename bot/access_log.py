@@ -2,12 +2,16 @@
 (OAuth codes and states) are left out; no Referer is logged."""
 from __future__ import annotations
 
+import logging
 import re
 
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 # Paths whose last segment is a credential.
 _TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act)/[^/]+")
+
+rejections = logging.getLogger("ackbot.rejected")
 
 
 def redacted_path(path: str) -> str:
@@ -21,3 +25,13 @@ class RedactingAccessLogger(AbstractAccessLogger):
             request.remote, request.method, redacted_path(request.path), response.status,
             response.body_length, time, request.headers.get("User-Agent", "-"),
         )
+
+
+def log_rejected(request: web.BaseRequest, reason: str, size: int | None = None) -> None:
+    """The one line a refused request gets: route, reason, size — never its body or headers.
+    ``reason`` is Ackbot's own words, never text taken from the request."""
+    size = request.content_length if size is None else size
+    rejections.info(
+        "rejected %s %s: %s (%s bytes)", request.method, redacted_path(request.path), reason,
+        "?" if size is None else size,
+    )

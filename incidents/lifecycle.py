@@ -149,6 +149,26 @@ def open_incident_id(dedup_key: str) -> int | None:
     return incident.id if incident else None
 
 
+def update_text(number: int, title: str | None, body: str | None, actor: Actor, now: datetime) -> Incident:
+    """Replace the title and/or body of #number as the sender asks (Opsgenie's message and
+    description updates); the team's cards are redrawn. Raises IncidentNotFound."""
+    with write_transaction():
+        incident = lock_rows(Incident.select().where(Incident.id == number)).first()
+        if incident is None:
+            raise IncidentNotFound(number)
+        changes = {Incident.updated_at: now}
+        if title is not None:
+            changes[Incident.title] = title
+        if body is not None:
+            changes[Incident.body] = body
+        Incident.update(changes).where(Incident.id == number).execute()
+        what = " and ".join(name for name, value in (("title", title), ("body", body)) if value is not None)
+        record_event(number, EventKind.UPDATED, f"{what.capitalize()} updated by {actor.name} via {surface_label(actor.via)}",
+                     now, channel=actor.via)
+        queue_status_posts(number, now)
+    return Incident.get_by_id(number)
+
+
 def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:
     state = alert_groups.record_alerts(incident.id, request.group, now)
     Incident.update(

@@ -99,8 +99,23 @@ class IncidentService:
 
     async def resolve_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
         """Resolve the open incident with ``dedup_key``; None when there is none."""
-        number = await database.run(lifecycle.open_incident_id, dedup_key)
+        number = await self.open_incident_number(dedup_key)
         return await self.resolve(number, actor) if number is not None else None
+
+    async def acknowledge_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
+        """Acknowledge the open incident with ``dedup_key``; None when there is none."""
+        number = await self.open_incident_number(dedup_key)
+        return await self.acknowledge(number, actor) if number is not None else None
+
+    async def open_incident_number(self, dedup_key: str) -> int | None:
+        """The number of the open incident with ``dedup_key``, or None."""
+        return await database.run(lifecycle.open_incident_id, dedup_key)
+
+    async def update_text(self, number: int, actor: Actor, title: str | None = None, body: str | None = None) -> Incident:
+        """Replace #number's title and/or body (the team's cards are redrawn). Raises IncidentNotFound."""
+        incident = await database.run(lifecycle.update_text, number, title, body, actor, self.clock())
+        self.notify_queued()
+        return incident
 
     async def act(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
         """``acknowledge`` or ``resolve``, as ``action`` says."""

@@ -64,9 +64,8 @@ def parse_create(data: object) -> OpsgenieAlert:
     tags = _strings(body.get("tags"), "tags")
     entity = _text(body.get("entity"), "entity")
     priority = _text(body.get("priority"), "priority")
-    labels = {**_tag_labels(tags), **details}
-    labels.update({name: value for name, value in (("entity", entity), ("priority", priority),
-                                                     ("source", _text(body.get("source"), "source"))) if value})
+    given = {"entity": entity, "priority": priority, "source": _text(body.get("source"), "source")}
+    labels = {**_tag_labels(tags), **details, **{name: value for name, value in given.items() if value}}
     description = _text(body.get("description"), "description", strip=False)
     trigger = TriggerRequest(
         title=fields.clip(message, TITLE_MAX),

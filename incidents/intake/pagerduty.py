@@ -42,7 +42,7 @@ def parse_event(data: object, header_routing_key: str | None, new_dedup_key: Cal
     ``X-Routing-Key`` header (used when the body has no ``routing_key``); ``new_dedup_key``
     makes the key of a trigger that brings none. Raises IntakeError with status 400."""
     if not isinstance(data, dict):
-        raise IntakeError(None, "Event object format is unrecognized", 400)
+        raise IntakeError(None, "the event must be a JSON object", 400)
     routing_key = _text(data.get("routing_key"), "routing_key") or (header_routing_key or "").strip()
     if not routing_key:
         raise IntakeError("routing_key", "is missing or blank", 400)
