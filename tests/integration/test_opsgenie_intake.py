@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from app import create_app
 from incidents import api_keys
 from storage.enums import Channel
-from storage.models import Incident, IncidentEvent, Team, TeamMember, User
+from storage.fields import utcnow
+from storage.models import Incident, IncidentEvent, OpsgenieRequest, Team, TeamMember, User
 from tests.fakes.channel import ScriptedChannel
 from tests.unit.test_opsgenie_parsing import ALERTMANAGER_CREATE, GRAFANA_CREATE, GROUP_HASH
 
@@ -155,3 +157,13 @@ async def test_bad_bodies_get_opsgenies_400_and_422(ackbot):
     status, answer = await _call(ackbot, "POST", "/v2/alerts/x/close?identifierType=fingerprint", {})
     assert status == 422 and "identifierType" in answer["errors"]
     assert await _incidents() == []
+
+
+async def test_request_outcomes_are_kept_seven_days(ackbot):
+    old = await _accepted(ackbot, "POST", "/v2/alerts", {"message": "Backup failed"})
+    await OpsgenieRequest.update(processed_at=utcnow() - timedelta(days=8)).where(
+        OpsgenieRequest.request_id == old
+    ).aexecute()
+    recent = await _accepted(ackbot, "POST", "/v2/alerts", {"message": "Backup failed again"})
+    assert (await _call(ackbot, "GET", f"/v2/alerts/requests/{old}"))[0] == 404
+    assert (await _request_status(ackbot, recent))["status"] == "Created alert"

@@ -83,6 +83,25 @@ def test_pdpyras_trigger_without_dedup_key_gets_a_generated_one():
     assert "load avg: 0.75" in event.trigger.body
 
 
+def test_grafana_contact_point_trigger():
+    """Grafana's PagerDuty contact point: its defaults for class, component and group, a link to
+    Grafana itself and images without an href."""
+    event = parse({
+        "routing_key": ROUTING_KEY, "dedup_key": GROUP_HASH, "event_action": "trigger",
+        "payload": {"summary": "[FIRING:1] HighLatency api (platform)", "source": "grafana-01", "severity": "warning",
+                    "class": "default", "component": "Grafana", "group": "default",
+                    "custom_details": {"firing": "Value: B=1.2\nLabels:\n - alertname = HighLatency\n",
+                                       "num_firing": "1", "num_resolved": "0", "resolved": ""}},
+        "client": "Grafana", "client_url": "http://grafana.example:3000/",
+        "links": [{"href": "http://grafana.example:3000/", "text": "External URL"}],
+        "images": [{"src": "https://grafana.example:3000/public/img/attachments/a.png"}],
+    })
+    trigger = event.trigger
+    assert (trigger.priority, trigger.service) == (Priority.MEDIUM, "Grafana")
+    assert trigger.dashboard_url == "http://grafana.example:3000/"
+    assert "External URL" not in trigger.body and "Value: B=1.2" in trigger.body
+
+
 def test_kibana_sends_the_routing_key_in_a_header_and_links():
     body = {
         "event_action": "trigger",
