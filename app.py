@@ -562,6 +562,7 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("apikey", "create"): lambda: cli.apikey_create_command(args.name, args.team, args.service, args.key),
         ("apikey", "list"): lambda: cli.apikey_list_command(),
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
+        ("route", None): lambda: cli.route_command(service, args.file, args.key, args.format),
         ("status", None): lambda: cli.status_command(service, args.number),
         ("list", None): lambda: cli.list_command(service, args.all, args.team),
         ("push-link", None): lambda: cli.push_link_command(
