@@ -82,7 +82,7 @@ async def find_outcome(request_id: str, key: ApiKey) -> RequestOutcome | None:
     """The outcome of a request ``key`` made; None for an unknown, expired or another key's id."""
     row = await database.run(
         lambda: OpsgenieRequest.get_or_none(
-            (OpsgenieRequest.request_id == request_id) & (OpsgenieRequest.api_key == key.id)
+            (OpsgenieRequest.request_id == request_id) & (OpsgenieRequest.api_key_id == key.id)
         )
     )
     return _outcome(row) if row is not None else None
@@ -105,7 +105,7 @@ async def _record(
         with write_transaction():
             OpsgenieRequest.delete().where(OpsgenieRequest.processed_at < now - OUTCOME_RETENTION).execute()
             return OpsgenieRequest.create(
-                request_id=str(uuid.uuid4()), api_key=key.id, action=action, success=success, status=status,
+                request_id=str(uuid.uuid4()), api_key_id=key.id, action=action, success=success, status=status,
                 incident=incident_id, alias=alias[:512], processed_at=now,
             )
 

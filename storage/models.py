@@ -388,7 +388,8 @@ class OpsgenieRequest(BaseModel):
 
     id = AutoField()
     request_id = CharField(unique=True, max_length=36)
-    api_key = ForeignKeyField(ApiKey, backref="+", on_delete="CASCADE")
+    # The key that made the request, by id: keys are revoked, never deleted.
+    api_key_id = IntegerField()
     action = CharField()
     success = BooleanField()
     status = CharField()

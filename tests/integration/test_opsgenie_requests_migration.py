@@ -19,7 +19,7 @@ async def test_a_database_from_before_opsgenie_requests_is_brought_up_to_date(st
     await api_keys.create_api_key("opsgenie")
     key = await ApiKey.aget(ApiKey.name == "opsgenie")
     await OpsgenieRequest.acreate(
-        request_id="ec7e1d8e-1c75-442e-a271-731070a7fa4d", api_key=key, action="Create", success=True,
+        request_id="ec7e1d8e-1c75-442e-a271-731070a7fa4d", api_key_id=key.id, action="Create", success=True,
         status="Created alert", alias="db-1", processed_at=utcnow(),
     )
     stored = await OpsgenieRequest.aget(OpsgenieRequest.request_id == "ec7e1d8e-1c75-442e-a271-731070a7fa4d")
