@@ -149,24 +149,27 @@ def open_incident_id(dedup_key: str) -> int | None:
     return incident.id if incident else None
 
 
-def update_text(number: int, title: str | None, body: str | None, actor: Actor, now: datetime) -> Incident:
+def update_text(number: int, title: str | None, body: str | None, actor: Actor, now: datetime) -> tuple[Incident, bool]:
     """Replace the title and/or body of #number as the sender asks (Opsgenie's message and
-    description updates); the team's cards are redrawn. Raises IncidentNotFound."""
+    description updates, which Alertmanager sends with every notification): when that changes
+    anything, the timeline says so and the team's cards are redrawn. Returns (incident,
+    changed). Raises IncidentNotFound."""
     with write_transaction():
         incident = lock_rows(Incident.select().where(Incident.id == number)).first()
         if incident is None:
             raise IncidentNotFound(number)
-        changes = {Incident.updated_at: now}
-        if title is not None:
-            changes[Incident.title] = title
-        if body is not None:
-            changes[Incident.body] = body
-        Incident.update(changes).where(Incident.id == number).execute()
-        what = " and ".join(name for name, value in (("title", title), ("body", body)) if value is not None)
-        record_event(number, EventKind.UPDATED, f"{what.capitalize()} updated by {actor.name} via {surface_label(actor.via)}",
-                     now, channel=actor.via)
+        changes = {
+            field: value for field, value in ((Incident.title, title), (Incident.body, body))
+            if value is not None and value != getattr(incident, field.name)
+        }
+        if not changes:
+            return incident, False
+        Incident.update({**changes, Incident.updated_at: now}).where(Incident.id == number).execute()
+        what = " and ".join(field.name for field in changes)
+        message = f"{what.capitalize()} updated by {actor.name} via {surface_label(actor.via)}"
+        record_event(number, EventKind.UPDATED, message, now, channel=actor.via)
         queue_status_posts(number, now)
-    return Incident.get_by_id(number)
+    return Incident.get_by_id(number), True
 
 
 def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:

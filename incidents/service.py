@@ -117,9 +117,11 @@ class IncidentService:
         return await database.run(lifecycle.open_incident_id, dedup_key)
 
     async def update_text(self, number: int, actor: Actor, title: str | None = None, body: str | None = None) -> Incident:
-        """Replace #number's title and/or body (the team's cards are redrawn). Raises IncidentNotFound."""
-        incident = await database.run(lifecycle.update_text, number, title, body, actor, self.clock())
-        self.notify_queued()
+        """Replace #number's title and/or body; when that changes them, the timeline says so and
+        the team's cards are redrawn. Raises IncidentNotFound."""
+        incident, changed = await database.run(lifecycle.update_text, number, title, body, actor, self.clock())
+        if changed:
+            self.notify_queued()
         return incident
 
     async def act(self, number: int, action: Action, actor: Actor) -> ActionOutcome:

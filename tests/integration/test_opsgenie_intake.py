@@ -68,6 +68,7 @@ async def test_alertmanager_creates_repeats_updates_and_closes_one_incident(ackb
     query = "?identifierType=alias"
     await _accepted(ackbot, "PUT", f"/v2/alerts/{GROUP_HASH}/message{query}", {"message": "[FIRING:2] PostgresDown"})
     await _accepted(ackbot, "PUT", f"/v2/alerts/{GROUP_HASH}/description{query}", {"description": "db-1 and db-2 down"})
+    await _accepted(ackbot, "PUT", f"/v2/alerts/{GROUP_HASH}/message{query}", {"message": "[FIRING:2] PostgresDown"})
     [incident] = await _incidents()
     assert (incident.title, incident.body, incident.alert_count, incident.priority) == (
         "[FIRING:2] PostgresDown", "db-1 and db-2 down", 2, "CRITICAL",
