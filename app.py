@@ -21,7 +21,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from bot import api, cli, links, operations, opsgenie, pagerduty, phone
 from bot import push as push_page
 from bot import teams as teams_bot
-from bot.access_log import RedactingAccessLogger
+from bot.access_log import RedactingAccessLogger, install_log_filters
 from bot.slack import manifest as slack_manifest
 from bot.slack import routes as slack_routes
 from bot.teams import manifest as teams_manifest
@@ -432,6 +432,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
 
     ``channels`` replaces the channels built from settings, and ``clock`` the wall clock (tests).
     """
+    install_log_filters()
     middlewares = [operations.timing_middleware, operations.error_middleware(settings.max_body_bytes),
                    api.api_key_middleware]
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
