@@ -13,6 +13,7 @@ from incidents import api_keys
 from storage.enums import Channel
 from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
 from tests.fakes.channel import ScriptedChannel
+from tests.log_support import assert_logs_clean, rejection_lines
 from tests.unit.test_pagerduty_parsing import ALERTMANAGER_TRIGGER, GROUP_HASH, ROUTING_KEY
 
 PROCESSED = {"status": "success", "message": "Event processed"}
@@ -130,9 +131,9 @@ async def test_an_unknown_routing_key_is_an_invalid_event_and_is_logged_without_
         400, {"status": "invalid event", "message": "Event object is invalid", "errors": ["Invalid routing key"]},
     )
     assert await _incidents() == []
-    rejected = [record.getMessage() for record in caplog.records if record.name == "ackbot.rejected"]
-    assert len(rejected) == 1 and "POST /v2/enqueue" in rejected[0]
-    assert "ffffffffffffffffffffffffffffffff" not in caplog.text and "PostgresDown" not in caplog.text
+    [rejected] = rejection_lines(caplog)
+    assert "POST /v2/enqueue" in rejected and "Invalid routing key" in rejected
+    assert_logs_clean(caplog, "ffffffffffffffffffffffffffffffff", "PostgresDown")
 
 
 @pytest.mark.parametrize("raw, status, errors", [
