@@ -3,9 +3,12 @@ API v2 events as Alertmanager, pdpyras and Kibana send them open, deduplicate, a
 resolve incidents, and every answer is the one PagerDuty gives."""
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+import ssl
 
+import pagerduty
 import pytest
 
 from app import create_app
@@ -13,20 +16,29 @@ from incidents import api_keys
 from storage.enums import Channel
 from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
 from tests.fakes.channel import ScriptedChannel
+from tests.fakes.smtp_server import make_certificate
 from tests.log_support import assert_logs_clean, rejection_lines
 from tests.unit.test_pagerduty_parsing import ALERTMANAGER_TRIGGER, GROUP_HASH, ROUTING_KEY
 
 PROCESSED = {"status": "success", "message": "Event processed"}
 
 
-@pytest.fixture
-async def ackbot(aiohttp_client, settings):
-    client = await aiohttp_client(create_app(settings, channels={Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}))
+def _app(settings):
+    return create_app(settings, channels={Channel.EMAIL: ScriptedChannel(Channel.EMAIL)})
+
+
+async def _seed() -> None:
     for name in ("payments", "platform"):
         team = await Team.acreate(name=name, display_name=name.title(), default_route=name == "platform")
         user = await User.acreate(handle=f"{name}-oncall", name=f"{name} on call", email=f"{name}@example.com")
         await TeamMember.acreate(team=team, user=user)
     await api_keys.create_api_key("pagerduty", team="payments", key=ROUTING_KEY)
+
+
+@pytest.fixture
+async def ackbot(aiohttp_client, settings):
+    client = await aiohttp_client(_app(settings))
+    await _seed()
     return client
 
 
@@ -161,3 +173,34 @@ async def test_an_event_over_512_kb_is_refused_and_one_alertmanager_trimmed_to_f
     assert (await _send(ackbot, body))[0] == 202
     [incident] = await _incidents()
     assert len(incident.body) == 20_000
+
+
+async def test_pagerdutys_own_python_client_triggers_acknowledges_and_resolves(aiohttp_server, settings, tmp_path):
+    """The ``pagerduty`` package (pdpyras's successor) with only its base URL changed. It insists
+    on https, so Ackbot is served with a test certificate here; the client is synchronous, so it
+    runs in a thread while the server answers."""
+    certificate, key = make_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certificate, key)
+    server = await aiohttp_server(_app(settings), ssl=tls)
+    await _seed()
+    trust = ssl.create_default_context(cafile=str(certificate))
+    base_url = str(server.make_url("")).rstrip("/")
+    client = pagerduty.EventsApiV2Client(ROUTING_KEY, base_url=base_url, verify=trust)
+    dedup_key = await asyncio.to_thread(
+        client.trigger, "Disk at 99% on web-01", "web-01", severity="error", custom_details={"free": "1%"},
+        links=[{"href": "https://grafana.example/d/disk", "text": "Disk"}],
+    )
+    [incident] = await _incidents()
+    assert (incident.dedup_key, incident.priority, incident.dashboard_url) == (
+        dedup_key, "HIGH", "https://grafana.example/d/disk",
+    )
+    assert "free: 1%" in incident.body
+    await asyncio.to_thread(client.acknowledge, dedup_key)
+    assert (await _incidents())[0].status == "ACKNOWLEDGED"
+    await asyncio.to_thread(client.resolve, dedup_key)
+    assert (await _incidents())[0].status == "RESOLVED"
+    stranger = pagerduty.EventsApiV2Client("f" * 32, base_url=base_url, verify=trust)
+    with pytest.raises(pagerduty.Error):
+        await asyncio.to_thread(stranger.trigger, "x", "y")
+    assert len(await _incidents()) == 1
