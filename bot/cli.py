@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(apikey, "list", "list keys (names and prefixes, never the keys)")
     _command(apikey, "revoke", "revoke a key").add_argument("name")
     route = _command(commands, "route", "print which team a sample alert body would reach, and why (changes nothing)")
-    route.add_argument("file", type=Path, help="a JSON body as a sender would post it (native API or Alertmanager webhook)")
+    route.add_argument("file", type=Path, help="a JSON body as a sender posts it (native, Alertmanager, PagerDuty, Opsgenie)")
     route.add_argument("--key", metavar="NAME", help="as if sent with the API key called NAME (its team and service)")
     route.add_argument("--format", choices=sorted(FORMATS), help="the body's format (default: told from its shape)")
     status = _command(commands, "status", "show an incident's delivery grid per person and channel")
