@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from incidents.intake.fields import BODY_MAX, AlertGroup, GroupAlert, clip
-from incidents.intake.severity import most_severe
-from storage.enums import Priority
 from storage.models import IncidentAlert
 
 # The body lists at most this many firing alerts, then says how many more there are.
@@ -22,15 +20,14 @@ LISTED_ALERTS_MAX = 25
 @dataclass(frozen=True)
 class GroupState:
     """The incident's alerts after a notification: how many joined or resolved with it, how many
-    distinct alerts it has seen and how many fire, the lines of the oldest firing ones (at most
-    LISTED_ALERTS_MAX) and the most severe firing priority (None when nothing fires)."""
+    distinct alerts it has seen and how many fire, and the lines of the oldest firing ones (at
+    most LISTED_ALERTS_MAX)."""
 
     joined: int
     resolved: int
     seen: int
     firing: int
     listed: tuple[str, ...]
-    highest: Priority | None
 
 
 def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupState:
@@ -54,12 +51,10 @@ def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupSt
     firing = of_incident & IncidentAlert.firing
     listed = (IncidentAlert.select(IncidentAlert.line).where(firing)
               .order_by(IncidentAlert.first_seen_at, IncidentAlert.id).limit(LISTED_ALERTS_MAX))
-    priorities = IncidentAlert.select(IncidentAlert.priority).where(firing).distinct()
     return GroupState(
         joined=sum(alert.firing for alert in joined), resolved=resolved,
         seen=IncidentAlert.select().where(of_incident).count(), firing=IncidentAlert.select().where(firing).count(),
         listed=tuple(line for (line,) in listed.tuples()),
-        highest=most_severe(Priority(priority) for (priority,) in priorities.tuples()),
     )
 
 

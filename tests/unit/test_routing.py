@@ -80,7 +80,7 @@ def test_most_severe():
 
 def _state(firing: int, seen: int, joined=0, resolved=0) -> GroupState:
     listed = tuple(f"alert {n}" for n in range(min(firing, LISTED_ALERTS_MAX)))
-    return GroupState(joined, resolved, seen, firing, listed, Priority.HIGH if firing else None)
+    return GroupState(joined, resolved, seen, firing, listed)
 
 
 def test_the_body_lists_firing_alerts_bounded():
