@@ -60,6 +60,15 @@ class NotAllowed(PermissionError):
         self.number = number
 
 
+class UnknownTeam(LookupError):
+    """A team a command or query names does not exist. Intake never raises it: an alert naming
+    an unknown team is routed (``incidents.routing``)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"no team named {name!r}")
+        self.name = name
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts and through which surface (a Channel value, or API / ALERTMANAGER / CLI)."""
