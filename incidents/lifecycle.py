@@ -60,6 +60,15 @@ class NotAllowed(PermissionError):
         self.number = number
 
 
+class UnknownTeam(LookupError):
+    """A team a command or query names does not exist. Intake never raises it: an alert naming
+    an unknown team is routed (``incidents.routing``)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"no team named {name!r}")
+        self.name = name
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts and through which surface (a Channel value, or API / ALERTMANAGER / CLI)."""
@@ -174,9 +183,9 @@ def update_text(number: int, title: str | None, body: str | None, actor: Actor, 
 
 def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:
     state = alert_groups.record_alerts(incident.id, request.group, now)
-    Incident.update(
-        body=alert_groups.render_body(request.body, state, request.group.left_out), alert_count=max(state.seen, 1),
-    ).where(Incident.id == incident.id).execute()
+    incident.body = alert_groups.render_body(request.body, state, request.group.left_out)
+    incident.alert_count = max(state.seen, 1)
+    Incident.update(body=incident.body, alert_count=incident.alert_count).where(Incident.id == incident.id).execute()
 
 
 def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, now: datetime) -> Triggered:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from incidents import action_tokens, lifecycle, outbox, report, routing, routing_store
 from incidents.intake import TriggerRequest
-from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed
+from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
@@ -19,6 +19,7 @@ from storage.models import ApiKey, Incident
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
+    "UnknownTeam",
 ]
 
 
