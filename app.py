@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, links, operations, phone
+from bot import api, cli, links, operations, opsgenie, pagerduty, phone
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot import web as web_view
-from bot.access_log import RedactingAccessLogger
+from bot.access_log import RedactingAccessLogger, install_log_filters
 from bot.slack import manifest as slack_manifest
 from bot.slack import routes as slack_routes
 from bot.teams import manifest as teams_manifest
@@ -449,6 +449,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
 
     ``channels`` replaces the channels built from settings, and ``clock`` the wall clock (tests).
     """
+    install_log_filters()
     middlewares = [operations.timing_middleware, operations.error_middleware(settings.max_body_bytes),
                    api.api_key_middleware]
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
@@ -460,6 +461,8 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     operations.add_routes(app)
     api.add_routes(app)
+    pagerduty.add_routes(app)
+    opsgenie.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
     phone.add_routes(app, settings)
@@ -594,9 +597,10 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("migrate", None): lambda: cli.migrate_command(),
         ("keys", "rotate"): lambda: cli.rotate_keys_command(resolve_keyring(settings).primary_id),
         ("directory", "apply"): lambda: cli.directory_apply_command(args.file),
-        ("apikey", "create"): lambda: cli.apikey_create_command(args.name),
+        ("apikey", "create"): lambda: cli.apikey_create_command(args.name, args.team, args.service, args.key),
         ("apikey", "list"): lambda: cli.apikey_list_command(),
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
+        ("route", None): lambda: cli.route_command(service, args.file, args.key, args.format),
         ("status", None): lambda: cli.status_command(service, args.number, args.json),
         ("list", None): lambda: cli.list_command(service, args.all, args.team, args.json),
         ("push-link", None): lambda: cli.push_link_command(

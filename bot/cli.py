@@ -13,6 +13,8 @@ from bot.commands import parse_number
 from bot.render import incident_list, status_grid, timeline_text
 from incidents import api_keys, push_links
 from incidents.directory import DirectoryError, apply_people_file
+from incidents.intake import IntakeError
+from incidents.intake.samples import FORMATS, detect_format, parse_sample
 from incidents.service import IncidentNotFound, IncidentService
 from incidents.web_sessions import UnknownPerson, WebSessions
 from storage.enums import IncidentStatus
@@ -43,20 +45,22 @@ async def directory_apply_command(path: Path) -> int:
     return 0
 
 
-async def apikey_create_command(name: str) -> int:
+async def apikey_create_command(name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> int:
     try:
-        key = await api_keys.create_api_key(name)
+        plain = await api_keys.create_api_key(name, team=team, service=service, key=key)
     except api_keys.ApiKeyError as error:
         raise CommandError(str(error)) from None
-    print(key)
-    print(f"(API key {name!r} created; this is the only time it is shown)", flush=True)
+    bound = ", ".join(f"{what} {value}" for what, value in (("team", team), ("service", service)) if value)
+    print(plain)
+    print(f"(API key {name!r} created{f', bound to {bound}' if bound else ''}; this is the only time it is shown)", flush=True)
     return 0
 
 
 async def apikey_list_command() -> int:
     for key in await api_keys.list_api_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        print(f"{key.name}  {key.prefix}…  {state}")
+        bound = "".join(f"  {what} {value}" for what, value in (("team", key.team_name), ("service", key.service)) if value)
+        print(f"{key.name}  {key.prefix}…  {state}{bound}")
     return 0
 
 
@@ -65,6 +69,34 @@ async def apikey_revoke_command(name: str) -> int:
         raise CommandError(f"no active API key named {name!r}")
     print(f"revoked API key {name!r}")
     return 0
+
+
+async def route_command(service: IncidentService, path: Path, key_name: str | None, format_name: str | None) -> int:
+    """Print where the sample body in ``path`` would be routed, and why; changes nothing."""
+    data = _read_sample(path)
+    name = format_name or detect_format(data)
+    try:
+        request = parse_sample(data, name)
+        chosen = await service.preview_route(request, key_name)
+    except IntakeError as error:
+        raise CommandError(f"{path}: {error} (read as {name}; the route would refuse it with {error.status})") from None
+    except LookupError as error:
+        raise CommandError(str(error)) from None
+    print(f"format:   {name}")
+    print(f"team:     {chosen.team or '(none: nobody would be paged)'}")
+    print(f"priority: {chosen.priority}")
+    print(f"service:  {chosen.service or '(none)'}")
+    print(f"why:      {chosen.reason}")
+    return 0
+
+
+def _read_sample(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CommandError(f"{path}: not a JSON body ({error})") from None
 
 
 def parse_incident_number(text: str) -> int:
@@ -153,9 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)").add_argument(
         "file", type=Path, help="the people file (TOML), e.g. people.example.toml")
     apikey = _command(commands, "apikey", "manage intake API keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    _command(apikey, "create", "create a key and print it once").add_argument("name", help="what the key is for")
+    create = _command(apikey, "create", "create a key and print it once")
+    create.add_argument("name", help="what the key is for")
+    create.add_argument("--team", help="route alerts sent with this key to this team (unless a routing rule matches)")
+    create.add_argument("--service", help="the service of alerts sent with this key that name none")
+    create.add_argument("--key", help="keep this key string (one a sender already has configured: an OnCall integration"
+                        " token, a PagerDuty routing key, an Opsgenie key) instead of generating one")
     _command(apikey, "list", "list keys (names and prefixes, never the keys)")
     _command(apikey, "revoke", "revoke a key").add_argument("name")
+    route = _command(commands, "route", "print which team a sample alert body would reach, and why (changes nothing)")
+    route.add_argument("file", type=Path, help="a JSON body as a sender posts it (native, Alertmanager, PagerDuty, Opsgenie)")
+    route.add_argument("--key", metavar="NAME", help="as if sent with the API key called NAME (its team and service)")
+    route.add_argument("--format", choices=sorted(FORMATS), help="the body's format (default: told from its shape)")
     status = _command(commands, "status", "show an incident's delivery grid per person and channel, and its timeline")
     status.add_argument("number", help="the incident number, e.g. 42")
     status.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents/N answers) instead of the grid")

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import action_tokens, escalation, lifecycle, outbox, report
+from incidents import action_tokens, escalation, lifecycle, outbox, report, routing, routing_store
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
 from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
-from storage.models import Incident, User
+from storage.models import ApiKey, Incident, User
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
@@ -25,11 +25,15 @@ __all__ = [
 
 
 class TriggerOutcome:
-    """The incident a trigger opened (``created``) or repeated onto (not ``created``)."""
+    """The incident a trigger opened (``created``) or repeated onto (not ``created``), the name
+    of its team (None: no team, nobody paged) and ``reason``: how the team was chosen, or for a
+    repeat what changed, as the timeline says it."""
 
-    def __init__(self, incident: Incident, created: bool):
+    def __init__(self, incident: Incident, created: bool, team_name: str | None = None, reason: str = ""):
         self.incident = incident
         self.created = created
+        self.team_name = team_name
+        self.reason = reason
 
 
 class IncidentService:
@@ -52,13 +56,20 @@ class IncidentService:
     def notify_queued(self) -> None:
         self.on_queued()
 
-    async def trigger(self, request: TriggerRequest) -> TriggerOutcome:
-        """Open an incident and page its team's first level, or count a repeat of an open
-        incident with the same dedup key (paging nobody). Raises UnknownTeam."""
-        incident, created = await database.run(lifecycle.trigger, request, self.config, self.clock())
-        if created:
+    async def trigger(self, request: TriggerRequest, key: ApiKey | None = None) -> TriggerOutcome:
+        """Open an incident, routed to a team by ``incidents.routing`` (rules, then ``key``'s
+        team, then the team the alert names, then the default team), and page its first level;
+        or count a repeat of an open incident with the same dedup key (paging nobody). An alert
+        naming an unknown team is routed, never refused."""
+        done = await database.run(lifecycle.trigger, request, self.config, self.clock(), key)
+        if done.created:
             self.notify_queued()
-        return TriggerOutcome(incident, created)
+        return TriggerOutcome(done.incident, done.created, done.team_name, done.reason)
+
+    async def preview_route(self, request: TriggerRequest, key_name: str | None = None) -> routing.Route:
+        """Where ``request`` would go if sent now (with the key called ``key_name``); changes
+        nothing. Raises LookupError for an unknown key name."""
+        return await database.run(_preview_route, request, key_name)
 
     async def acknowledge(self, number: int, actor: Actor) -> ActionOutcome:
         """Acknowledge #number: pending pages are cancelled, escalation stops, everyone already
@@ -95,8 +106,25 @@ class IncidentService:
 
     async def resolve_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
         """Resolve the open incident with ``dedup_key``; None when there is none."""
-        number = await database.run(lifecycle.open_incident_id, dedup_key)
+        number = await self.open_incident_number(dedup_key)
         return await self.resolve(number, actor) if number is not None else None
+
+    async def acknowledge_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
+        """Acknowledge the open incident with ``dedup_key``; None when there is none."""
+        number = await self.open_incident_number(dedup_key)
+        return await self.acknowledge(number, actor) if number is not None else None
+
+    async def open_incident_number(self, dedup_key: str) -> int | None:
+        """The number of the open incident with ``dedup_key``, or None."""
+        return await database.run(lifecycle.open_incident_id, dedup_key)
+
+    async def update_text(self, number: int, actor: Actor, title: str | None = None, body: str | None = None) -> Incident:
+        """Replace #number's title and/or body; when that changes them, the timeline says so and
+        the team's cards are redrawn. Raises IncidentNotFound."""
+        incident, changed = await database.run(lifecycle.update_text, number, title, body, actor, self.clock())
+        if changed:
+            self.notify_queued()
+        return incident
 
     async def act(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
         """``acknowledge`` or ``resolve``, as ``action`` says."""
@@ -157,6 +185,17 @@ class IncidentService:
 
     async def release_claims(self, worker_id: str, deliveries: list[outbox.Delivery | outbox.TeamPostDelivery]) -> int:
         return await database.run(outbox.release_claims, worker_id, deliveries, self.clock())
+
+
+def _preview_route(request: TriggerRequest, key_name: str | None) -> routing.Route:
+    key = None
+    if key_name is not None:
+        api_key = ApiKey.get_or_none(ApiKey.name == key_name)
+        if api_key is None:
+            raise LookupError(f"no API key named {key_name!r}")
+        key = routing_store.key_binding(api_key)
+    table, teams = routing_store.load_routing()
+    return routing.route(request, table, teams, key)
 
 
 def _report(number: int) -> report.IncidentReport:

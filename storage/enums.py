@@ -54,6 +54,7 @@ class Action(StrEnum):
 class EventKind(StrEnum):
     TRIGGERED = "TRIGGERED"
     REPEATED = "REPEATED"
+    UPDATED = "UPDATED"
     NOTIFIED = "NOTIFIED"
     SENT = "SENT"
     DELIVERED = "DELIVERED"
@@ -71,6 +72,7 @@ OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 _SURFACE_LABELS = {
     "EMAIL": "email", "SMS": "SMS", "VOICE": "phone", "PUSH": "push", "SLACK": "Slack", "TEAMS": "Teams",
     "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test", "WEB": "the web view",
+    "PAGERDUTY": "the PagerDuty Events API", "OPSGENIE": "the Opsgenie Alert API",
 }
 
 

@@ -1,0 +1,72 @@
+"""The PagerDuty Events API v2, ``POST /v2/enqueue``: a sender set up for PagerDuty
+(Alertmanager's ``pagerduty_configs``, Grafana's PagerDuty contact point, Kibana, pdpyras,
+scripts) reaches Ackbot by changing its URL. The routing key is an Ackbot API key; ``ackbot
+apikey create NAME --key <routing key>`` keeps the one the sender already has.
+
+Answers are PagerDuty's, so senders' retry logic stays right: 202 ``{"status": "success",
+"message": "Event processed", "dedup_key": …}`` for every valid event (an acknowledge or resolve
+for a key with no open incident included: PagerDuty drops those too), 400 ``{"status": "invalid
+event", …, "errors": [...]}`` for an invalid one, which senders do not retry. Never 429.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+from aiohttp import web
+
+from bot.access_log import log_rejected
+from bot.api import SERVICE_KEY
+from incidents import api_keys
+from incidents.intake import IntakeError
+from incidents.intake.pagerduty import EVENT_MAX_BYTES, parse_event
+from incidents.service import Actor
+
+VIA = "PAGERDUTY"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v2/enqueue", enqueue)
+
+
+async def enqueue(request: web.Request) -> web.Response:
+    raw = await request.read()
+    if len(raw) > EVENT_MAX_BYTES:
+        return _invalid(request, len(raw), f"Event object is too large (at most {EVENT_MAX_BYTES // 1024} KB)")
+    try:
+        event = parse_event(json.loads(raw), request.headers.get("X-Routing-Key"), lambda: uuid.uuid4().hex)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _unrecognized(request, len(raw), "JSON parse error")
+    except IntakeError as problem:
+        if problem.field is None:
+            return _unrecognized(request, len(raw), problem.message)
+        return _invalid(request, len(raw), f"'{problem.field}' {problem.message}")
+    key = await api_keys.authenticate(event.routing_key)
+    if key is None:
+        return _invalid(request, len(raw), "Invalid routing key")
+    service = request.app[SERVICE_KEY]
+    actor = Actor(f"API key {key.name}", VIA)
+    if event.action == "trigger":
+        await service.trigger(event.trigger, key=key)
+    elif event.action == "acknowledge":
+        await service.acknowledge_open(event.incident_key, actor)
+    else:
+        await service.resolve_open(event.incident_key, actor)
+    return web.json_response(
+        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, status=202
+    )
+
+
+def _invalid(request: web.Request, size: int, error: str) -> web.Response:
+    log_rejected(request, f"invalid PagerDuty event: {error}", size)
+    return web.json_response(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": [error]}, status=400
+    )
+
+
+def _unrecognized(request: web.Request, size: int, error: str) -> web.Response:
+    log_rejected(request, f"unrecognized PagerDuty event: {error}", size)
+    return web.json_response(
+        {"status": "Unrecognized object", "message": "Event object format is unrecognized", "errors": [error]},
+        status=400,
+    )

@@ -1,0 +1,46 @@
+"""Which intake format a sample body is in, for ``ackbot route``: each format's parser by name,
+and a guess from the body's shape. Pure.
+
+A format module adds itself to FORMATS (its name as the route and ``--format`` spell it) and, when
+its bodies can be told apart, to ``detect_format``."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from incidents.intake.alertmanager import parse_alertmanager
+from incidents.intake.fields import IntakeError, TriggerRequest
+from incidents.intake.native import parse_incident_request
+from incidents.intake.opsgenie import parse_create
+from incidents.intake.pagerduty import parse_event
+
+
+def _pagerduty_trigger(data: object) -> TriggerRequest:
+    # The routing key is what --key stands for, so a sample need not carry one.
+    event = parse_event(data, "sample", lambda: "sample")
+    if event.trigger is None:
+        raise IntakeError("event_action", "only a trigger is routed (this event acknowledges or resolves)", 400)
+    return event.trigger
+
+
+FORMATS: dict[str, Callable[[object], TriggerRequest]] = {
+    "native": parse_incident_request,
+    "alertmanager": lambda data: parse_alertmanager(data).trigger,
+    "pagerduty": _pagerduty_trigger,
+    "opsgenie": lambda data: parse_create(data).trigger,
+}
+
+
+def detect_format(data: object) -> str:
+    """The name of the format ``data`` looks like; "native" when nothing else fits."""
+    if isinstance(data, dict) and "groupKey" in data and "alerts" in data and data.get("version") == "4":
+        return "alertmanager"
+    if isinstance(data, dict) and "event_action" in data:
+        return "pagerduty"
+    if isinstance(data, dict) and "message" in data and "title" not in data:
+        return "opsgenie"
+    return "native"
+
+
+def parse_sample(data: object, format_name: str) -> TriggerRequest:
+    """A sample body in the format called ``format_name``; raises IntakeError as its route would."""
+    return FORMATS[format_name](data)
