@@ -46,7 +46,9 @@ async def server(aiohttp_server, settings, slack):
     async with aiohttp.ClientSession() as http:
         server = await aiohttp_server(create_app(configured, channels={Channel.SLACK: slack_channel(configured, http)}))
         payments = await Team.acreate(name="payments", display_name="Payments")
-        alice = await User.acreate(handle="alice", name="Alice", email="alice@example.com", time_zone="Europe/Berlin")
+        alice = await User.acreate(
+            handle="alice", name="Alice", email="alice@example.com", time_zone="Europe/Berlin", is_admin=True,
+        )
         bob = await User.acreate(handle="bob", name="Bob", phone="+15555550102")
         for person in (alice, bob):
             await TeamMember.acreate(team=payments, user=person)
@@ -117,7 +119,7 @@ async def test_sign_in_acknowledge_by_keyboard_and_see_slacks_card_edited(server
     await server.app[DISPATCHER_KEY].run_once()
     assert len(slack.calls("chat.update")) == 1
     assert "Acknowledged by Alice via the web view" in str(slack.message(card.channel, card.ts).blocks)
-    for path, name in (("/people", "people"), ("/signin", "signin")):
+    for path, name in (("/people", "people"), ("/log", "log"), ("/signin", "signin")):
         await page.goto(str(server.make_url(path)))
         await _shot(page, name)
     assert problems == []
