@@ -179,9 +179,11 @@ def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: T
             incident.alert_count = max(state.seen, 1)
             incident.body = alert_groups.render_body(request.body, state, request.group.left_out)
             changes.update({Incident.alert_count: incident.alert_count, Incident.body: incident.body})
-        incident.priority = most_severe((Priority(incident.priority), chosen.priority))
-        changes[Incident.priority] = incident.priority
         message = alert_groups.describe_change(state)
+        raised = most_severe((Priority(incident.priority), chosen.priority))
+        if raised != incident.priority:
+            incident.priority = changes[Incident.priority] = raised
+            message += f"; priority raised to {raised}"
     incident.updated_at = now
     Incident.update(changes).where(Incident.id == incident.id).execute()
     record_event(incident.id, EventKind.REPEATED, message, now)
