@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from peewee import fn
+
 from incidents.intake.fields import BODY_MAX, AlertGroup, GroupAlert, clip
 from storage.models import IncidentAlert
 
@@ -21,13 +23,15 @@ LISTED_ALERTS_MAX = 25
 class GroupState:
     """The incident's alerts after a notification: how many joined or resolved with it, how many
     distinct alerts it has seen and how many fire, and the lines of the oldest firing ones (at
-    most LISTED_ALERTS_MAX)."""
+    most LISTED_ALERTS_MAX). ``changed`` is False when the notification changed no alert (a
+    re-send): then the counts and lines are not read and stay empty."""
 
     joined: int
     resolved: int
-    seen: int
-    firing: int
-    listed: tuple[str, ...]
+    seen: int = 0
+    firing: int = 0
+    listed: tuple[str, ...] = ()
+    changed: bool = True
 
 
 def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupState:
@@ -43,19 +47,26 @@ def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupSt
                    if fingerprint in stored and stored[fingerprint].firing and not alert.firing)
     if joined:
         IncidentAlert.insert_many([_row(incident_id, alert, now) for alert in joined]).execute()
-    for fingerprint, row in stored.items():
-        alert = latest[fingerprint]
-        if (row.firing, row.line, row.priority) != (alert.firing, alert.line, alert.priority):
-            IncidentAlert.update(firing=alert.firing, line=alert.line, priority=alert.priority, updated_at=now).where(
-                IncidentAlert.id == row.id).execute()
-    firing = of_incident & IncidentAlert.firing
-    listed = (IncidentAlert.select(IncidentAlert.line).where(firing)
+    updated = [(row, latest[fingerprint]) for fingerprint, row in stored.items()
+               if (row.firing, row.line, row.priority) != _facts(latest[fingerprint])]
+    for row, alert in updated:
+        IncidentAlert.update(firing=alert.firing, line=alert.line, priority=alert.priority, updated_at=now).where(
+            IncidentAlert.id == row.id).execute()
+    if not joined and not updated:
+        return GroupState(joined=0, resolved=0, changed=False)
+    seen, firing = IncidentAlert.select(
+        fn.COUNT(IncidentAlert.id), fn.COALESCE(fn.SUM(IncidentAlert.firing.cast("integer")), 0)
+    ).where(of_incident).scalar(as_tuple=True)
+    listed = (IncidentAlert.select(IncidentAlert.line).where(of_incident & IncidentAlert.firing)
               .order_by(IncidentAlert.first_seen_at, IncidentAlert.id).limit(LISTED_ALERTS_MAX))
     return GroupState(
-        joined=sum(alert.firing for alert in joined), resolved=resolved,
-        seen=IncidentAlert.select().where(of_incident).count(), firing=IncidentAlert.select().where(firing).count(),
+        joined=sum(alert.firing for alert in joined), resolved=resolved, seen=seen, firing=firing,
         listed=tuple(line for (line,) in listed.tuples()),
     )
+
+
+def _facts(alert: GroupAlert) -> tuple[bool, str, str]:
+    return alert.firing, alert.line, alert.priority
 
 
 def _row(incident_id: int, alert: GroupAlert, now: datetime) -> dict:
@@ -79,7 +90,7 @@ def render_body(preface: str, state: GroupState, left_out: int) -> str:
 
 def describe_change(state: GroupState) -> str:
     """The timeline's sentence for a repeated notification about the group."""
-    if not state.joined and not state.resolved:
+    if not state.changed or not (state.joined or state.resolved):
         return "Alert group sent again, no alert joined or resolved: nobody paged again"
     return (
         f"Alert group changed: {state.joined} joined, {state.resolved} resolved;"

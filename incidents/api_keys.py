@@ -15,8 +15,9 @@ from storage.models import ApiKey, Team
 
 KEY_PREFIX = "ackbot_"
 # Generated keys are KEY_PREFIX + token_urlsafe(32) (43 characters). A key a sender already has
-# (an OnCall integration token, a PagerDuty routing key, an Opsgenie key: hex, base62 or a UUID)
-# may be kept instead; it must be long enough not to be guessed and safe in a URL path.
+# may be kept instead (an OnCall integration token: 25 letters and digits; a PagerDuty routing
+# key: 32 hex digits; an Opsgenie key: a UUID); it must be long enough not to be guessed and
+# safe in a URL path.
 KEY_MIN_LENGTH = 16
 KEY_MAX_LENGTH = 128
 _KEY_FORMAT = re.compile(rf"[A-Za-z0-9._~-]{{{KEY_MIN_LENGTH},{KEY_MAX_LENGTH}}}")

@@ -23,7 +23,7 @@ from incidents.escalation import (
 from incidents.intake import TriggerRequest
 from incidents.intake.severity import most_severe
 from incidents.people import levels_of_team, reachable_channels
-from incidents.routing import Route, route
+from incidents.routing import Route, Teams, route
 from incidents.routing_store import key_binding, load_routing
 from incidents.team_posts import queue_alert_post, queue_status_posts
 from storage.database import lock_rows, write_transaction
@@ -128,14 +128,16 @@ def trigger(request: TriggerRequest, config: EngineConfig, now: datetime, key: A
 
 
 def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, key: ApiKey | None) -> Triggered:
+    # Routing is read before the write transaction: it only reads, and on SQLite every query
+    # inside the transaction holds the one write lock that all intake waits on.
+    table, teams = load_routing()
+    chosen = route(request, table, teams, key_binding(key) if key is not None else None)
     with write_transaction():
-        table, teams = load_routing()
-        chosen = route(request, table, teams, key_binding(key) if key is not None else None)
         if request.dedup_key:
             existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
             if existing is not None:
-                return _repeat(existing, request, chosen, now)
-        team = Team.get(Team.name == chosen.team) if chosen.team else None
+                return _repeat(existing, request, chosen, teams, now)
+        team = Team.get_or_none(Team.name == chosen.team) if chosen.team else None
         incident = Incident.create(
             title=request.title, body=request.body, priority=chosen.priority, service=chosen.service,
             team=team, dedup_key=request.dedup_key, open_dedup_key=request.dedup_key,
@@ -150,7 +152,7 @@ def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, 
             record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}. {chosen.reason}", now)
             queue_alert_post(incident, team, config.enabled_channels, now)
         escalate(incident, config, now)
-    return Triggered(Incident.get_by_id(incident.id), True, chosen.team, chosen.reason)
+    return Triggered(Incident.get_by_id(incident.id), True, team.name if team else None, chosen.reason)
 
 
 def open_incident_id(dedup_key: str) -> int | None:
@@ -188,21 +190,27 @@ def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> N
     Incident.update(body=incident.body, alert_count=incident.alert_count).where(Incident.id == incident.id).execute()
 
 
-def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, now: datetime) -> Triggered:
+def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: Teams, now: datetime) -> Triggered:
     changes = {Incident.updated_at: now}
     if request.group is None:
         changes[Incident.alert_count] = Incident.alert_count + 1
+        incident.alert_count += 1
         message = "Alert repeated (same dedup key): nobody paged again"
     else:
         state = alert_groups.record_alerts(incident.id, request.group, now)
-        changes[Incident.alert_count] = max(state.seen, 1)
-        changes[Incident.body] = alert_groups.render_body(request.body, state, request.group.left_out)
-        changes[Incident.priority] = most_severe((Priority(incident.priority), chosen.priority))
+        if state.changed:
+            incident.alert_count = max(state.seen, 1)
+            incident.body = alert_groups.render_body(request.body, state, request.group.left_out)
+            changes.update({Incident.alert_count: incident.alert_count, Incident.body: incident.body})
         message = alert_groups.describe_change(state)
+        raised = most_severe((Priority(incident.priority), chosen.priority))
+        if raised != incident.priority:
+            incident.priority = changes[Incident.priority] = raised
+            message += f"; priority raised to {raised}"
+    incident.updated_at = now
     Incident.update(changes).where(Incident.id == incident.id).execute()
     record_event(incident.id, EventKind.REPEATED, message, now)
-    team = Team.get_or_none(Team.id == incident.team_id) if incident.team_id else None
-    return Triggered(Incident.get_by_id(incident.id), False, team.name if team else None, message)
+    return Triggered(incident, False, teams.name_of(incident.team_id), message)
 
 
 # --- escalation ------------------------------------------------------------------------------

@@ -54,21 +54,26 @@ class KeyBinding:
 @dataclass(frozen=True)
 class Teams:
     """The teams that exist: ``names`` as stored, ``lookup`` from a case-folded name or display
-    name to the team's name."""
+    name to the team's name, ``by_id`` from a team's id to its name."""
 
     names: frozenset[str] = frozenset()
     lookup: Mapping[str, str] = field(default_factory=dict)
+    by_id: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, teams: Iterable[tuple[str, str]]) -> Teams:
-        """From (name, display name) pairs; a name wins over another team's display name."""
+    def of(cls, teams: Iterable[tuple[str, str]], ids: Iterable[int] = ()) -> Teams:
+        """From (name, display name) pairs (and their ids, in the same order); a name wins over
+        another team's display name."""
         teams = list(teams)
         lookup = {display.strip().casefold(): name for name, display in teams if display}
         lookup.update({name.casefold(): name for name, _ in teams})
-        return cls(frozenset(name for name, _ in teams), lookup)
+        return cls(frozenset(name for name, _ in teams), lookup, dict(zip(ids, (name for name, _ in teams), strict=False)))
 
     def find(self, named: str) -> str | None:
         return self.lookup.get(named.strip().casefold())
+
+    def name_of(self, team_id: int | None) -> str | None:
+        return self.by_id.get(team_id) if team_id is not None else None
 
 
 @dataclass(frozen=True)

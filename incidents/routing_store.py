@@ -22,7 +22,7 @@ def load_routing() -> tuple[RoutingTable, Teams]:
         for row in rows
     )
     default = next((team.name for team in teams if team.default_route), None)
-    return RoutingTable(rules, default), Teams.of((team.name, team.display_name) for team in teams)
+    return RoutingTable(rules, default), Teams.of([(team.name, team.display_name) for team in teams], [team.id for team in teams])
 
 
 def key_binding(api_key: ApiKey) -> KeyBinding:

@@ -108,6 +108,8 @@ async def test_a_less_severe_alert_starts_low_and_a_critical_one_joining_raises_
     assert (await _incident()).priority == "MEDIUM"
     await _send(api, _group(_alert(0), _alert(1)))
     assert (await _incident()).priority == "CRITICAL"
+    assert (await _timeline(1))[-1] == (
+        "Alert group changed: 1 joined, 0 resolved; 2 firing of 2 seen; nobody paged again; priority raised to CRITICAL")
     await _send(api, _group(_alert(0), _alert(1, "resolved")))
     assert (await _incident()).priority == "CRITICAL"  # never lowered while open
 

@@ -137,13 +137,13 @@ def test_apikey_create_binds_a_team_and_keeps_a_given_key(workdir, capsys, tmp_p
     people.write_text('[[teams]]\nname = "payments"\n')
     assert main(["directory", "apply", str(people)]) == 0
     capsys.readouterr()
-    token = "oncall0integration0token0abc"
+    token = "aB3dE6gH9jK2mN5pQ8sT1vW4y"  # an OnCall integration token: 25 letters and digits
     assert main(["apikey", "create", "oncall", "--team", "payments", "--service", "checkout", "--key", token]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [token, "(API key 'oncall' created, bound to team payments, service checkout; this is the only time it is shown)"]
     assert token.encode() not in (workdir / "data" / "ackbot.db").read_bytes()
     assert main(["apikey", "list"]) == 0
-    assert capsys.readouterr().out == "oncall  onca…  active  team payments  service checkout\n"
+    assert capsys.readouterr().out == "oncall  aB3d…  active  team payments  service checkout\n"
     assert main(["apikey", "create", "other", "--team", "sre"]) == 1
     assert "--team: no team named 'sre'" in capsys.readouterr().err
 
