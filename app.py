@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, links, operations, phone
+from bot import api, cli, heartbeats, links, operations, phone
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot.access_log import RedactingAccessLogger
@@ -443,6 +443,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     operations.add_routes(app)
     api.add_routes(app)
+    heartbeats.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
     phone.add_routes(app, settings)
@@ -560,6 +561,10 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("apikey", "create"): lambda: cli.apikey_create_command(args.name),
         ("apikey", "list"): lambda: cli.apikey_list_command(),
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
+        ("heartbeat", "create"): lambda: cli.heartbeat_create_command(
+            args.name, args.team, args.timeout, args.key, settings.public_url),
+        ("heartbeat", "list"): lambda: cli.heartbeat_list_command(),
+        ("heartbeat", "remove"): lambda: cli.heartbeat_remove_command(args.name),
         ("status", None): lambda: cli.status_command(service, args.number),
         ("list", None): lambda: cli.list_command(service, args.all, args.team),
         ("push-link", None): lambda: cli.push_link_command(

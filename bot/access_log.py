@@ -1,13 +1,14 @@
-"""The HTTP access log, without secrets: one-time tokens in paths are replaced and query strings
-(OAuth codes and states) are left out; no Referer is logged."""
+"""The HTTP access log, without secrets: one-time tokens and keys in paths are replaced and query
+strings (OAuth codes and states) are left out; no Referer is logged."""
 from __future__ import annotations
 
 import re
 
 from aiohttp.abc import AbstractAccessLogger
 
-# Paths whose last segment is a credential.
-_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act)/[^/]+")
+# Paths with a credential as a segment: one-time tokens, heartbeat keys, and the integration
+# key of Grafana OnCall's URLs (/integrations/v1/{type}/{key}/…).
+_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act|/heartbeats|/integrations/v1/[^/]+)/[^/]+")
 
 
 def redacted_path(path: str) -> str:
