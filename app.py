@@ -558,7 +558,7 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("migrate", None): lambda: cli.migrate_command(),
         ("keys", "rotate"): lambda: cli.rotate_keys_command(resolve_keyring(settings).primary_id),
         ("directory", "apply"): lambda: cli.directory_apply_command(args.file),
-        ("apikey", "create"): lambda: cli.apikey_create_command(args.name),
+        ("apikey", "create"): lambda: cli.apikey_create_command(args.name, args.team, args.service, args.key),
         ("apikey", "list"): lambda: cli.apikey_list_command(),
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
         ("heartbeat", "create"): lambda: cli.heartbeat_create_command(

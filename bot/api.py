@@ -14,7 +14,7 @@ from bot.commands import parse_number
 from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
 from incidents.report import IncidentReport
-from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService, UnknownTeam
+from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService
 from storage.enums import Action, IncidentStatus
 from storage.models import ApiKey, Incident
 
@@ -125,14 +125,11 @@ def report_json(report: IncidentReport) -> dict:
 async def create_incident(request: web.Request) -> web.Response:
     try:
         trigger = parse_incident_request(await _json_body(request))
-        outcome = await _service(request).trigger(trigger)
+        outcome = await _service(request).trigger(trigger, request[API_KEY])
     except IntakeError as problem:
         return error(problem.status, problem.message, problem.field)
-    except UnknownTeam as problem:
-        return error(422, str(problem), "team")
-    team_name = trigger.team
     return web.json_response(
-        {**incident_json(outcome.incident, team_name), "deduplicated": not outcome.created},
+        {**incident_json(outcome.incident, outcome.team_name), "deduplicated": not outcome.created, "routing": outcome.reason},
         status=201 if outcome.created else 200,
     )
 
@@ -200,11 +197,12 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         group = parse_alertmanager(await _json_body(request))
         service = _service(request)
         if group.firing:
-            outcome = await service.trigger(group.trigger)
-            return web.json_response({"incident": outcome.incident.id, "deduplicated": not outcome.created})
+            outcome = await service.trigger(group.trigger, request[API_KEY])
+            return web.json_response({
+                "incident": outcome.incident.id, "deduplicated": not outcome.created, "team": outcome.team_name,
+                "alert_count": outcome.incident.alert_count,
+            })
         resolved = await service.resolve_open(group.trigger.dedup_key, Actor("Alertmanager", "ALERTMANAGER"))
     except IntakeError as problem:
         return error(problem.status, problem.message, problem.field)
-    except UnknownTeam as problem:
-        return error(422, str(problem), "commonLabels.team")
     return web.json_response({"incident": resolved.incident.id if resolved else None, "resolved": bool(resolved)})

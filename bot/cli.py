@@ -40,20 +40,22 @@ async def directory_apply_command(path: Path) -> int:
     return 0
 
 
-async def apikey_create_command(name: str) -> int:
+async def apikey_create_command(name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> int:
     try:
-        key = await api_keys.create_api_key(name)
+        plain = await api_keys.create_api_key(name, team=team, service=service, key=key)
     except api_keys.ApiKeyError as error:
         raise CommandError(str(error)) from None
-    print(key)
-    print(f"(API key {name!r} created; this is the only time it is shown)", flush=True)
+    bound = ", ".join(f"{what} {value}" for what, value in (("team", team), ("service", service)) if value)
+    print(plain)
+    print(f"(API key {name!r} created{f', bound to {bound}' if bound else ''}; this is the only time it is shown)", flush=True)
     return 0
 
 
 async def apikey_list_command() -> int:
     for key in await api_keys.list_api_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        print(f"{key.name}  {key.prefix}…  {state}")
+        bound = "".join(f"  {what} {value}" for what, value in (("team", key.team_name), ("service", key.service)) if value)
+        print(f"{key.name}  {key.prefix}…  {state}{bound}")
     return 0
 
 
@@ -155,7 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)").add_argument(
         "file", type=Path, help="the people file (TOML), e.g. people.example.toml")
     apikey = _command(commands, "apikey", "manage intake API keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    _command(apikey, "create", "create a key and print it once").add_argument("name", help="what the key is for")
+    create = _command(apikey, "create", "create a key and print it once")
+    create.add_argument("name", help="what the key is for")
+    create.add_argument("--team", help="route alerts sent with this key to this team (unless a routing rule matches)")
+    create.add_argument("--service", help="the service of alerts sent with this key that name none")
+    create.add_argument("--key", help="keep this key string (one a sender already has configured: an OnCall integration"
+                        " token, a PagerDuty routing key, an Opsgenie key) instead of generating one")
     _command(apikey, "list", "list keys (names and prefixes, never the keys)")
     _command(apikey, "revoke", "revoke a key").add_argument("name")
     heartbeat = _command(commands, "heartbeat", "manage heartbeats (an incident opens when a sender stops pinging)").add_subparsers(

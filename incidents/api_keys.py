@@ -5,42 +5,70 @@ from __future__ import annotations
 import re
 import secrets
 
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 
 from incidents.action_tokens import hash_token
 from incidents.people import LAST_USED_RESOLUTION, stale_last_use
 from storage.database import database
 from storage.fields import utcnow
-from storage.models import ApiKey
+from storage.models import ApiKey, Team
 
 KEY_PREFIX = "ackbot_"
-# token_urlsafe(32) is 43 characters of the URL-safe base64 alphabet.
-_KEY_FORMAT = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
+# Generated keys are KEY_PREFIX + token_urlsafe(32) (43 characters). A key a sender already has
+# (an OnCall integration token, a PagerDuty routing key, an Opsgenie key: hex, base62 or a UUID)
+# may be kept instead; it must be long enough not to be guessed and safe in a URL path.
+KEY_MIN_LENGTH = 16
+KEY_MAX_LENGTH = 128
+_KEY_FORMAT = re.compile(rf"[A-Za-z0-9._~-]{{{KEY_MIN_LENGTH},{KEY_MAX_LENGTH}}}")
 _NAME_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_SERVICE_MAX = 200
+# What `apikey list` shows to tell keys apart: for generated keys the prefix and 5 random
+# characters; of a kept key, whose every character is secret, only 4.
 _SHOWN_PREFIX_LENGTH = 12
+_SHOWN_KEPT_LENGTH = 4
 
 
 class ApiKeyError(Exception):
     """An API key cannot be created as asked."""
 
 
-async def create_api_key(name: str) -> str:
+async def create_api_key(name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> str:
     """Create a key called ``name`` (1-100 letters, digits, '-', '_' or '.', starting with a
     letter or digit) and return it in plain text: this is the only time it is available.
-    Raises ApiKeyError for a bad or already used name, revoked keys' names included."""
+
+    ``team`` (an existing team's name) and ``service`` bind the alerts sent with the key (see
+    ``incidents.routing``). ``key`` keeps a key string a sender already has configured instead of
+    generating one: 16-128 letters, digits, '-', '_', '.' or '~'. Raises ApiKeyError for a bad or
+    already used name (revoked keys' names included), an unknown team, a bad or taken key."""
     if not isinstance(name, str) or not _NAME_FORMAT.fullmatch(name):
         raise ApiKeyError(
             "an API key name is 1 to 100 letters, digits, '-', '_' or '.', "
             "starting with a letter or digit"
         )
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    try:
-        await database.run(
-            ApiKey.create, name=name, key_hash=hash_token(key), prefix=key[:_SHOWN_PREFIX_LENGTH]
+    if key is not None and not _KEY_FORMAT.fullmatch(key):
+        raise ApiKeyError(
+            f"--key: a kept key is {KEY_MIN_LENGTH} to {KEY_MAX_LENGTH} letters, digits, '-', '_', '.' or '~'"
         )
+    service = (service or "").strip() or None
+    if service is not None and len(service) > _SERVICE_MAX:
+        raise ApiKeyError(f"--service: at most {_SERVICE_MAX} characters")
+    plain = key if key is not None else KEY_PREFIX + secrets.token_urlsafe(32)
+    shown = plain[:_SHOWN_KEPT_LENGTH] if key is not None else plain[:_SHOWN_PREFIX_LENGTH]
+    await database.run(_insert_key, name, plain, shown, team, service)
+    return plain
+
+
+def _insert_key(name: str, plain: str, shown: str, team_name: str | None, service: str | None) -> None:
+    team = Team.get_or_none(Team.name == team_name) if team_name is not None else None
+    if team_name is not None and team is None:
+        raise ApiKeyError(f"--team: no team named {team_name!r} (apply the people file first)")
+    key_hash = hash_token(plain)
+    if ApiKey.select().where(ApiKey.key_hash == key_hash).exists():
+        raise ApiKeyError("--key: that key is already in use by another API key")
+    try:
+        ApiKey.create(name=name, key_hash=key_hash, prefix=shown, team=team, service=service)
     except IntegrityError:
         raise ApiKeyError(f"an API key named {name} already exists") from None
-    return key
 
 
 async def authenticate(presented: str | None) -> ApiKey | None:
@@ -81,5 +109,11 @@ async def revoke_api_key(name: str) -> bool:
 
 
 async def list_api_keys() -> list[ApiKey]:
-    """Every key, revoked ones included, by name."""
-    return await database.run(lambda: list(ApiKey.select().order_by(ApiKey.name)))
+    """Every key, revoked ones included, by name; each with ``team_name``, its team's name or None."""
+    query = (
+        ApiKey.select(ApiKey, Team.name.alias("team_name"))
+        .join(Team, JOIN.LEFT_OUTER, on=(ApiKey.team == Team.id))
+        .order_by(ApiKey.name)
+        .objects()
+    )
+    return await database.run(lambda: list(query))

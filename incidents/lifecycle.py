@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
+from incidents import alert_groups
 from incidents.directory import channel_tiers_for_users
 from incidents.escalation import (
     TIER_ORDER,
@@ -20,7 +21,10 @@ from incidents.escalation import (
     plan_escalation,
 )
 from incidents.intake import TriggerRequest
+from incidents.intake.severity import most_severe
 from incidents.people import levels_of_team, reachable_channels
+from incidents.routing import Route, route
+from incidents.routing_store import key_binding, load_routing
 from incidents.team_posts import queue_alert_post, queue_status_posts
 from storage.database import lock_rows, write_transaction
 from storage.enums import (
@@ -31,10 +35,11 @@ from storage.enums import (
     EventKind,
     IncidentStatus,
     NotificationKind,
+    Priority,
     Tier,
     surface_label,
 )
-from storage.models import Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
+from storage.models import ApiKey, Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
 
 # Channels whose status notice is a fresh message: the person who acted there has just seen
 # the answer, so they get none. Chat cards are always edited; voice never calls to say "done".
@@ -53,12 +58,6 @@ class NotAllowed(PermissionError):
     def __init__(self, number: int, name: str):
         super().__init__(f"{name} is neither on the team of #{number} nor paged for it")
         self.number = number
-
-
-class UnknownTeam(LookupError):
-    def __init__(self, name: str):
-        super().__init__(f"no team named {name!r}")
-        self.name = name
 
 
 @dataclass(frozen=True)
@@ -97,35 +96,52 @@ def record_event(incident_id, kind, message, now, user_id=None, channel=None) ->
 # --- trigger ---------------------------------------------------------------------------------
 
 
-def trigger(request: TriggerRequest, config: EngineConfig, now: datetime) -> tuple[Incident, bool]:
-    """Open an incident and page its first level, or, when an open incident has the same dedup
-    key, count the repeat on it and page nobody. Returns (incident, created)."""
+@dataclass(frozen=True)
+class Triggered:
+    """What a trigger did: the incident, whether it was opened now (not a repeat), the name of
+    its team (None: nobody is paged) and how that team was chosen (the routing reason)."""
+
+    incident: Incident
+    created: bool
+    team_name: str | None
+    reason: str
+
+
+def trigger(request: TriggerRequest, config: EngineConfig, now: datetime, key: ApiKey | None = None) -> Triggered:
+    """Open an incident, routed to a team (see ``incidents.routing``), and page its first level;
+    or, when an open incident has the same dedup key, count the repeat on it and page nobody.
+    Never refuses for want of a team."""
     try:
-        return _trigger_once(request, config, now)
+        return _trigger_once(request, config, now, key)
     except IntegrityError:
         # Another instance opened the same dedup key between our look-up and insert.
-        return _trigger_once(request, config, now)
+        return _trigger_once(request, config, now, key)
 
 
-def _trigger_once(request, config, now) -> tuple[Incident, bool]:
+def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, key: ApiKey | None) -> Triggered:
     with write_transaction():
+        table, teams = load_routing()
+        chosen = route(request, table, teams, key_binding(key) if key is not None else None)
         if request.dedup_key:
             existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
             if existing is not None:
-                return _repeat(existing, now), False
-        team = _team(request.team)
+                return _repeat(existing, request, chosen, now)
+        team = Team.get(Team.name == chosen.team) if chosen.team else None
         incident = Incident.create(
-            title=request.title, body=request.body, priority=request.priority, service=request.service,
+            title=request.title, body=request.body, priority=chosen.priority, service=chosen.service,
             team=team, dedup_key=request.dedup_key, open_dedup_key=request.dedup_key,
             dashboard_url=request.dashboard_url, triggered_at=now, created_at=now, updated_at=now,
         )
-        record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}", now)
+        if request.group is not None:
+            _open_group(incident, request, now)
         if team is None:
-            record_event(incident.id, EventKind.UNREACHABLE, "No team given: nobody was paged", now)
+            record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}", now)
+            record_event(incident.id, EventKind.UNREACHABLE, chosen.reason, now)
         else:
+            record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}. {chosen.reason}", now)
             queue_alert_post(incident, team, config.enabled_channels, now)
         escalate(incident, config, now)
-    return Incident.get_by_id(incident.id), True
+    return Triggered(Incident.get_by_id(incident.id), True, chosen.team, chosen.reason)
 
 
 def open_incident_id(dedup_key: str) -> int | None:
@@ -133,19 +149,28 @@ def open_incident_id(dedup_key: str) -> int | None:
     return incident.id if incident else None
 
 
-def _repeat(incident: Incident, now: datetime) -> Incident:
-    Incident.update(alert_count=Incident.alert_count + 1, updated_at=now).where(Incident.id == incident.id).execute()
-    record_event(incident.id, EventKind.REPEATED, "Alert repeated (same dedup key): nobody paged again", now)
-    return Incident.get_by_id(incident.id)
+def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:
+    state = alert_groups.record_alerts(incident.id, request.group, now)
+    Incident.update(
+        body=alert_groups.render_body(request.body, state, request.group.left_out), alert_count=max(state.seen, 1),
+    ).where(Incident.id == incident.id).execute()
 
 
-def _team(name: str | None) -> Team | None:
-    if name is None:
-        return None
-    team = Team.get_or_none(Team.name == name)
-    if team is None:
-        raise UnknownTeam(name)
-    return team
+def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, now: datetime) -> Triggered:
+    changes = {Incident.updated_at: now}
+    if request.group is None:
+        changes[Incident.alert_count] = Incident.alert_count + 1
+        message = "Alert repeated (same dedup key): nobody paged again"
+    else:
+        state = alert_groups.record_alerts(incident.id, request.group, now)
+        changes[Incident.alert_count] = max(state.seen, 1)
+        changes[Incident.body] = alert_groups.render_body(request.body, state, request.group.left_out)
+        changes[Incident.priority] = most_severe((Priority(incident.priority), chosen.priority))
+        message = alert_groups.describe_change(state)
+    Incident.update(changes).where(Incident.id == incident.id).execute()
+    record_event(incident.id, EventKind.REPEATED, message, now)
+    team = Team.get_or_none(Team.id == incident.team_id) if incident.team_id else None
+    return Triggered(Incident.get_by_id(incident.id), False, team.name if team else None, message)
 
 
 # --- escalation ------------------------------------------------------------------------------

@@ -11,24 +11,27 @@ from datetime import datetime
 
 from incidents import action_tokens, heartbeats, lifecycle, outbox, report
 from incidents.intake import TriggerRequest
-from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
+from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed
 from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
-from storage.models import Incident
+from storage.models import ApiKey, Incident
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
-    "UnknownTeam",
 ]
 
 
 class TriggerOutcome:
-    """The incident a trigger opened (``created``) or repeated onto (not ``created``)."""
+    """The incident a trigger opened (``created``) or repeated onto (not ``created``), the name
+    of its team (None: no team, nobody paged) and ``reason``: how the team was chosen, or for a
+    repeat what changed, as the timeline says it."""
 
-    def __init__(self, incident: Incident, created: bool):
+    def __init__(self, incident: Incident, created: bool, team_name: str | None = None, reason: str = ""):
         self.incident = incident
         self.created = created
+        self.team_name = team_name
+        self.reason = reason
 
 
 class IncidentService:
@@ -51,13 +54,15 @@ class IncidentService:
     def notify_queued(self) -> None:
         self.on_queued()
 
-    async def trigger(self, request: TriggerRequest) -> TriggerOutcome:
-        """Open an incident and page its team's first level, or count a repeat of an open
-        incident with the same dedup key (paging nobody). Raises UnknownTeam."""
-        incident, created = await database.run(lifecycle.trigger, request, self.config, self.clock())
-        if created:
+    async def trigger(self, request: TriggerRequest, key: ApiKey | None = None) -> TriggerOutcome:
+        """Open an incident, routed to a team by ``incidents.routing`` (rules, then ``key``'s
+        team, then the team the alert names, then the default team), and page its first level;
+        or count a repeat of an open incident with the same dedup key (paging nobody). An alert
+        naming an unknown team is routed, never refused."""
+        done = await database.run(lifecycle.trigger, request, self.config, self.clock(), key)
+        if done.created:
             self.notify_queued()
-        return TriggerOutcome(incident, created)
+        return TriggerOutcome(done.incident, done.created, done.team_name, done.reason)
 
     async def acknowledge(self, number: int, actor: Actor) -> ActionOutcome:
         """Acknowledge #number: pending pages are cancelled, escalation stops, everyone already

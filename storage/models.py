@@ -32,6 +32,8 @@ class Team(BaseModel):
     # The Slack workspace (team id) of slack_channel; needed only when several are installed.
     slack_workspace = CharField(null=True)
     teams_channel = CharField(null=True)
+    # The people file's [routing] default_team: alerts nothing else places go here (one team at most).
+    default_route = BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
 
 
@@ -304,13 +306,47 @@ class SlackOAuthState(BaseModel):
     expires_at = UTCDateTimeField()
 
 
+class RoutingRuleRow(BaseModel):
+    """One ``[[routing.rules]]`` entry of the people file, at its ``position`` (from 1)."""
+
+    id = AutoField()
+    position = IntegerField(unique=True)
+    match = JSONTextField()
+    team = ForeignKeyField(Team, backref="+", on_delete="CASCADE")
+    priority = CharField(null=True)
+    service = CharField(null=True)
+
+    class Meta:
+        table_name = "routing_rule"
+
+
+class IncidentAlert(BaseModel):
+    """One alert of a group an incident was opened for, by the sender's fingerprint: how many
+    distinct alerts an incident has seen, and which still fire."""
+
+    id = AutoField()
+    incident = ForeignKeyField(Incident, backref="alerts", on_delete="CASCADE")
+    fingerprint = CharField()
+    firing = BooleanField(default=True)
+    line = TextField(default="")
+    priority = CharField(default=Priority.HIGH)
+    first_seen_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("incident", "fingerprint"), True),)
+
+
 class ApiKey(BaseModel):
-    """An intake API key; only its SHA-256 is stored."""
+    """An intake API key; only its SHA-256 is stored. ``team`` and ``service``: what alerts sent
+    with it are bound to (see incidents.routing)."""
 
     id = AutoField()
     name = CharField(unique=True)
     key_hash = CharField(unique=True, max_length=64)
     prefix = CharField()
+    team = ForeignKeyField(Team, null=True, backref="+", on_delete="SET NULL")
+    service = CharField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     last_used_at = UTCDateTimeField(null=True)
     revoked_at = UTCDateTimeField(null=True)
@@ -380,6 +416,8 @@ MODELS = (
     TeamsChannelReference,
     SlackInstallation,
     SlackOAuthState,
+    RoutingRuleRow,
+    IncidentAlert,
     ApiKey,
     PushSubscription,
     PersonalLinkToken,

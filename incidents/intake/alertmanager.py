@@ -4,36 +4,30 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from incidents.intake import fields
+from incidents.intake import fields, severity
 from incidents.intake.fields import (
-    BODY_MAX,
     DEDUP_KEY_MAX,
+    GROUP_ALERTS_MAX,
     SERVICE_MAX,
     TITLE_MAX,
+    AlertGroup,
+    GroupAlert,
     IntakeError,
     TriggerRequest,
 )
 from storage.enums import Priority
 
 _ALERT_STATUSES = ("firing", "resolved")
-_SEVERITY_PRIORITY = {
-    "critical": Priority.CRITICAL,
-    "error": Priority.HIGH,
-    "high": Priority.HIGH,
-    "page": Priority.HIGH,
-    "warning": Priority.MEDIUM,
-    "low": Priority.LOW,
-    "info": Priority.INFO,
-    "none": Priority.INFO,
-}
 _FALLBACK_GROUP_TITLE = "Alertmanager alert group"
+# How long one alert's line in the incident body may be.
+_LINE_MAX = 500
 
 
 @dataclass(frozen=True)
 class AlertmanagerGroup:
     """One Alertmanager notification about an alert group. ``firing``: some alert in it fires;
     ``resolved_all``: the group as a whole is resolved; ``trigger`` carries the dedup key
-    shared by every notification about this group."""
+    shared by every notification about this group, and the group's alerts by fingerprint."""
 
     group_key: str
     firing: bool
@@ -48,6 +42,12 @@ class _Alert:
     labels: dict[str, str]
     annotations: dict[str, str]
     generator_url: str
+    dashboard_url: str
+    fingerprint: str
+
+    @property
+    def priority(self) -> Priority:
+        return severity.priority_of(self.labels.get("severity")) or severity.DEFAULT_PRIORITY
 
 
 def parse_alertmanager(data: object) -> AlertmanagerGroup:
@@ -89,11 +89,14 @@ def _alerts(value: object) -> list[_Alert]:
 def _alert(item: object, path: str) -> _Alert:
     if not isinstance(item, dict):
         raise IntakeError(path, "must be an object")
+    labels = fields.string_map(item.get("labels"), f"{path}.labels", required=True)
     return _Alert(
         firing=_alert_status(item.get("status"), f"{path}.status") == "firing",
-        labels=fields.string_map(item.get("labels"), f"{path}.labels", required=True),
+        labels=labels,
         annotations=fields.string_map(item.get("annotations"), f"{path}.annotations"),
         generator_url=fields.optional_string(item.get("generatorURL"), f"{path}.generatorURL"),
+        dashboard_url=fields.optional_string(item.get("dashboardURL"), f"{path}.dashboardURL"),
+        fingerprint=fields.fingerprint(item.get("fingerprint"), labels, f"{path}.fingerprint"),
     )
 
 
@@ -109,17 +112,21 @@ def _group_trigger(payload: dict, group_key: str, alerts: list[_Alert]) -> Trigg
     labels = fields.string_map(payload.get("commonLabels"), "commonLabels")
     annotations = fields.string_map(payload.get("commonAnnotations"), "commonAnnotations")
     group_labels = fields.string_map(payload.get("groupLabels"), "groupLabels")
-    external_url = fields.optional_string(payload.get("externalURL"), "externalURL")
-    truncated = _truncated_count(payload.get("truncatedAlerts"))
-    severity = labels.get("severity", "").strip().lower()
+    fields.optional_string(payload.get("externalURL"), "externalURL")
+    firing = [alert for alert in alerts if alert.firing]
+    worst = min(firing, key=lambda alert: severity.PRIORITY_ORDER.index(alert.priority), default=None)
+    routing_labels = dict(labels)
+    if worst is not None and "severity" in worst.labels:
+        routing_labels["severity"] = worst.labels["severity"]
     return TriggerRequest(
         title=_group_title(annotations, labels, group_labels),
-        body=fields.clip("\n".join(_group_body_lines(alerts, truncated)), BODY_MAX),
-        priority=_SEVERITY_PRIORITY.get(severity, Priority.HIGH),
+        priority=worst.priority if worst else severity.priority_of(labels.get("severity")) or severity.DEFAULT_PRIORITY,
         service=fields.clip((labels.get("service") or labels.get("job") or "").strip(), SERVICE_MAX),
-        team=fields.team(labels.get("team") or None, "commonLabels.team"),
+        team=fields.team(labels.get("team")),
         dedup_key=_group_dedup_key(group_key),
-        dashboard_url=_group_dashboard_url(external_url, alerts),
+        dashboard_url=_group_dashboard_url(firing or alerts),
+        labels=routing_labels,
+        group=_alert_group(alerts, _truncated_count(payload.get("truncatedAlerts"))),
     )
 
 
@@ -133,22 +140,37 @@ def _group_title(annotations: dict, labels: dict, group_labels: dict) -> str:
     return fields.clip(next((text for text in cleaned if text), _FALLBACK_GROUP_TITLE), TITLE_MAX)
 
 
-def _group_body_lines(alerts: list[_Alert], truncated: int) -> list[str]:
-    lines = []
-    for alert in alerts:
-        if not alert.firing:
-            continue
-        name = " ".join(filter(None, (alert.labels.get("alertname"), alert.labels.get("instance"))))
-        name = name or "alert"
-        detail = alert.annotations.get("description") or alert.annotations.get("summary")
-        lines.append(f"- {name}: {detail}" if detail else f"- {name}")
-    if truncated:
-        lines.append(f"- … and {truncated} more alerts Alertmanager left out (max_alerts)")
-    return lines
+def _alert_group(alerts: list[_Alert], truncated: int) -> AlertGroup:
+    kept = alerts[:GROUP_ALERTS_MAX]
+    return AlertGroup(
+        alerts=tuple(GroupAlert(alert.fingerprint, alert.firing, _alert_line(alert), alert.priority) for alert in kept),
+        left_out=truncated + len(alerts) - len(kept),
+    )
 
 
-def _group_dashboard_url(external_url: str, alerts: list[_Alert]) -> str | None:
-    candidates = (external_url, *(alert.generator_url for alert in alerts[:1]))
+def _alert_line(alert: _Alert) -> str:
+    """``[severity] alertname instance: description (runbook: URL)``, on one line."""
+    name = " ".join(filter(None, (alert.labels.get("alertname"), alert.labels.get("instance")))) or "alert"
+    level = alert.labels.get("severity", "").strip()
+    detail = alert.annotations.get("description") or alert.annotations.get("summary") or alert.annotations.get("message")
+    line = f"[{level}] {name}" if level else name
+    if detail:
+        line += f": {detail}"
+    runbook = alert.annotations.get("runbook_url", "")
+    if fields.is_web_url(runbook):
+        line += f" (runbook: {runbook})"
+    return fields.clip(" ".join(fields.without_controls(line).split()), _LINE_MAX)
+
+
+def _group_dashboard_url(alerts: list[_Alert]) -> str | None:
+    """The first link any alert has: Grafana's ``dashboardURL``, Prometheus' ``generatorURL``,
+    then a ``runbook_url`` annotation. (``externalURL`` is Alertmanager itself: not a link to
+    what is wrong.)"""
+    candidates = (
+        *(alert.dashboard_url for alert in alerts),
+        *(alert.generator_url for alert in alerts),
+        *(alert.annotations.get("runbook_url", "") for alert in alerts),
+    )
     return next((url for url in candidates if fields.is_web_url(url)), None)
 
 

@@ -5,7 +5,8 @@ Pure: no I/O. Every refusal is an ``IntakeError`` naming the field, ready to bec
 """
 from __future__ import annotations
 
-import re
+import hashlib
+import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,9 +21,8 @@ TEAM_MAX = 100
 DEDUP_KEY_MAX = 255
 URL_MAX = 2000
 
-# The people file's team slugs, read case-insensitively: a monitoring label "Payments" still
-# reaches team "payments".
-_TEAM_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{TEAM_MAX - 1}}}", re.IGNORECASE)
+GROUP_ALERTS_MAX = 1000
+FINGERPRINT_MAX = 255
 
 
 class IntakeError(Exception):
@@ -41,9 +41,36 @@ class IntakeError(Exception):
 
 
 @dataclass(frozen=True)
+class GroupAlert:
+    """One alert of a sender's group (Alertmanager, Grafana), told apart by ``fingerprint``.
+    ``line`` is how it is listed in the incident's body while it fires (one line, no newline);
+    ``priority`` is what its own severity maps to."""
+
+    fingerprint: str
+    firing: bool
+    line: str
+    priority: Priority
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """The alerts one notification about a group carries. The incident remembers every
+    fingerprint it has seen: its ``alert_count`` is how many distinct alerts, its body lists the
+    ones still firing, and its priority is raised to the most severe firing one. ``left_out``
+    counts alerts the sender did not include (Alertmanager's ``truncatedAlerts``)."""
+
+    alerts: tuple[GroupAlert, ...]
+    left_out: int = 0
+
+
+@dataclass(frozen=True)
 class TriggerRequest:
-    """A validated request to trigger (or repeat) an incident; ``team`` is a lower-case team name.
-    ``labels`` are the sender's labels or fields that routing rules match on."""
+    """A validated request to trigger (or repeat) an incident.
+
+    ``team`` is the team the alert names, as the sender wrote it (stripped, may be anything such
+    as "Payments Team"); routing decides where the incident goes and never refuses it.
+    ``labels`` are the sender's labels or fields that routing rules match on. ``group`` is set by
+    formats that report groups of alerts; then ``body`` is the text above the alert list."""
 
     title: str
     body: str = ""
@@ -53,6 +80,7 @@ class TriggerRequest:
     dedup_key: str | None = None
     dashboard_url: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    group: AlertGroup | None = None
 
 
 def json_object(data: object) -> dict:
@@ -99,14 +127,13 @@ def priority(value: object) -> Priority:
     return Priority[name]
 
 
-def team(name: str | None, field: str) -> str | None:
+def team(name: str | None) -> str | None:
+    """The team an alert names, kept as written (control characters blanked, clipped): any
+    value is accepted, since routing places an alert whatever team it names."""
     if name is None:
         return None
-    if not _TEAM_NAME.fullmatch(name):
-        raise IntakeError(
-            field, f"must be a team name: up to {TEAM_MAX} letters, digits, '-' or '_'"
-        )
-    return name.lower()
+    cleaned = clip(without_controls(name).strip(), TEAM_MAX)
+    return cleaned or None
 
 
 def dashboard_url(value: object) -> str | None:
@@ -151,6 +178,16 @@ def string_map(value: object, field: str, required: bool = False) -> dict[str, s
         if not isinstance(item, str):
             raise IntakeError(f"{field}.{key}", "must be a string")
     return value
+
+
+def fingerprint(value: object, labels: Mapping[str, str], field: str) -> str:
+    """An alert's fingerprint as the sender gives it; when it gives none, a digest of the
+    alert's labels (which is what identifies an alert); a long one is digested to fit."""
+    given = optional_string(value, field).strip()
+    if given and len(given) <= FINGERPRINT_MAX:
+        return given
+    text = given or json.dumps(sorted(labels.items()))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def optional_string(value: object, field: str) -> str:

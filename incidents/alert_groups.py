@@ -1,0 +1,88 @@
+"""The alerts of a group an incident was opened for (Alertmanager, Grafana): remembered by
+fingerprint, so ``alert_count`` is how many distinct alerts the incident has seen (not how many
+times the sender re-sent the group) and the body lists the ones still firing.
+
+``record_alerts`` is synchronous peewee code run inside the trigger's transaction;
+``render_body`` and ``describe_change`` are pure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from incidents.intake.fields import BODY_MAX, AlertGroup, GroupAlert, clip
+from incidents.intake.severity import most_severe
+from storage.enums import Priority
+from storage.models import IncidentAlert
+
+# The body lists at most this many firing alerts, then says how many more there are.
+LISTED_ALERTS_MAX = 25
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """The incident's alerts after a notification: how many joined or resolved with it, how many
+    distinct alerts it has seen, the lines of the firing ones (oldest first) and the most severe
+    firing priority (None when nothing fires)."""
+
+    joined: int
+    resolved: int
+    seen: int
+    firing_lines: tuple[str, ...]
+    highest: Priority | None
+
+
+def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupState:
+    """Insert the group's new fingerprints and update the known ones; returns the new state."""
+    stored = {row.fingerprint: row for row in IncidentAlert.select().where(IncidentAlert.incident == incident_id)}
+    latest = {alert.fingerprint: alert for alert in group.alerts}
+    joined = [alert for fingerprint, alert in latest.items() if fingerprint not in stored]
+    resolved = sum(1 for fingerprint, alert in latest.items() if fingerprint in stored and stored[fingerprint].firing
+                   and not alert.firing)
+    if joined:
+        IncidentAlert.insert_many([_row(incident_id, alert, now) for alert in joined]).execute()
+    for fingerprint, alert in latest.items():
+        row = stored.get(fingerprint)
+        if row is not None and (row.firing, row.line, row.priority) != (alert.firing, alert.line, alert.priority):
+            IncidentAlert.update(firing=alert.firing, line=alert.line, priority=alert.priority, updated_at=now).where(
+                IncidentAlert.id == row.id).execute()
+    firing = list(
+        IncidentAlert.select(IncidentAlert.line, IncidentAlert.priority)
+        .where((IncidentAlert.incident == incident_id) & IncidentAlert.firing)
+        .order_by(IncidentAlert.first_seen_at, IncidentAlert.id)
+        .tuples()
+    )
+    return GroupState(
+        joined=sum(alert.firing for alert in joined), resolved=resolved, seen=len(stored) + len(joined),
+        firing_lines=tuple(line for line, _ in firing), highest=most_severe(Priority(priority) for _, priority in firing),
+    )
+
+
+def _row(incident_id: int, alert: GroupAlert, now: datetime) -> dict:
+    return {
+        "incident": incident_id, "fingerprint": alert.fingerprint, "firing": alert.firing, "line": alert.line,
+        "priority": alert.priority, "first_seen_at": now, "updated_at": now,
+    }
+
+
+def render_body(preface: str, state: GroupState, left_out: int) -> str:
+    """The incident body: ``preface``, then the firing alerts (at most LISTED_ALERTS_MAX lines)."""
+    listed = state.firing_lines[:LISTED_ALERTS_MAX]
+    lines = [preface] if preface else []
+    lines.append(f"Firing: {len(state.firing_lines)} of {state.seen} alert(s) seen")
+    lines += [f"- {line}" for line in listed]
+    if len(state.firing_lines) > len(listed):
+        lines.append(f"- … and {len(state.firing_lines) - len(listed)} more firing")
+    if left_out:
+        lines.append(f"- … and {left_out} more the sender left out of its last notification")
+    return clip("\n".join(lines), BODY_MAX)
+
+
+def describe_change(state: GroupState) -> str:
+    """The timeline's sentence for a repeated notification about the group."""
+    if not state.joined and not state.resolved:
+        return "Alert group sent again, no alert joined or resolved: nobody paged again"
+    return (
+        f"Alert group changed: {state.joined} joined, {state.resolved} resolved;"
+        f" {len(state.firing_lines)} firing of {state.seen} seen; nobody paged again"
+    )
