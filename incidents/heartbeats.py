@@ -145,8 +145,8 @@ def expire_now(heartbeat_id: int, config: EngineConfig, now: datetime) -> int | 
             return None
         heartbeat = Heartbeat.get_by_id(heartbeat_id)
         team_name = Team.get_by_id(heartbeat.team_id).name if heartbeat.team_id else None
-        incident, created = lifecycle.trigger(missed_trigger(heartbeat, team_name, now), config, now)
-    return incident.id if created else None
+        triggered = lifecycle.trigger(missed_trigger(heartbeat, team_name, now), config, now)
+    return triggered.incident.id if triggered.created else None
 
 
 def ping_now(key: str, now: datetime) -> Ping | None:
