@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, heartbeats, links, operations, phone
+from bot import api, cli, grafana, heartbeats, links, oncall, operations, phone
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot.access_log import RedactingAccessLogger
@@ -443,6 +443,8 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     operations.add_routes(app)
     api.add_routes(app)
+    grafana.add_routes(app)
+    oncall.add_routes(app)
     heartbeats.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
