@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
-from incidents import lifecycle
+from incidents import api_keys, lifecycle
 from incidents.action_tokens import hash_token
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import Actor, EngineConfig
@@ -26,11 +26,15 @@ from storage.enums import Action, Priority
 from storage.models import Heartbeat, Team
 
 NAME_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-# Generated keys are token_urlsafe(32); a kept key (an OnCall integration token) may be shorter.
-KEY_FORMAT = re.compile(r"[A-Za-z0-9_-]{16,200}")
+# Generated keys are token_urlsafe(32); a kept one (an OnCall integration key) follows the rule
+# for kept API keys: long enough not to be guessed, safe in a URL path.
+KEY_FORMAT = re.compile(rf"[A-Za-z0-9._~-]{{{api_keys.KEY_MIN_LENGTH},{api_keys.KEY_MAX_LENGTH}}}")
 MIN_TIMEOUT = timedelta(minutes=1)
 MAX_TIMEOUT = timedelta(days=30)
+# What `heartbeat list` shows to tell keys apart; of a kept key, whose every character is
+# secret, less.
 _SHOWN_PREFIX_LENGTH = 8
+_SHOWN_KEPT_LENGTH = 4
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNIT_NAMES = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 VIA = "HEARTBEAT"
@@ -97,12 +101,15 @@ def new_key() -> str:
     return secrets.token_urlsafe(32)
 
 
-def create_now(name: str, team: str | None, timeout: timedelta, key: str, now: datetime) -> Heartbeat:
-    """Create heartbeat ``name``: its clock starts now. Raises HeartbeatError."""
+def create_now(name: str, team: str | None, timeout: timedelta, key: str, kept: bool, now: datetime) -> Heartbeat:
+    """Create heartbeat ``name`` pinged with ``key`` (``kept``: one a sender already has); its
+    clock starts now. Raises HeartbeatError."""
     if not NAME_FORMAT.fullmatch(name):
         raise HeartbeatError("a heartbeat name is 1 to 100 letters, digits, '-', '_' or '.', starting with a letter or digit")
     if not KEY_FORMAT.fullmatch(key):
-        raise HeartbeatError("a heartbeat key is 16 to 200 letters, digits, '-' or '_'")
+        raise HeartbeatError(
+            f"a heartbeat key is {api_keys.KEY_MIN_LENGTH} to {api_keys.KEY_MAX_LENGTH} letters, digits, '.', '_', '~' or '-'"
+        )
     team_row = None
     if team is not None:
         team_row = Team.get_or_none(Team.name == team.strip().lower())
@@ -111,7 +118,8 @@ def create_now(name: str, team: str | None, timeout: timedelta, key: str, now: d
     try:
         with write_transaction():
             return Heartbeat.create(
-                name=name, key_hash=hash_token(key), prefix=key[:_SHOWN_PREFIX_LENGTH], team=team_row,
+                name=name, key_hash=hash_token(key), prefix=key[:_SHOWN_KEPT_LENGTH if kept else _SHOWN_PREFIX_LENGTH],
+                team=team_row,
                 timeout_seconds=int(timeout.total_seconds()), deadline_at=now + timeout, created_at=now,
             )
     except IntegrityError:
@@ -173,8 +181,9 @@ def ping_now(key: str, now: datetime) -> Ping | None:
 async def create_heartbeat(name: str, team: str | None, timeout: timedelta, key: str | None, now: datetime) -> str:
     """Create heartbeat ``name`` and return its key (``key``, or a new one): the only time it is
     available. Raises HeartbeatError."""
-    key = new_key() if key is None else key
-    await database.run(create_now, name, team, timeout, key, now)
+    kept = key is not None
+    key = key if kept else new_key()
+    await database.run(create_now, name, team, timeout, key, kept, now)
     return key
 
 

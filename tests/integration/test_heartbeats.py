@@ -145,14 +145,14 @@ def test_heartbeat_commands(tmp_path, monkeypatch, capsys):
     assert main(["heartbeat", "list"]) == 0
     listing = capsys.readouterr().out
     assert "nightly-backup  team platform  every 10 minutes" in listing and "no ping yet" in listing
-    assert "watchdog  team (default)  every 5 minutes" in listing
+    assert f"watchdog  team (default)  every 5 minutes  {KEPT_ONCALL_KEY[:4]}…  no ping yet" in listing
     assert key not in listing and KEPT_ONCALL_KEY not in listing
 
     for argv, message in (
         (["heartbeat", "create", "nightly-backup", "--timeout", "10m"], "already exists"),
         (["heartbeat", "create", "x", "--team", "sre", "--timeout", "10m"], "no team named 'sre'"),
         (["heartbeat", "create", "x", "--timeout", "10 minutes"], "expected a timeout like 10m"),
-        (["heartbeat", "create", "x", "--timeout", "5m", "--key", "short"], "16 to 200"),
+        (["heartbeat", "create", "x", "--timeout", "5m", "--key", "short"], "16 to 128"),
         (["heartbeat", "remove", "nothing"], "no heartbeat named 'nothing'"),
     ):
         assert main(argv) == 1
