@@ -57,7 +57,7 @@ def parse_timeout(text: str) -> timedelta:
     cleaned = text.strip().lower()
     unit = _UNITS.get(cleaned[-1:]) if cleaned else None
     number = cleaned[:-1] if unit else cleaned
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise HeartbeatError(f"expected a timeout like 10m, 2h or 1d, got {text!r}")
     timeout = timedelta(seconds=int(number) * (unit or 1))
     if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
@@ -67,11 +67,9 @@ def parse_timeout(text: str) -> timedelta:
 
 def describe_timeout(seconds: int) -> str:
     """How people read a timeout: "10 minutes", "1 hour", "90 seconds"."""
-    for size, name in _UNIT_NAMES:
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {name}" + ("" if count == 1 else "s")
-    return f"{seconds} seconds"  # unreachable: every whole number of seconds divides by 1
+    size, name = next((size, name) for size, name in _UNIT_NAMES if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {name}" + ("" if count == 1 else "s")
 
 
 def dedup_key(heartbeat: Heartbeat) -> str:

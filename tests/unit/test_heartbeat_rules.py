@@ -20,7 +20,7 @@ def test_timeouts_are_read_in_seconds_minutes_hours_or_days(text, expected):
     assert parse_timeout(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "m", "ten minutes", "-5m", "1.5h", "30s", "31d", "10w"])
+@pytest.mark.parametrize("text", ["", "m", "ten minutes", "-5m", "1.5h", "30s", "31d", "10w", "²m"])
 def test_a_bad_or_out_of_range_timeout_is_refused_with_the_accepted_forms(text):
     with pytest.raises(HeartbeatError, match="timeout"):
         parse_timeout(text)
