@@ -567,6 +567,7 @@ async def run_storage_command(settings: Settings, args) -> int:
             args.name, args.team, args.timeout, args.key, settings.public_url),
         ("heartbeat", "list"): lambda: cli.heartbeat_list_command(),
         ("heartbeat", "remove"): lambda: cli.heartbeat_remove_command(args.name),
+        ("route", None): lambda: cli.route_command(service, args.file, args.key, args.format),
         ("status", None): lambda: cli.status_command(service, args.number),
         ("list", None): lambda: cli.list_command(service, args.all, args.team),
         ("push-link", None): lambda: cli.push_link_command(

@@ -4,6 +4,7 @@ raises CommandError."""
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from bot.commands import parse_number
 from bot.render import incident_list, status_grid
 from incidents import api_keys, heartbeats, push_links
 from incidents.directory import DirectoryError, apply_people_file
+from incidents.intake import IntakeError
+from incidents.intake.samples import FORMATS, detect_format, parse_sample
 from incidents.service import IncidentNotFound, IncidentService
 from storage.enums import IncidentStatus
 from storage.fields import utcnow
@@ -99,6 +102,34 @@ async def heartbeat_remove_command(name: str) -> int:
     return 0
 
 
+async def route_command(service: IncidentService, path: Path, key_name: str | None, format_name: str | None) -> int:
+    """Print where the sample body in ``path`` would be routed, and why; changes nothing."""
+    data = _read_sample(path)
+    name = format_name or detect_format(data)
+    try:
+        request = parse_sample(data, name)
+        chosen = await service.preview_route(request, key_name)
+    except IntakeError as error:
+        raise CommandError(f"{path}: {error} (read as {name}; the route would refuse it with {error.status})") from None
+    except LookupError as error:
+        raise CommandError(str(error)) from None
+    print(f"format:   {name}")
+    print(f"team:     {chosen.team or '(none: nobody would be paged)'}")
+    print(f"priority: {chosen.priority}")
+    print(f"service:  {chosen.service or '(none)'}")
+    print(f"why:      {chosen.reason}")
+    return 0
+
+
+def _read_sample(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CommandError(f"{path}: not a JSON body ({error})") from None
+
+
 def parse_incident_number(text: str) -> int:
     number = parse_number(text)
     if number is None:
@@ -174,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--key", help="keep a key a sender already uses (e.g. a Grafana OnCall integration key)")
     _command(heartbeat, "list", "list heartbeats: timeout, last ping, whether one is silent")
     _command(heartbeat, "remove", "remove a heartbeat").add_argument("name")
+    route = _command(commands, "route", "print which team a sample alert body would reach, and why (changes nothing)")
+    route.add_argument("file", type=Path, help="a JSON body as a sender would post it (native API or Alertmanager webhook)")
+    route.add_argument("--key", metavar="NAME", help="as if sent with the API key called NAME (its team and service)")
+    route.add_argument("--format", choices=sorted(FORMATS), help="the body's format (default: told from its shape)")
     status = _command(commands, "status", "show an incident's delivery grid per person and channel")
     status.add_argument("number", help="the incident number, e.g. 42")
     listing = _command(commands, "list", "list open incidents")

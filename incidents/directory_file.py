@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidents.tiers import ChannelEscalationConfig
-from storage.enums import Channel, Tier
+from storage.enums import Channel, Priority, Tier
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -29,7 +29,10 @@ TEAMS_CHANNEL_ID = re.compile(r"19:[A-Za-z0-9_.-]+@thread\.(tacv2|skype)")
 MAX_TEXT = 255
 MAX_DELAY_MINUTES = 7 * 24 * 60
 
-TOP_KEYS = ("teams", "users")
+LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TOP_KEYS = ("teams", "users", "routing")
+ROUTING_KEYS = ("default_team", "rules")
+RULE_KEYS = ("match", "team", "priority", "service")
 TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "teams_channel", "escalation_levels")
 LEVEL_KEYS = ("delay_minutes", "users")
 USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels")
@@ -87,12 +90,38 @@ class UserEntry:
 
 
 @dataclass(frozen=True)
+class RuleEntry:
+    """One ``[[routing.rules]]`` table: every label of ``match`` must fit its glob."""
+
+    position: int
+    match: dict[str, str]
+    team: str
+    priority: Priority | None
+    service: str | None
+
+    @property
+    def label(self) -> str:
+        return f"routing.rules[{self.position}]"
+
+
+@dataclass(frozen=True)
+class RoutingEntry:
+    """The ``[routing]`` table: where alerts go that no rule, key or named team places, and the
+    rules, first match wins."""
+
+    default_team: str | None
+    rules: tuple[RuleEntry, ...]
+
+
+@dataclass(frozen=True)
 class Directory:
-    """A whole people file; ``source`` is the path as given, for messages."""
+    """A whole people file; ``source`` is the path as given, for messages. ``routing`` is None
+    when the file has no ``[routing]`` table (the stored routing is then left alone)."""
 
     source: str
     teams: tuple[TeamEntry, ...]
     users: tuple[UserEntry, ...]
+    routing: RoutingEntry | None = None
 
     def error(self, entry: str, field: str, message: str) -> DirectoryError:
         return DirectoryError(f"{self.source}: {entry}: {field}: {message}")
@@ -106,6 +135,7 @@ def parse_people_file(path: Path) -> Directory:
         source,
         teams=tuple(_team(top, position, data) for position, data in top.tables("teams", "teams")),
         users=tuple(_user(top, position, data) for position, data in top.tables("users", "users")),
+        routing=_routing(top),
     )
     _check_unique(directory)
     return directory
@@ -304,6 +334,58 @@ def _tier(channels: _Table, tier: Tier, seen: dict[Channel, Tier]) -> tuple[Chan
         seen[channel] = tier
         result.append(channel)
     return tuple(result)
+
+
+def _routing(top: _Table) -> RoutingEntry | None:
+    data = top.data.get("routing")
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise top.error("routing", "expected a table, written [routing]")
+    routing = _Table(top.source, "routing", data, ROUTING_KEYS)
+    return RoutingEntry(
+        default_team=routing.matching("default_team", SLUG, f"a team name ({_SLUG_RULE})", required=False),
+        rules=tuple(_rule(routing, position, rule) for position, rule in routing.tables("rules", "routing.rules")),
+    )
+
+
+def _rule(routing: _Table, position: int, data: dict) -> RuleEntry:
+    rule = _Table(routing.source, f"routing.rules[{position}]", data, RULE_KEYS)
+    return RuleEntry(
+        position=position,
+        match=_match(rule),
+        team=rule.matching("team", SLUG, f"a team name ({_SLUG_RULE})"),
+        priority=_rule_priority(rule),
+        service=rule.text("service", required=False),
+    )
+
+
+def _match(rule: _Table) -> dict[str, str]:
+    match = rule.data.get("match")
+    if match is None:
+        raise rule.error("match", 'missing; it is required, like match = { namespace = "pay-*" }')
+    if not isinstance(match, dict):
+        raise rule.error("match", f'expected a table of labels, like {{ severity = "critical" }}, got {_show(match)}')
+    if not match:
+        raise rule.error("match", "expected at least one label; default_team places alerts no rule matches")
+    for name, glob in match.items():
+        if not LABEL_NAME.fullmatch(name):
+            raise rule.error(f"match.{name}", "not a label name (letters, digits and _, not starting with a digit)")
+        if not isinstance(glob, str) or not glob:
+            raise rule.error(f"match.{name}", f'expected a non-empty glob in quotes, like "pay-*", got {_show(glob)}')
+        if len(glob) > MAX_TEXT:
+            raise rule.error(f"match.{name}", f"too long: at most {MAX_TEXT} characters")
+    return dict(match)
+
+
+def _rule_priority(rule: _Table) -> Priority | None:
+    value = rule.text("priority", required=False)
+    if value is None:
+        return None
+    if value.upper() not in Priority.__members__:
+        expected = _one_of(tuple(priority.lower() for priority in Priority))
+        raise rule.error("priority", f"expected {expected}, got {_show(value)}")
+    return Priority[value.upper()]
 
 
 def _check_unique(directory: Directory) -> None:

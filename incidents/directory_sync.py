@@ -10,6 +10,7 @@ from dataclasses import astuple, dataclass
 from peewee import IntegrityError, fn
 
 from incidents.directory_file import Directory, DirectoryError, TeamEntry, UserEntry
+from incidents.routing_store import routing_references, sync_routing
 from storage.database import write_transaction
 from storage.fields import utcnow
 from storage.models import ChannelPreference, EscalationLevel, EscalationTarget, Team, TeamMember, User
@@ -27,6 +28,7 @@ class Changes:
     memberships_removed: int = 0
     users_with_new_tiers: int = 0
     teams_with_new_levels: int = 0
+    routing_changed: int = 0
 
     def summary(self, directory: Directory) -> str:
         if not any(astuple(self)):
@@ -43,6 +45,8 @@ class Changes:
             others.append(f"channel tiers changed for {_count(self.users_with_new_tiers, 'user')}")
         if self.teams_with_new_levels:
             others.append(f"escalation levels changed for {_count(self.teams_with_new_levels, 'team')}")
+        if self.routing_changed:
+            others.append("routing changed")
         return (
             f"applied {directory.source}: teams {self.teams_created} created, {self.teams_updated} updated;"
             f" users {self.users_created} created, {self.users_updated} updated;"
@@ -68,6 +72,8 @@ def sync_directory(directory: Directory) -> Changes:
             _sync_memberships(directory.users, team_ids, user_ids, changes)
             _sync_tiers(directory.users, user_ids, changes)
             _sync_levels(directory.teams, team_ids, user_ids, changes)
+            if directory.routing is not None:
+                changes.routing_changed = int(sync_routing(directory.routing, team_ids))
     except IntegrityError as error:
         # Every conflict the file itself could cause is checked first: this is a concurrent writer.
         raise DirectoryError(
@@ -80,7 +86,7 @@ def sync_directory(directory: Directory) -> Changes:
 def _check_references(directory: Directory) -> None:
     _check_known(
         directory, Team.name, "team", {team.name for team in directory.teams},
-        [(user.label, "teams", user.teams) for user in directory.users],
+        [(user.label, "teams", user.teams) for user in directory.users] + routing_references(directory.routing),
     )
     _check_known(
         directory, User.handle, "user", {user.handle for user in directory.users},
@@ -176,6 +182,7 @@ def _ids(directory: Directory) -> tuple[dict[str, int], dict[str, int]]:
     """{team name: id} and {handle: id} for every team and user the file defines or names."""
     names = {team.name for team in directory.teams}
     names |= {name for user in directory.users for name in user.teams}
+    names |= {name for _, _, named in routing_references(directory.routing) for name in named}
     handles = {user.handle for user in directory.users} | {
         handle for team in directory.teams for level in team.escalation_levels for handle in level.users
     }

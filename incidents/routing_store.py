@@ -1,7 +1,9 @@
-"""The routing table and the teams, as stored. Synchronous peewee code: call inside
-``database.run`` (the trigger runs it inside its transaction)."""
+"""The routing table and the teams, as stored, and the people file's ``[routing]`` written.
+Synchronous peewee code: call inside ``database.run`` (the trigger and ``directory apply`` run
+it inside their transactions)."""
 from __future__ import annotations
 
+from incidents.directory_file import RoutingEntry
 from incidents.routing import KeyBinding, RoutingRule, RoutingTable, Teams
 from storage.enums import Priority
 from storage.models import ApiKey, RoutingRuleRow, Team
@@ -27,3 +29,36 @@ def key_binding(api_key: ApiKey) -> KeyBinding:
     """What an intake key binds its alerts to, by team name."""
     team = Team.get_or_none(Team.id == api_key.team_id) if api_key.team_id else None
     return KeyBinding(api_key.name, team.name if team else None, api_key.service)
+
+
+def routing_references(routing: RoutingEntry | None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(entry, field, team names) for every team ``[routing]`` names, for the apply's checks."""
+    if routing is None:
+        return []
+    named = [("routing", "default_team", (routing.default_team,))] if routing.default_team else []
+    return named + [(rule.label, "team", (rule.team,)) for rule in routing.rules]
+
+
+def sync_routing(routing: RoutingEntry, team_ids: dict[str, int]) -> bool:
+    """Make the stored rules and default team exactly ``routing``; writes (and returns True)
+    only when they differ. Every team it names must be in ``team_ids``."""
+    wanted = [
+        (rule.position, rule.match, team_ids[rule.team], rule.priority.value if rule.priority else None, rule.service)
+        for rule in routing.rules
+    ]
+    rows = RoutingRuleRow.select().order_by(RoutingRuleRow.position)
+    stored = [(row.position, row.match, row.team_id, row.priority, row.service) for row in rows]
+    changed = stored != wanted
+    if changed:
+        RoutingRuleRow.delete().execute()
+        if wanted:
+            fields = ("position", "match", "team", "priority", "service")
+            RoutingRuleRow.insert_many([dict(zip(fields, rule, strict=True)) for rule in wanted]).execute()
+    default_id = team_ids[routing.default_team] if routing.default_team else None
+    defaults = {team_id for (team_id,) in Team.select(Team.id).where(Team.default_route).tuples()}
+    if defaults != ({default_id} if default_id else set()):
+        Team.update(default_route=False).where(Team.default_route & (Team.id != default_id)).execute()
+        if default_id is not None:
+            Team.update(default_route=True).where(Team.id == default_id).execute()
+        changed = True
+    return changed

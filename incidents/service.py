@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import action_tokens, heartbeats, lifecycle, outbox, report
+from incidents import action_tokens, heartbeats, lifecycle, outbox, report, routing, routing_store
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed
 from storage.database import database
@@ -63,6 +63,11 @@ class IncidentService:
         if done.created:
             self.notify_queued()
         return TriggerOutcome(done.incident, done.created, done.team_name, done.reason)
+
+    async def preview_route(self, request: TriggerRequest, key_name: str | None = None) -> routing.Route:
+        """Where ``request`` would go if sent now (with the key called ``key_name``); changes
+        nothing. Raises LookupError for an unknown key name."""
+        return await database.run(_preview_route, request, key_name)
 
     async def acknowledge(self, number: int, actor: Actor) -> ActionOutcome:
         """Acknowledge #number: pending pages are cancelled, escalation stops, everyone already
@@ -169,6 +174,17 @@ class IncidentService:
 
     async def release_claims(self, worker_id: str, deliveries: list[outbox.Delivery | outbox.TeamPostDelivery]) -> int:
         return await database.run(outbox.release_claims, worker_id, deliveries, self.clock())
+
+
+def _preview_route(request: TriggerRequest, key_name: str | None) -> routing.Route:
+    key = None
+    if key_name is not None:
+        api_key = ApiKey.get_or_none(ApiKey.name == key_name)
+        if api_key is None:
+            raise LookupError(f"no API key named {key_name!r}")
+        key = routing_store.key_binding(api_key)
+    table, teams = routing_store.load_routing()
+    return routing.route(request, table, teams, key)
 
 
 def _report(number: int) -> report.IncidentReport:

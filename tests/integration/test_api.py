@@ -73,7 +73,6 @@ async def test_create_then_deduplicate(api):
         (b"[1, 2]", 400, None),
         (json.dumps({"body": "no title"}).encode(), 422, "title"),
         (json.dumps({"title": "x", "priority": "urgent"}).encode(), 422, "priority"),
-        (json.dumps({"title": "x", "team": "nobody"}).encode(), 422, "team"),
         (json.dumps({"title": "x", "dashboard_url": "javascript:alert(1)"}).encode(), 422, "dashboard_url"),
         (json.dumps({"title": "x", "colour": "red"}).encode(), 422, "colour"),
     ],
@@ -152,12 +151,25 @@ def _alertmanager(status: str) -> dict:
 async def test_alertmanager_fires_deduplicates_and_resolves(api):
     first = await (await _post(api, "/webhooks/alertmanager", _alertmanager("firing"))).json()
     again = await (await _post(api, "/webhooks/alertmanager", _alertmanager("firing"))).json()
-    assert first == {"incident": 1, "deduplicated": False} and again == {"incident": 1, "deduplicated": True}
+    assert first == {"incident": 1, "deduplicated": False, "team": "payments", "alert_count": 1}
+    assert again == {"incident": 1, "deduplicated": True, "team": "payments", "alert_count": 1}
     resolved = await (await _post(api, "/webhooks/alertmanager", _alertmanager("resolved"))).json()
     assert resolved == {"incident": 1, "resolved": True}
     incident = await Incident.aget_by_id(1)
+    # The re-sent group carried the same alert (fingerprint): still one alert.
     assert (incident.status, incident.priority, incident.alert_count, incident.resolved_via) == (
-        "RESOLVED", "CRITICAL", 2, "ALERTMANAGER")
+        "RESOLVED", "CRITICAL", 1, "ALERTMANAGER")
+
+
+async def test_an_unknown_team_is_routed_not_refused(api):
+    response = await _post(api, "/api/v1/incidents", {"title": "x", "team": "Payments Team"})
+    body = await response.json()
+    assert response.status == 201
+    assert (body["team"], body["routing"]) == (None, "No team 'Payments Team' and no default team: nobody was paged")
+    await Team.update(default_route=True).where(Team.name == "payments").aexecute()
+    response = await _post(api, "/api/v1/incidents", {"title": "y", "team": "sre"})
+    body = await response.json()
+    assert (response.status, body["team"], body["routing"]) == (201, "payments", "No team 'sre': routed to payments by default")
 
 
 async def test_a_bad_alertmanager_payload_names_the_field(api):

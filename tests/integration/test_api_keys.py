@@ -15,7 +15,7 @@ from incidents.api_keys import (
 )
 from storage.database import database
 from storage.fields import utcnow
-from storage.models import ApiKey
+from storage.models import ApiKey, Team
 
 
 async def _raw_rows() -> list[tuple]:
@@ -114,3 +114,41 @@ async def test_last_used_is_written_at_most_once_a_minute(storage):
     )
     await authenticate(key)
     assert await _last_used("grafana") > first
+
+
+async def test_a_kept_key_is_stored_hashed_bound_to_a_team_and_authenticates(storage):
+    await Team.acreate(name="payments", display_name="Payments")
+    routing_key = "0123456789abcdef0123456789abcdef"  # a PagerDuty integration key's shape
+    assert await create_api_key("pagerduty", team="payments", service="checkout", key=routing_key) == routing_key
+    rows = await _raw_rows()
+    assert not any(routing_key in str(value) for value in rows[0])
+    api_key = await authenticate(routing_key)
+    assert (api_key.name, api_key.service, api_key.prefix) == ("pagerduty", "checkout", "0123")
+    assert (await Team.aget_by_id(api_key.team_id)).name == "payments"
+    [listed] = await list_api_keys()
+    assert (listed.team_name, listed.service) == ("payments", "checkout")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"key": "short-key"}, "--key: a kept key is 16 to 128"),
+        ({"key": "has spaces in it, sixteen+"}, "--key: a kept key is 16 to 128"),
+        ({"key": "k" * 129}, "--key: a kept key is 16 to 128"),
+        ({"key": "ünïcode-key-0123456789"}, "--key: a kept key is 16 to 128"),
+        ({"team": "nobody"}, "--team: no team named 'nobody'"),
+        ({"service": "s" * 201}, "--service: at most 200 characters"),
+    ],
+)
+async def test_bad_bindings_and_kept_keys_are_refused(storage, kwargs, message):
+    with pytest.raises(ApiKeyError, match=message):
+        await create_api_key("sender", **kwargs)
+    assert await list_api_keys() == []
+
+
+async def test_a_kept_key_already_in_use_is_refused(storage):
+    token = "c1b2a3d4-e5f6-4789-abcd-0123456789ab"  # an Opsgenie key's shape
+    await create_api_key("opsgenie", key=token)
+    with pytest.raises(ApiKeyError, match="already in use"):
+        await create_api_key("opsgenie-2", key=token)
+    assert [key.name for key in await list_api_keys()] == ["opsgenie"]

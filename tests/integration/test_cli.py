@@ -96,3 +96,66 @@ def test_serve_with_a_bad_setting_exits_2_without_a_traceback(workdir):
     result = subprocess.run([sys.executable, "-m", "app", "serve"], capture_output=True, text=True, env=environment)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "ackbot: error: ACKBOT_PORT: expected a port number from 1 to 65535, got '0'"
+
+
+def test_apikey_create_binds_a_team_and_keeps_a_given_key(workdir, capsys, tmp_path):
+    people = tmp_path / "people.toml"
+    people.write_text('[[teams]]\nname = "payments"\n')
+    assert main(["directory", "apply", str(people)]) == 0
+    capsys.readouterr()
+    token = "oncall0integration0token0abc"
+    assert main(["apikey", "create", "oncall", "--team", "payments", "--service", "checkout", "--key", token]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [token, "(API key 'oncall' created, bound to team payments, service checkout; this is the only time it is shown)"]
+    assert token.encode() not in (workdir / "data" / "ackbot.db").read_bytes()
+    assert main(["apikey", "list"]) == 0
+    assert capsys.readouterr().out == "oncall  onca…  active  team payments  service checkout\n"
+    assert main(["apikey", "create", "other", "--team", "sre"]) == 1
+    assert "--team: no team named 'sre'" in capsys.readouterr().err
+
+
+def test_route_prints_where_a_sample_would_go_and_why(workdir, capsys, tmp_path):
+    people = tmp_path / "people.toml"
+    people.write_text(
+        '[[teams]]\nname = "payments"\n[[teams]]\nname = "platform"\n'
+        '[routing]\ndefault_team = "platform"\n'
+        '[[routing.rules]]\nmatch = { namespace = "pay-*" }\nteam = "payments"\npriority = "critical"\n'
+    )
+    assert main(["directory", "apply", str(people)]) == 0
+    sample = tmp_path / "alert.json"
+    sample.write_text('{"title": "disk full", "team": "sre", "service": "db"}')
+    capsys.readouterr()
+    assert main(["route", str(sample)]) == 0
+    assert capsys.readouterr().out == (
+        "format:   native\nteam:     platform\npriority: HIGH\nservice:  db\n"
+        "why:      No team 'sre': routed to platform by default\n"
+    )
+    sample.write_text(
+        '{"version": "4", "groupKey": "{}:{}", "status": "firing", "alerts": [{"status": "firing",'
+        ' "labels": {"alertname": "Down", "namespace": "pay-eu"}}], "commonLabels": {"namespace": "pay-eu"}}'
+    )
+    assert main(["route", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "format:   alertmanager\nteam:     payments\npriority: CRITICAL\n" in out
+    assert 'why:      Routed to payments by routing rule 1 (namespace="pay-*")' in out
+    assert main(["route", str(sample), "--key", "nobody"]) == 1
+    assert "no API key named 'nobody'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read: No such file or directory"),
+        ("{not json", "not a JSON body"),
+        ('{"title": 7}', "title: must be a string (read as native; the route would refuse it with 422)"),
+        ('{"version": "4", "groupKey": "k", "status": "firing", "alerts": [{"status": "burning", "labels": {}}]}',
+         "alerts[0].status: must be \"firing\" or \"resolved\" (read as alertmanager;"),
+    ],
+)
+def test_route_names_what_is_wrong_with_a_bad_sample(workdir, capsys, tmp_path, content, message):
+    sample = tmp_path / "alert.json"
+    if content is not None:
+        sample.write_text(content)
+    assert main(["route", str(sample)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -16,10 +16,10 @@ from incidents.directory import (
 from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
 from storage.database import database
 from storage.enums import Channel
-from storage.models import ChannelPreference, EscalationLevel, EscalationTarget, Team, TeamMember, User
+from storage.models import ChannelPreference, EscalationLevel, EscalationTarget, RoutingRuleRow, Team, TeamMember, User
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "people.example.toml"
-DIRECTORY_MODELS = (Team, User, TeamMember, ChannelPreference, EscalationLevel, EscalationTarget)
+DIRECTORY_MODELS = (Team, User, TeamMember, ChannelPreference, EscalationLevel, EscalationTarget, RoutingRuleRow)
 
 
 def edited(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
@@ -67,7 +67,7 @@ async def test_the_example_file_fills_the_database(storage):
     assert summary == (
         f"applied {EXAMPLE}: teams 2 created, 0 updated; users 4 created, 0 updated;"
         " team memberships 5 added, 0 removed; channel tiers changed for 1 user;"
-        " escalation levels changed for 2 teams"
+        " escalation levels changed for 2 teams; routing changed"
     )
     teams = await database.run(lambda: list(Team.select().order_by(Team.name).tuples()))
     assert [row[1:4] for row in teams] == [
@@ -310,6 +310,63 @@ async def test_a_file_without_users_or_teams_changes_nothing(storage, tmp_path):
     )
 
 
+async def routing() -> tuple[list[tuple], list[str]]:
+    """The stored rules (position, match, team name, priority, service) and the default teams."""
+    rules = RoutingRuleRow.select(
+        RoutingRuleRow.position, RoutingRuleRow.match, Team.name, RoutingRuleRow.priority, RoutingRuleRow.service
+    ).join(Team).order_by(RoutingRuleRow.position)
+    defaults = Team.select(Team.name).where(Team.default_route)
+    return await database.run(lambda: (list(rules.tuples()), [n for (n,) in defaults.tuples()]))
+
+
+async def test_the_example_routing_is_stored(storage):
+    await apply_people_file(EXAMPLE)
+    assert await routing() == (
+        [(1, {"namespace": "pay-*", "severity": "critical"}, "payments", "CRITICAL", None)], ["platform"]
+    )
+
+
+async def test_routing_becomes_the_files_and_a_file_without_routing_keeps_it(storage, tmp_path):
+    await apply_people_file(EXAMPLE)
+    path = edited(
+        tmp_path, ('default_team = "platform"', 'default_team = "payments"'),
+        ('priority = "critical"             #', 'service = "api"\n\n[[routing.rules]]\nmatch = { job = "node*" }\n'
+                                             'team = "platform"\n#'),
+    )
+    summary = await apply_people_file(path)
+    assert summary.endswith("; routing changed")
+    assert await routing() == (
+        [(1, {"namespace": "pay-*", "severity": "critical"}, "payments", None, "api"),
+         (2, {"job": "node*"}, "platform", None, None)],
+        ["payments"],
+    )
+    assert "nothing changed" in await apply_people_file(path)
+    without = tmp_path / "teams-only.toml"
+    without.write_text(EXAMPLE.read_text().split("\n[routing]")[0])
+    assert "nothing changed" in await apply_people_file(without)
+    assert (await routing())[1] == ["payments"]
+    cleared = tmp_path / "cleared.toml"
+    cleared.write_text(EXAMPLE.read_text().split("\n[routing]")[0] + "\n[routing]\n")
+    assert (await apply_people_file(cleared)).endswith("; routing changed")
+    assert await routing() == ([], [])
+
+
+@pytest.mark.parametrize(
+    "old, new, entry",
+    [
+        ('default_team = "platform"', 'default_team = "sre"', "routing: default_team"),
+        ('team = "payments"\npriority', 'team = "billing"\npriority', "routing.rules[1]: team"),
+    ],
+)
+async def test_routing_naming_an_unknown_team_writes_nothing(storage, tmp_path, old, new, entry):
+    path = edited(tmp_path, (old, new))
+    with pytest.raises(DirectoryError) as raised:
+        await apply_people_file(path)
+    team = new.split('"')[1]
+    assert str(raised.value) == f'{path}: {entry}: unknown team "{team}": not in this file or the database'
+    assert all(rows == [] for rows in (await snapshot()).values())
+
+
 @pytest.fixture
 def cli_env(monkeypatch, tmp_path):
     for name in ("ACKBOT_ENCRYPTION_KEYS", "ACKBOT_LOG_LEVEL", "ACKBOT_DATABASE_POOL_SIZE"):
@@ -323,7 +380,7 @@ def test_the_cli_applies_a_people_file(cli_env, capsys):
     assert capsys.readouterr().out == (
         f"applied {EXAMPLE}: teams 2 created, 0 updated; users 4 created, 0 updated;"
         " team memberships 5 added, 0 removed; channel tiers changed for 1 user;"
-        " escalation levels changed for 2 teams\n"
+        " escalation levels changed for 2 teams; routing changed\n"
     )
     assert app.main(["directory", "apply", str(EXAMPLE)]) == 0
     assert "nothing changed" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import pytest
 
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from incidents.intake import TriggerRequest
-from incidents.service import Actor, EngineConfig, IncidentNotFound, IncidentService, UnknownTeam
+from incidents.service import Actor, EngineConfig, IncidentNotFound, IncidentService
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
     ChannelPreference,
@@ -237,9 +237,13 @@ async def test_user_preferences_override_the_default_tiers(engine, payments):
     assert _grid(await _rows(incident.id)) == {(alice.id, "SMS", "SENT")}
 
 
-async def test_unknown_incidents_and_teams_are_refused(engine):
+async def test_unknown_incidents_are_refused_and_unknown_teams_routed(engine):
     with pytest.raises(IncidentNotFound):
         await engine.service.acknowledge(999, Actor("x", "API"))
-    with pytest.raises(UnknownTeam):
-        await engine.service.trigger(TriggerRequest(title="x", team="nope"))
-    assert await Incident._meta.database.count(Incident.select()) == 0
+    outcome = await engine.service.trigger(TriggerRequest(title="x", team="nope"))
+    assert (outcome.created, outcome.team_name, outcome.incident.team_id) == (True, None, None)
+    assert outcome.reason == "No team 'nope' and no default team: nobody was paged"
+    events = await IncidentEvent._meta.database.list(
+        IncidentEvent.select().where(IncidentEvent.kind == EventKind.UNREACHABLE)
+    )
+    assert [event.message for event in events] == [outcome.reason]

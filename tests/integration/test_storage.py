@@ -6,14 +6,26 @@ import sqlite3
 from datetime import UTC
 
 import pytest
+from peewee import CharField, Model
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as schema_migrate
 
 from storage.database import database, is_postgres
-from storage.fields import use_keyring
+from storage.fields import UTCDateTimeField, use_keyring, utcnow
 from storage.keyring import Keyring, generate_key
 from storage.migrations import SchemaMigration, migrate
-from storage.models import Incident, NotificationLog, SlackConnection, SlackInstallation, Team, TeamPost, User
+from storage.models import (
+    ApiKey,
+    Incident,
+    IncidentAlert,
+    NotificationLog,
+    RoutingRuleRow,
+    SlackConnection,
+    SlackInstallation,
+    Team,
+    TeamPost,
+    User,
+)
 from storage.rotation import find_missing_key, rotate_all
 
 SEED_COLUMNS = {
@@ -152,4 +164,38 @@ async def test_a_database_from_before_team_posts_is_brought_up_to_date(storage):
     assert (await TeamPost.aget_by_id(post.id)).status == "QUEUED"
     stored = await Team.aget_by_id(team.id)
     assert (stored.slack_workspace, stored.teams_channel) == ("T0ACME123", "19:general@thread.tacv2")
+    assert await migrate() == []
+
+
+async def test_a_database_from_before_routing_is_brought_up_to_date(storage):
+    class ApiKeyBeforeRouting(Model):
+        name = CharField(unique=True)
+        key_hash = CharField(unique=True, max_length=64)
+        prefix = CharField()
+        created_at = UTCDateTimeField(default=utcnow)
+        last_used_at = UTCDateTimeField(null=True)
+        revoked_at = UTCDateTimeField(null=True)
+
+        class Meta:
+            table_name = ApiKey._meta.table_name
+
+    def downgrade():
+        # SQLite cannot drop a foreign-key column: the key table is made again as it was.
+        database.drop_tables([RoutingRuleRow, IncidentAlert, ApiKey])
+        with database.bind_ctx([ApiKeyBeforeRouting]):
+            database.create_tables([ApiKeyBeforeRouting])
+        migrator = SchemaMigrator.from_database(database.obj)
+        schema_migrate(migrator.drop_column(Team._meta.table_name, "default_route"))
+        SchemaMigration.delete().where(SchemaMigration.version == "m0004_routing").execute()
+
+    await database.run(downgrade)
+    assert await migrate() == ["m0004_routing"]
+    team = await Team.acreate(name="payments", display_name="Payments", default_route=True)
+    key = await ApiKey.acreate(name="pd", key_hash="0" * 64, prefix="0123", team=team, service="checkout")
+    await RoutingRuleRow.acreate(position=1, match={"job": "pg-*"}, team=team)
+    incident = await Incident.acreate(title="DB primary down", team=team)
+    await IncidentAlert.acreate(incident=incident, fingerprint="92e53858f5120b18", line="PostgresDown")
+    stored = await ApiKey.aget_by_id(key.id)
+    assert (stored.team_id, stored.service) == (team.id, "checkout")
+    assert (await Team.aget_by_id(team.id)).default_route is True
     assert await migrate() == []

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from incidents.directory import DirectoryError, LevelEntry, parse_people_file
+from incidents.directory_file import RoutingEntry, RuleEntry
 from incidents.tiers import ChannelEscalationConfig
-from storage.enums import Channel
+from storage.enums import Channel, Priority
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "people.example.toml"
 
@@ -54,6 +55,18 @@ def test_the_example_file_parses():
         primary=(Channel.SMS, Channel.SLACK), secondary=(Channel.VOICE,), fallback=(Channel.EMAIL,)
     )
     assert directory.users[0].channels is None
+    assert directory.routing == RoutingEntry(
+        default_team="platform",
+        rules=(RuleEntry(1, {"namespace": "pay-*", "severity": "critical"}, "payments", Priority.CRITICAL, None),),
+    )
+
+
+def test_a_file_without_routing_leaves_it_unset_and_rule_options_are_optional(tmp_path):
+    assert parse_people_file(write(tmp_path, TEAM)).routing is None
+    text = '[routing]\n[[routing.rules]]\nmatch = { job = "es-*" }\nteam = "search"\nservice = "es"\npriority = "Low"\n'
+    assert parse_people_file(write(tmp_path, text)).routing == RoutingEntry(
+        None, (RuleEntry(1, {"job": "es-*"}, "search", Priority.LOW, "es"),)
+    )
 
 
 def test_optional_fields_take_their_defaults(tmp_path):
@@ -119,7 +132,7 @@ ZONE_RULE = "expected an IANA time zone name like Europe/Berlin"
 BAD_FILES = {
     "unknown top-level key": (
         '[[user]]\nhandle = "alice"\n',
-        "user: unknown key; expected teams or users",
+        "user: unknown key; expected teams, users or routing",
     ),
     "teams as one table": (
         '[teams]\nname = "payments"\n',
@@ -280,6 +293,46 @@ BAD_FILES = {
         ALICE + 'email = "alice@example.com"\n'
         '[[users]]\nhandle = "al"\nname = "Al"\nemail = "Alice@Example.com"\n',
         'users[2] (al): email: "alice@example.com" is also in users[1] (alice)',
+    ),
+    "routing as a list": (
+        "routing = []\n",
+        "routing: expected a table, written [routing]",
+    ),
+    "routing with an unknown key": (
+        '[routing]\ndefault = "platform"\n',
+        "routing: default: unknown key; expected default_team or rules",
+    ),
+    "default team not a slug": (
+        '[routing]\ndefault_team = "Platform Team"\n',
+        f'routing: default_team: expected a team name ({SLUG_RULE}), got "Platform Team"',
+    ),
+    "rule without match": (
+        '[[routing.rules]]\nteam = "payments"\n',
+        'routing.rules[1]: match: missing; it is required, like match = { namespace = "pay-*" }',
+    ),
+    "rule with an empty match": (
+        '[[routing.rules]]\nmatch = {}\nteam = "payments"\n',
+        "routing.rules[1]: match: expected at least one label; default_team places alerts no rule matches",
+    ),
+    "rule matching a number": (
+        '[[routing.rules]]\nmatch = { severity = 1 }\nteam = "payments"\n',
+        'routing.rules[1]: match.severity: expected a non-empty glob in quotes, like "pay-*", got 1',
+    ),
+    "rule matching a bad label name": (
+        '[[routing.rules]]\nmatch = { "1st" = "x" }\nteam = "payments"\n',
+        "routing.rules[1]: match.1st: not a label name (letters, digits and _, not starting with a digit)",
+    ),
+    "second rule without a team": (
+        '[[routing.rules]]\nmatch = { a = "b" }\nteam = "payments"\n[[routing.rules]]\nmatch = { a = "c" }\n',
+        "routing.rules[2]: team: missing; it is required",
+    ),
+    "rule with a bad priority": (
+        '[[routing.rules]]\nmatch = { a = "b" }\nteam = "payments"\npriority = "urgent"\n',
+        'routing.rules[1]: priority: expected critical, high, medium, low or info, got "urgent"',
+    ),
+    "rule with an unknown key": (
+        '[[routing.rules]]\nmatch = { a = "b" }\nteam = "payments"\nescalate = true\n',
+        "routing.rules[1]: escalate: unknown key; expected match, team, priority or service",
     ),
 }
 

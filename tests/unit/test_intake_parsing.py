@@ -12,7 +12,9 @@ from incidents.intake import (
     parse_alertmanager,
     parse_incident_request,
 )
+from incidents.intake.fields import AlertGroup, GroupAlert
 from storage.enums import Priority
+from tests.fakes.alertmanager_payloads import ALERTMANAGER_0_25
 
 # Shaped like what Alertmanager 0.27 posts for a group of two firing alerts.
 ALERTMANAGER_FIRING = {
@@ -110,6 +112,7 @@ def test_full_request():
             "team": "payments-oncall",
             "dedup_key": "db-primary",
             "dashboard_url": "https://grafana.example.org/d/abc?orgId=1",
+            "labels": {"namespace": "pay-eu", "service": "payments-api"},
         }
     )
     assert request == TriggerRequest(
@@ -120,6 +123,7 @@ def test_full_request():
         team="payments-oncall",
         dedup_key="db-primary",
         dashboard_url="https://grafana.example.org/d/abc?orgId=1",
+        labels={"namespace": "pay-eu", "service": "payments-api", "team": "payments-oncall"},
     )
 
 
@@ -135,8 +139,9 @@ def test_priority_is_case_insensitive(priority):
     assert parse_incident_request({"title": "x", "priority": priority}).priority == priority.strip().upper()
 
 
-def test_team_is_read_case_insensitively():
-    assert parse_incident_request({"title": "x", "team": "Payments-EU"}).team == "payments-eu"
+@pytest.mark.parametrize("team", ["Payments Team", "payments.eu", "sre", " Payments-EU "])
+def test_any_team_is_accepted_as_written_for_routing_to_place(team):
+    assert parse_incident_request({"title": "x", "team": team}).team == team.strip()
 
 
 def test_limits_are_inclusive():
@@ -172,8 +177,8 @@ def test_limits_are_inclusive():
         ({"title": "x", "priority": 1}, 422, "priority"),
         ({"title": "x", "service": "s" * 201}, 422, "service"),
         ({"title": "x", "service": False}, 422, "service"),
-        ({"title": "x", "team": "Payments Team"}, 422, "team"),
-        ({"title": "x", "team": "payments.eu"}, 422, "team"),
+        ({"title": "x", "labels": ["a"]}, 422, "labels"),
+        ({"title": "x", "labels": {"a": 1}}, 422, "labels.a"),
         ({"title": "x", "team": "t" * 101}, 422, "team"),
         ({"title": "x", "team": 7}, 422, "team"),
         ({"title": "x", "dedup_key": "d" * 256}, 422, "dedup_key"),
@@ -201,22 +206,26 @@ def test_error_text_names_field_and_problem():
 # --- POST /webhooks/alertmanager ----------------------------------------------------------
 
 
-def test_alertmanager_firing_group():
-    group = parse_alertmanager(ALERTMANAGER_FIRING)
+def test_alertmanager_0_25_group_of_mixed_severities():
+    group = parse_alertmanager(ALERTMANAGER_0_25)
     assert isinstance(group, AlertmanagerGroup)
     assert (group.firing, group.resolved_all, group.firing_count) == (True, False, 2)
-    assert group.group_key == ALERTMANAGER_FIRING["groupKey"]
     assert group.trigger == TriggerRequest(
-        title="Payments database primary is down",
-        body=(
-            "- PostgresDown db-1:9187: pg_up has been 0 on db-1:9187 for 2 minutes\n"
-            "- PostgresDown db-2:9187: Payments database primary is down"
-        ),
+        title="PostgresDown is firing",
         priority=Priority.CRITICAL,
-        service="payments-db",
+        service="postgres-exporter",
         team="payments",
-        dedup_key='alertmanager:{}/{team="payments"}:{alertname="PostgresDown"}',
-        dashboard_url="http://alertmanager.example.org:9093",
+        dedup_key='alertmanager:{}/{alertname=~".+"}:{alertname="PostgresDown"}',
+        dashboard_url="http://prometheus.example:9090/graph?g0.expr=PostgresDown",
+        labels={**ALERTMANAGER_0_25["commonLabels"], "severity": "critical"},
+        group=AlertGroup((
+            GroupAlert(
+                "92e53858f5120b18", True,
+                "[warning] PostgresDown db-1:9187: PostgresDown on db-1:9187 (runbook: https://runbooks.example.org/postgres-down)",
+                Priority.MEDIUM,
+            ),
+            GroupAlert("202c1e1885f47d4c", True, "[critical] PostgresDown db-2:9187: PostgresDown on db-2:9187", Priority.CRITICAL),
+        )),
     )
 
 
@@ -224,15 +233,16 @@ def test_alertmanager_resolved_group_keeps_the_dedup_key():
     group = parse_alertmanager(_resolved_payload())
     assert (group.firing, group.resolved_all, group.firing_count) == (False, True, 0)
     assert group.trigger.dedup_key == parse_alertmanager(ALERTMANAGER_FIRING).trigger.dedup_key
-    assert group.trigger.body == ""
+    assert [alert.firing for alert in group.trigger.group.alerts] == [False, False]
 
 
-def test_alertmanager_partly_resolved_group_lists_only_firing_alerts():
-    payload = _with(ALERTMANAGER_FIRING, ("alerts", 1, "status"), "resolved")
+def test_alertmanager_partly_resolved_group_takes_priority_from_firing_alerts_only():
+    payload = _with(ALERTMANAGER_0_25, ("alerts", 1, "status"), "resolved")
     group = parse_alertmanager(payload)
     assert (group.firing, group.resolved_all, group.firing_count) == (True, False, 1)
-    assert group.trigger.body.splitlines() == [
-        "- PostgresDown db-1:9187: pg_up has been 0 on db-1:9187 for 2 minutes"
+    assert group.trigger.priority == Priority.MEDIUM and group.trigger.labels["severity"] == "warning"
+    assert [(alert.fingerprint, alert.firing) for alert in group.trigger.group.alerts] == [
+        ("92e53858f5120b18", True), ("202c1e1885f47d4c", False)
     ]
 
 
@@ -240,19 +250,27 @@ def test_alertmanager_partly_resolved_group_lists_only_firing_alerts():
     "severity, priority",
     [
         ("critical", Priority.CRITICAL),
+        ("page", Priority.CRITICAL),
+        ("P1", Priority.CRITICAL),
         ("error", Priority.HIGH),
-        ("page", Priority.HIGH),
+        ("major", Priority.HIGH),
         ("high", Priority.HIGH),
         ("Warning", Priority.MEDIUM),
+        ("minor", Priority.LOW),
         ("low", Priority.LOW),
         ("info", Priority.INFO),
         ("none", Priority.INFO),
-        ("disaster", Priority.HIGH),
+        ("banana", Priority.HIGH),
         (..., Priority.HIGH),
     ],
 )
 def test_alertmanager_severity_sets_priority(severity, priority):
-    payload = _with(ALERTMANAGER_FIRING, ("commonLabels", "severity"), severity)
+    payload = copy.deepcopy(ALERTMANAGER_FIRING)
+    for alert in payload["alerts"]:
+        if severity is ...:
+            del alert["labels"]["severity"]
+        else:
+            alert["labels"]["severity"] = severity
     assert parse_alertmanager(payload).trigger.priority == priority
 
 
@@ -270,26 +288,42 @@ def test_alertmanager_service_falls_back_to_job_and_team_is_optional():
     assert (trigger.service, trigger.team) == ("node", None)
 
 
-def test_alertmanager_dashboard_url_falls_back_to_generator_url_when_web():
-    payload = _with(ALERTMANAGER_FIRING, ("externalURL",), "")
-    dashboard_url = parse_alertmanager(payload).trigger.dashboard_url
-    assert dashboard_url.startswith("http://prometheus.example.org:9090/graph")
-    payload["alerts"][0]["generatorURL"] = "file:///etc/passwd"
+def test_alertmanager_dashboard_url_is_the_alerts_link_never_alertmanagers_own():
+    assert parse_alertmanager(ALERTMANAGER_FIRING).trigger.dashboard_url.startswith("http://prometheus.example.org:9090/graph")
+    payload = copy.deepcopy(ALERTMANAGER_FIRING)
+    for alert in payload["alerts"]:
+        alert["generatorURL"] = "file:///etc/passwd"
     assert parse_alertmanager(payload).trigger.dashboard_url is None
+    payload["alerts"][1]["annotations"]["runbook_url"] = "https://runbooks.example.org/pg"
+    assert parse_alertmanager(payload).trigger.dashboard_url == "https://runbooks.example.org/pg"
+    payload["alerts"][0]["dashboardURL"] = "https://grafana.example.org/d/pg"
+    assert parse_alertmanager(payload).trigger.dashboard_url == "https://grafana.example.org/d/pg"
 
 
 def test_alertmanager_long_text_is_clipped_not_refused():
     payload = _with(ALERTMANAGER_FIRING, ("commonAnnotations", "summary"), "s" * 600)
-    payload["alerts"] = [copy.deepcopy(payload["alerts"][0]) for _ in range(300)]
-    for alert in payload["alerts"]:
-        alert["annotations"]["description"] = "d" * 100
+    payload["alerts"] = [copy.deepcopy(payload["alerts"][0]) for _ in range(1200)]
+    for index, alert in enumerate(payload["alerts"]):
+        alert["annotations"]["description"] = "d\n" * 1000
+        alert["fingerprint"] = f"f{index}"
     trigger = parse_alertmanager(payload).trigger
-    assert len(trigger.title) == 500 and len(trigger.body) == 20_000
+    assert len(trigger.title) == 500
+    assert len(trigger.group.alerts) == 1000 and trigger.group.left_out == 200
+    assert all(len(alert.line) <= 500 and "\n" not in alert.line for alert in trigger.group.alerts)
 
 
-def test_alertmanager_truncated_alerts_are_mentioned():
+def test_alertmanager_truncated_alerts_are_counted_as_left_out():
     payload = _with(ALERTMANAGER_FIRING, ("truncatedAlerts",), 5)
-    assert "5 more alerts" in parse_alertmanager(payload).trigger.body.splitlines()[-1]
+    assert parse_alertmanager(payload).trigger.group.left_out == 5
+
+
+def test_alertmanager_alerts_without_a_fingerprint_are_told_apart_by_their_labels():
+    payload = copy.deepcopy(ALERTMANAGER_FIRING)
+    for alert in payload["alerts"]:
+        del alert["fingerprint"]
+    first, second = parse_alertmanager(payload).trigger.group.alerts
+    assert first.fingerprint != second.fingerprint
+    assert first.fingerprint == parse_alertmanager(copy.deepcopy(payload)).trigger.group.alerts[0].fingerprint
 
 
 def test_alertmanager_long_group_key_gets_a_stable_digest():
@@ -320,7 +354,8 @@ def test_alertmanager_long_group_key_gets_a_stable_digest():
         (("alerts", 0, "annotations"), "down", 422, "alerts[0].annotations"),
         (("alerts", 0, "generatorURL"), 1, 422, "alerts[0].generatorURL"),
         (("commonLabels",), [], 422, "commonLabels"),
-        (("commonLabels", "team"), "Payments Team", 422, "commonLabels.team"),
+        (("alerts", 0, "fingerprint"), 7, 422, "alerts[0].fingerprint"),
+        (("alerts", 0, "dashboardURL"), 7, 422, "alerts[0].dashboardURL"),
         (("commonAnnotations", "summary"), None, 422, "commonAnnotations.summary"),
         (("groupLabels",), "alertname", 422, "groupLabels"),
         (("externalURL",), 9093, 422, "externalURL"),
@@ -333,6 +368,11 @@ def test_bad_alertmanager_payloads_name_the_field(path, value, status, field):
     with pytest.raises(IntakeError) as raised:
         parse_alertmanager(payload)
     assert (raised.value.status, raised.value.field) == (status, field)
+
+
+def test_alertmanager_team_label_is_kept_as_written():
+    payload = _with(ALERTMANAGER_FIRING, ("commonLabels", "team"), "Payments Team")
+    assert parse_alertmanager(payload).trigger.team == "Payments Team"
 
 
 def test_alertmanager_ignores_fields_it_does_not_use():
