@@ -4,10 +4,12 @@ Grafana and OnCall senders send them: what the sender gets back and what the dat
 from __future__ import annotations
 
 import base64
+import json
+import os
 
 import pytest
 
-from app import DISPATCHER_KEY, create_app
+from app import DISPATCHER_KEY, create_app, main
 from incidents import api_keys
 from storage.database import database
 from storage.enums import Channel, IncidentStatus, Priority
@@ -193,3 +195,18 @@ async def test_bad_oncall_requests_are_refused(client, path, body, status):
     response = await client.post(path, **kwargs)
     assert response.status == status
     assert await _incidents() == []
+
+
+def test_ackbot_route_reads_a_grafana_sample(tmp_path, monkeypatch, capsys):
+    for name in list(os.environ):
+        if name.startswith("ACKBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ACKBOT_DATA_DIR", str(tmp_path / "data"))
+    people = tmp_path / "people.toml"
+    people.write_text('[[teams]]\nname = "platform"\n')
+    assert main(["directory", "apply", str(people)]) == 0
+    sample = tmp_path / "grafana.json"
+    sample.write_text(json.dumps(grafana_notification(grafana_alert("web-1", "critical"))))
+    capsys.readouterr()
+    assert main(["route", str(sample)]) == 0
+    assert capsys.readouterr().out.startswith("format:   grafana\nteam:     platform\npriority: CRITICAL\nservice:  Infrastructure\n")

@@ -8,8 +8,16 @@ import pytest
 
 from incidents.intake import IntakeError
 from incidents.intake.grafana import parse_grafana
+from incidents.intake.samples import detect_format, parse_sample
 from storage.enums import Priority
-from tests.grafana_payloads import GRAFANA, GROUP_KEY, grafana_alert, grafana_notification, legacy_grafana
+from tests.grafana_payloads import (
+    GRAFANA,
+    GROUP_KEY,
+    formatted_webhook,
+    grafana_alert,
+    grafana_notification,
+    legacy_grafana,
+)
 
 
 def test_a_firing_group_triggers_with_every_alert_by_fingerprint():
@@ -112,3 +120,11 @@ def test_a_malformed_legacy_body_names_the_field(body, field):
     with pytest.raises(IntakeError) as refused:
         parse_grafana(body)
     assert refused.value.field == field
+
+
+def test_ackbot_route_tells_grafana_and_oncall_samples_apart():
+    assert detect_format(grafana_notification(grafana_alert("web-1"))) == "grafana"
+    assert detect_format(legacy_grafana()) == "grafana"
+    assert detect_format(formatted_webhook()) == "oncall-formatted-webhook"
+    assert parse_sample(grafana_notification(grafana_alert("web-1", "critical")), "grafana").priority == Priority.CRITICAL
+    assert parse_sample({"title": "Backup failed"}, "oncall-webhook").title == "Backup failed"
