@@ -7,6 +7,7 @@ import base64
 import json
 import os
 
+import aiohttp
 import pytest
 
 from app import DISPATCHER_KEY, create_app, main
@@ -177,6 +178,20 @@ async def test_oncall_webhook_and_formatted_webhook_urls(client):
     assert backup.status == system_down.status == IncidentStatus.RESOLVED
     assert system_down.title == "TestAlert: The whole system is down"
     assert system_down.dashboard_url == "https://en.wikipedia.org/wiki/Downtime"
+
+
+async def test_oncall_webhooks_also_take_form_fields_as_curl_sends_them(client):
+    response = await client.post(f"/integrations/v1/formatted_webhook/{ONCALL_KEY}/",
+                                 data={"alert_uid": "backup-7", "title": "Backup failed", "state": "alerting"})
+    assert response.status == 200
+    [incident] = await _incidents()
+    assert incident.title == "Backup failed"
+    await client.post(f"/integrations/v1/formatted_webhook/{ONCALL_KEY}/", data={"alert_uid": "backup-7", "state": "ok"})
+    assert (await Incident.aget_by_id(incident.id)).status == IncidentStatus.RESOLVED
+    upload = aiohttp.FormData()
+    upload.add_field("file", b"x", filename="x.txt")
+    refused = await client.post(f"/integrations/v1/webhook/{ONCALL_KEY}/", data=upload)
+    assert refused.status == 400 and (await refused.json())["error"] == "File uploads are not allowed"
 
 
 @pytest.mark.parametrize(
