@@ -27,6 +27,6 @@ async def grafana_webhook(request: web.Request) -> web.Response:
     try:
         signal = parse_grafana(await read_json(request))
     except IntakeError as problem:
-        log_refusal(request, f"not a Grafana webhook body: {problem}")
+        log_refusal(request, f"not a Grafana webhook body ({problem.status})")
         return error(problem.status, problem.message, problem.field)
     return web.json_response(await act_on(request, signal, request[API_KEY], GRAFANA))

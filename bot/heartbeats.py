@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.api import SERVICE_KEY, error
+from bot.signals import log_refusal
 
 ONCALL_HEARTBEAT_PATHS = ("/integrations/v1/{type}/{key}/heartbeat/", "/integrations/v1/{type}/{key}/heartbeat")
 
@@ -27,6 +28,7 @@ async def ping(request: web.Request) -> web.Response:
     """``{"heartbeat": name, "resolved": incident number or null}``; 404 for an unknown key."""
     recorded = await _record_ping(request)
     if recorded is None:
+        log_refusal(request, "heartbeat ping with an unknown key")
         return error(404, "no heartbeat has this key (`ackbot heartbeat list`)")
     return web.json_response({"heartbeat": recorded.name, "resolved": recorded.resolved})
 
@@ -35,6 +37,7 @@ async def oncall_ping(request: web.Request) -> web.Response:
     """As OnCall answers: GET ``":)"``, POST an empty 200; 403 for an unknown key."""
     recorded = await _record_ping(request)
     if recorded is None:
+        log_refusal(request, "OnCall heartbeat ping with an unknown key")
         return error(403, "Integration key was not found. Permission denied.")
     if request.method == "GET":
         return web.json_response(":)")

@@ -35,7 +35,7 @@ async def integration(request: web.Request) -> web.Response:
     try:
         signals = parse_oncall(kind, await _body(request), str(key.id))
     except IntakeError as problem:
-        log_refusal(request, f"not an OnCall {kind} body: {problem}")
+        log_refusal(request, f"not an OnCall {kind} body ({problem.status})")
         return error(problem.status, problem.message, problem.field)
     source = Actor(f"OnCall {kind} integration ({key.name})", "ONCALL")
     for signal in signals:

@@ -41,6 +41,7 @@ async def act_on(request: web.Request, signal: Signal, key: ApiKey, source: Acto
 
 
 def log_refusal(request: web.Request, reason: str) -> None:
-    """Route, reason and size: never the body, the headers or a key in the path."""
+    """Route, reason and size: never the body, the headers or a key in the path. ``reason`` is
+    Ackbot's own words, never text from the request."""
     log.info("rejected %s %s: %s (%s bytes)", request.method, redacted_path(request.path), reason,
              request.content_length if request.content_length is not None else "?")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 
 import aiohttp
@@ -225,3 +226,17 @@ def test_ackbot_route_reads_a_grafana_sample(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["route", str(sample)]) == 0
     assert capsys.readouterr().out.startswith("format:   grafana\nteam:     platform\npriority: CRITICAL\nservice:  Infrastructure\n")
+
+
+async def test_a_refused_request_is_logged_as_one_line_without_its_key_or_body(client, caplog):
+    secret_key = "Zz9secretKeyValue000111222"
+    with caplog.at_level(logging.INFO, logger="ackbot.rejected"):
+        await client.post(f"/integrations/v1/webhook/{secret_key}/", json={"title": "body-marker"})
+        await client.post(f"/integrations/v1/formatted_webhook/{ONCALL_KEY}/", json={"title": {"body-marker": 1}})
+        await client.post("/heartbeats/" + secret_key)
+    lines = [record.getMessage() for record in caplog.records if record.name == "ackbot.rejected"]
+    assert lines == [
+        "rejected POST /integrations/v1/webhook/<token>/: OnCall integration URL with an unknown key (24 bytes)",
+        "rejected POST /integrations/v1/formatted_webhook/<token>/: not an OnCall formatted_webhook body (422) (29 bytes)",
+        "rejected POST /heartbeats/<token>: heartbeat ping with an unknown key (0 bytes)",
+    ]
