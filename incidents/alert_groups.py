@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from incidents.intake.fields import BODY_MAX, AlertGroup, GroupAlert, clip
-from incidents.intake.severity import most_severe
-from storage.enums import Priority
 from storage.models import IncidentAlert
 
 # The body lists at most this many firing alerts, then says how many more there are.
@@ -22,39 +20,41 @@ LISTED_ALERTS_MAX = 25
 @dataclass(frozen=True)
 class GroupState:
     """The incident's alerts after a notification: how many joined or resolved with it, how many
-    distinct alerts it has seen, the lines of the firing ones (oldest first) and the most severe
-    firing priority (None when nothing fires)."""
+    distinct alerts it has seen and how many fire, and the lines of the oldest firing ones (at
+    most LISTED_ALERTS_MAX)."""
 
     joined: int
     resolved: int
     seen: int
-    firing_lines: tuple[str, ...]
-    highest: Priority | None
+    firing: int
+    listed: tuple[str, ...]
 
 
 def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupState:
-    """Insert the group's new fingerprints and update the known ones; returns the new state."""
-    stored = {row.fingerprint: row for row in IncidentAlert.select().where(IncidentAlert.incident == incident_id)}
+    """Insert the group's new fingerprints and update the known ones; returns the new state.
+    Reads only the rows of the alerts in ``group`` and aggregates, so a group of thousands of
+    alerts costs the same per notification as a small one."""
     latest = {alert.fingerprint: alert for alert in group.alerts}
+    of_incident = IncidentAlert.incident == incident_id
+    known = IncidentAlert.select().where(of_incident & IncidentAlert.fingerprint.in_(list(latest)))
+    stored = {row.fingerprint: row for row in known} if latest else {}
     joined = [alert for fingerprint, alert in latest.items() if fingerprint not in stored]
-    resolved = sum(1 for fingerprint, alert in latest.items() if fingerprint in stored and stored[fingerprint].firing
-                   and not alert.firing)
+    resolved = sum(1 for fingerprint, alert in latest.items()
+                   if fingerprint in stored and stored[fingerprint].firing and not alert.firing)
     if joined:
         IncidentAlert.insert_many([_row(incident_id, alert, now) for alert in joined]).execute()
-    for fingerprint, alert in latest.items():
-        row = stored.get(fingerprint)
-        if row is not None and (row.firing, row.line, row.priority) != (alert.firing, alert.line, alert.priority):
+    for fingerprint, row in stored.items():
+        alert = latest[fingerprint]
+        if (row.firing, row.line, row.priority) != (alert.firing, alert.line, alert.priority):
             IncidentAlert.update(firing=alert.firing, line=alert.line, priority=alert.priority, updated_at=now).where(
                 IncidentAlert.id == row.id).execute()
-    firing = list(
-        IncidentAlert.select(IncidentAlert.line, IncidentAlert.priority)
-        .where((IncidentAlert.incident == incident_id) & IncidentAlert.firing)
-        .order_by(IncidentAlert.first_seen_at, IncidentAlert.id)
-        .tuples()
-    )
+    firing = of_incident & IncidentAlert.firing
+    listed = (IncidentAlert.select(IncidentAlert.line).where(firing)
+              .order_by(IncidentAlert.first_seen_at, IncidentAlert.id).limit(LISTED_ALERTS_MAX))
     return GroupState(
-        joined=sum(alert.firing for alert in joined), resolved=resolved, seen=len(stored) + len(joined),
-        firing_lines=tuple(line for line, _ in firing), highest=most_severe(Priority(priority) for _, priority in firing),
+        joined=sum(alert.firing for alert in joined), resolved=resolved,
+        seen=IncidentAlert.select().where(of_incident).count(), firing=IncidentAlert.select().where(firing).count(),
+        listed=tuple(line for (line,) in listed.tuples()),
     )
 
 
@@ -67,12 +67,11 @@ def _row(incident_id: int, alert: GroupAlert, now: datetime) -> dict:
 
 def render_body(preface: str, state: GroupState, left_out: int) -> str:
     """The incident body: ``preface``, then the firing alerts (at most LISTED_ALERTS_MAX lines)."""
-    listed = state.firing_lines[:LISTED_ALERTS_MAX]
     lines = [preface] if preface else []
-    lines.append(f"Firing: {len(state.firing_lines)} of {state.seen} alert(s) seen")
-    lines += [f"- {line}" for line in listed]
-    if len(state.firing_lines) > len(listed):
-        lines.append(f"- … and {len(state.firing_lines) - len(listed)} more firing")
+    lines.append(f"Firing: {state.firing} of {state.seen} alert(s) seen")
+    lines += [f"- {line}" for line in state.listed]
+    if state.firing > len(state.listed):
+        lines.append(f"- … and {state.firing - len(state.listed)} more firing")
     if left_out:
         lines.append(f"- … and {left_out} more the sender left out of its last notification")
     return clip("\n".join(lines), BODY_MAX)
@@ -84,5 +83,5 @@ def describe_change(state: GroupState) -> str:
         return "Alert group sent again, no alert joined or resolved: nobody paged again"
     return (
         f"Alert group changed: {state.joined} joined, {state.resolved} resolved;"
-        f" {len(state.firing_lines)} firing of {state.seen} seen; nobody paged again"
+        f" {state.firing} firing of {state.seen} seen; nobody paged again"
     )

@@ -151,9 +151,9 @@ def open_incident_id(dedup_key: str) -> int | None:
 
 def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:
     state = alert_groups.record_alerts(incident.id, request.group, now)
-    Incident.update(
-        body=alert_groups.render_body(request.body, state, request.group.left_out), alert_count=max(state.seen, 1),
-    ).where(Incident.id == incident.id).execute()
+    incident.body = alert_groups.render_body(request.body, state, request.group.left_out)
+    incident.alert_count = max(state.seen, 1)
+    Incident.update(body=incident.body, alert_count=incident.alert_count).where(Incident.id == incident.id).execute()
 
 
 def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, now: datetime) -> Triggered:

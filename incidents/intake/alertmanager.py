@@ -112,6 +112,7 @@ def _group_trigger(payload: dict, group_key: str, alerts: list[_Alert]) -> Trigg
     labels = fields.string_map(payload.get("commonLabels"), "commonLabels")
     annotations = fields.string_map(payload.get("commonAnnotations"), "commonAnnotations")
     group_labels = fields.string_map(payload.get("groupLabels"), "groupLabels")
+    # Checked for its shape only: it is Alertmanager's own address, not a link to what is wrong.
     fields.optional_string(payload.get("externalURL"), "externalURL")
     firing = [alert for alert in alerts if alert.firing]
     worst = min(firing, key=lambda alert: severity.PRIORITY_ORDER.index(alert.priority), default=None)

@@ -149,3 +149,13 @@ async def test_a_rule_sees_the_worst_firing_severity(api):
     assert answer["team"] == "platform"
     incident = await _incident()
     assert (incident.priority, incident.service) == ("LOW", "databases")
+
+
+async def test_a_large_group_lists_its_oldest_firing_alerts_and_counts_the_rest(api):
+    await _send(api, _group(*(_alert(0, instance=f"node-{n:02d}") for n in range(30))))
+    await _send(api, _group(*(_alert(0, "resolved" if n < 3 else "firing", instance=f"node-{n:02d}") for n in range(31))))
+    incident = await _incident()
+    lines = incident.body.splitlines()
+    assert lines[0] == "Firing: 28 of 31 alert(s) seen" and incident.alert_count == 31
+    assert lines[1].startswith("- [warning] PostgresDown node-03: ") and len(lines) == 1 + 25 + 1
+    assert lines[-1] == "- … and 3 more firing"

@@ -37,9 +37,16 @@ async def _incidents() -> list[Incident]:
     return await Incident._meta.database.list(Incident.select().order_by(Incident.id))
 
 
+async def _resent(incident_id: int) -> bool:
+    query = IncidentEvent.select().where(
+        (IncidentEvent.incident == incident_id) & IncidentEvent.message.startswith("Alert group sent again")
+    )
+    return await IncidentEvent._meta.database.count(query) > 0
+
+
 async def test_alerts_fired_through_alertmanager_open_grow_and_resolve_one_incident(ackbot, tmp_path):
     url = str(ackbot.make_url("/webhooks/alertmanager"))
-    config = alertmanager_config([webhook_receiver("ackbot", url, ackbot.key)])
+    config = alertmanager_config([webhook_receiver("ackbot", url, ackbot.key)], repeat_interval="2s")
     async with running_alertmanager(config, tmp_path) as manager:
         db1 = alert("PostgresDown", "warning", instance="db-1", team="payments")
         await manager.fire(db1)
@@ -51,6 +58,8 @@ async def test_alerts_fired_through_alertmanager_open_grow_and_resolve_one_incid
         [incident] = await eventually(opened, "an incident opened", manager=manager)
         assert (incident.title, incident.priority, incident.status) == ("PostgresDown is firing", "MEDIUM", "TRIGGERED")
         assert incident.dashboard_url == "http://prometheus.example:9090/graph?g0.expr=PostgresDown"
+        await eventually(lambda: _resent(incident.id), "Alertmanager re-sent the group (repeat_interval)", manager=manager)
+        assert [found.alert_count for found in await _incidents()] == [1]
 
         db2 = alert("PostgresDown", "critical", instance="db-2", team="payments")
         await manager.fire(db1, db2)

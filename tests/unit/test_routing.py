@@ -79,7 +79,8 @@ def test_most_severe():
 
 
 def _state(firing: int, seen: int, joined=0, resolved=0) -> GroupState:
-    return GroupState(joined, resolved, seen, tuple(f"alert {n}" for n in range(firing)), Priority.HIGH if firing else None)
+    listed = tuple(f"alert {n}" for n in range(min(firing, LISTED_ALERTS_MAX)))
+    return GroupState(joined, resolved, seen, firing, listed)
 
 
 def test_the_body_lists_firing_alerts_bounded():
