@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, links, operations, opsgenie, pagerduty, phone
+from bot import api, cli, grafana, heartbeats, links, oncall, operations, opsgenie, pagerduty, phone
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot import web as web_view
@@ -463,6 +463,9 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     api.add_routes(app)
     pagerduty.add_routes(app)
     opsgenie.add_routes(app)
+    grafana.add_routes(app)
+    oncall.add_routes(app)
+    heartbeats.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
     phone.add_routes(app, settings)
@@ -600,6 +603,10 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("apikey", "create"): lambda: cli.apikey_create_command(args.name, args.team, args.service, args.key),
         ("apikey", "list"): lambda: cli.apikey_list_command(),
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
+        ("heartbeat", "create"): lambda: cli.heartbeat_create_command(
+            args.name, args.team, args.timeout, args.key, settings.public_url),
+        ("heartbeat", "list"): lambda: cli.heartbeat_list_command(),
+        ("heartbeat", "remove"): lambda: cli.heartbeat_remove_command(args.name),
         ("route", None): lambda: cli.route_command(service, args.file, args.key, args.format),
         ("status", None): lambda: cli.status_command(service, args.number, args.json),
         ("list", None): lambda: cli.list_command(service, args.all, args.team, args.json),

@@ -1,5 +1,5 @@
-"""What Ackbot logs about requests, without secrets: the access log (one-time tokens in paths
-replaced, query strings and Referer left out) and the one line a rejected request gets."""
+"""What Ackbot logs about requests, without secrets: the access log (one-time tokens and keys in
+paths replaced, query strings and Referer left out) and the one line a rejected request gets."""
 from __future__ import annotations
 
 import logging
@@ -9,8 +9,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
-# Paths whose last segment is a credential.
-_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act)/[^/]+")
+# Paths with a credential as a segment: one-time tokens, heartbeat keys, and the integration
+# key of Grafana OnCall's URLs (/integrations/v1/{type}/{key}/…).
+_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act|/heartbeats|/integrations/v1/[^/]+)/[^/]+")
 
 rejections = logging.getLogger("ackbot.rejected")
 

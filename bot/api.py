@@ -6,6 +6,7 @@ Errors are JSON ``{"error": message, "field": name}``: 400 for a body that is no
 """
 from __future__ import annotations
 
+import base64
 import json
 
 from aiohttp import web
@@ -40,10 +41,22 @@ def error(status: int, message: str, field: str | None = None) -> web.Response:
 
 
 async def _api_key(request: web.Request) -> ApiKey | None:
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
+    return await api_keys.authenticate(presented_key(request.headers.get("Authorization", "")))
+
+
+def presented_key(authorization: str) -> str | None:
+    """The API key in an Authorization header: ``Bearer <key>``, or HTTP basic auth whose
+    password is the key (Grafana's webhook user and password; the user name is not checked)."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() != "basic":
         return None
-    return await api_keys.authenticate(presented.strip())
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2]
 
 
 @web.middleware
@@ -52,7 +65,7 @@ async def api_key_middleware(request: web.Request, handler):
     if request.path.startswith(("/api/v1/", "/webhooks/")) or request.path == "/api/v1":
         key = await _api_key(request)
         if key is None:
-            return error(401, "missing or invalid API key (Authorization: Bearer <key>)")
+            return error(401, "missing or invalid API key (Authorization: Bearer <key>, or basic auth with the key as password)")
         request[API_KEY] = key
     return await handler(request)
 

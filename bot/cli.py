@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.api import incidents_json, report_json
 from bot.commands import parse_number
 from bot.render import incident_list, status_grid, timeline_text
-from incidents import api_keys, push_links
+from incidents import api_keys, heartbeats, push_links
 from incidents.directory import DirectoryError, apply_people_file
 from incidents.intake import IntakeError
 from incidents.intake.samples import FORMATS, detect_format, parse_sample
@@ -68,6 +68,39 @@ async def apikey_revoke_command(name: str) -> int:
     if not await api_keys.revoke_api_key(name):
         raise CommandError(f"no active API key named {name!r}")
     print(f"revoked API key {name!r}")
+    return 0
+
+
+async def heartbeat_create_command(name: str, team: str | None, timeout_text: str, key: str | None, public_url: str) -> int:
+    try:
+        timeout = heartbeats.parse_timeout(timeout_text)
+        key = await heartbeats.create_heartbeat(name, team, timeout, key, utcnow())
+    except heartbeats.HeartbeatError as error:
+        raise CommandError(str(error)) from None
+    print(f"{public_url}/heartbeats/{key}")
+    print(f"(heartbeat {name!r} created: GET or POST that URL at least every {heartbeats.describe_timeout(int(timeout.total_seconds()))};"
+          f" {public_url}/integrations/v1/webhook/{key}/heartbeat/ works too. This is the only time the key is shown)",
+          flush=True)
+    return 0
+
+
+async def heartbeat_list_command() -> int:
+    for heartbeat, team in await heartbeats.list_heartbeats():
+        if heartbeat.expired_at is not None:
+            state = f"silent since {heartbeat.deadline_at:%Y-%m-%d %H:%M} UTC (incident open)"
+        elif heartbeat.last_ping_at is None:
+            state = "no ping yet"
+        else:
+            state = f"last ping {heartbeat.last_ping_at:%Y-%m-%d %H:%M:%S} UTC"
+        timeout = heartbeats.describe_timeout(heartbeat.timeout_seconds)
+        print(f"{heartbeat.name}  team {team or '(default)'}  every {timeout}  {heartbeat.prefix}…  {state}")
+    return 0
+
+
+async def heartbeat_remove_command(name: str) -> int:
+    if not await heartbeats.remove_heartbeat(name):
+        raise CommandError(f"no heartbeat named {name!r}")
+    print(f"removed heartbeat {name!r}")
     return 0
 
 
@@ -193,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
                         " token, a PagerDuty routing key, an Opsgenie key) instead of generating one")
     _command(apikey, "list", "list keys (names and prefixes, never the keys)")
     _command(apikey, "revoke", "revoke a key").add_argument("name")
+    heartbeat = _command(commands, "heartbeat", "manage heartbeats (an incident opens when a sender stops pinging)").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    create = _command(heartbeat, "create", "create a heartbeat and print its ping URL once")
+    create.add_argument("name", help="what pings, e.g. nightly-backup")
+    create.add_argument("--team", help="the team paged when it goes silent (default: routing decides)")
+    create.add_argument("--timeout", required=True, help="longest silence before an incident opens, e.g. 10m, 2h, 1d")
+    create.add_argument("--key", help="keep a key a sender already uses (e.g. a Grafana OnCall integration key)")
+    _command(heartbeat, "list", "list heartbeats: timeout, last ping, whether one is silent")
+    _command(heartbeat, "remove", "remove a heartbeat").add_argument("name")
     route = _command(commands, "route", "print which team a sample alert body would reach, and why (changes nothing)")
     route.add_argument("file", type=Path, help="a JSON body as a sender posts it (native, Alertmanager, PagerDuty, Opsgenie)")
     route.add_argument("--key", metavar="NAME", help="as if sent with the API key called NAME (its team and service)")

@@ -20,7 +20,8 @@ CHANNEL_STATES_KEY = web.AppKey("channel_states", dict)
 
 _SURFACES = (
     ("/slack/", "slack"), ("/api/messages", "teams"), ("/a/", "links"), ("/twilio/", "twilio"),
-    ("/push/", "push"), ("/api/v1/", "api"), ("/webhooks/", "api"), ("/v2/", "api"),
+    ("/push/", "push"), ("/api/v1/", "api"), ("/webhooks/", "api"), ("/v2/", "api"), ("/integrations/", "api"),
+    ("/heartbeats/", "api"),
 )
 
 

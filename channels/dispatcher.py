@@ -66,7 +66,9 @@ class Dispatcher:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Take due escalation steps, then claim and send one batch; returns rows handled."""
+        """Open incidents for silent heartbeats, take due escalation steps, then claim and send
+        one batch; returns rows handled."""
+        await self.service.check_heartbeats()
         await self.service.escalate_due()
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
         if not deliveries:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import action_tokens, escalation, lifecycle, outbox, report, routing, routing_store
+from incidents import action_tokens, escalation, heartbeats, lifecycle, outbox, report, routing, routing_store
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
@@ -164,6 +164,25 @@ class IncidentService:
         if queued:
             self.notify_queued()
         return queued
+
+    async def check_heartbeats(self, limit: int = 50) -> int:
+        """Open an incident for every heartbeat silent past its timeout (one per silence, however
+        many processes check at once); returns how many were opened."""
+        now = self.clock()
+        opened = 0
+        for heartbeat_id in await database.run(heartbeats.due_ids_now, now, limit):
+            opened += await database.run(heartbeats.expire_now, heartbeat_id, self.config, now) is not None
+        if opened:
+            self.notify_queued()
+        return opened
+
+    async def ping_heartbeat(self, key: str) -> heartbeats.Ping | None:
+        """A heartbeat's ping (None: no heartbeat has that key); it resolves the incident its
+        silence opened."""
+        ping = await database.run(heartbeats.ping_now, key, self.clock())
+        if ping is not None and ping.resolved is not None:
+            self.notify_queued()
+        return ping
 
     async def claim_due_notifications(self, worker_id: str, limit: int) -> list[outbox.Delivery | outbox.TeamPostDelivery]:
         """Claim a batch of pages to people and posts to team channels; see the outbox."""

@@ -73,6 +73,7 @@ _SURFACE_LABELS = {
     "EMAIL": "email", "SMS": "SMS", "VOICE": "phone", "PUSH": "push", "SLACK": "Slack", "TEAMS": "Teams",
     "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test", "WEB": "the web view",
     "PAGERDUTY": "the PagerDuty Events API", "OPSGENIE": "the Opsgenie Alert API",
+    "HEARTBEAT": "a ping", "GRAFANA": "Grafana", "ONCALL": "an OnCall integration URL",
 }
 
 

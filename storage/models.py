@@ -413,6 +413,24 @@ class OpsgenieRequest(BaseModel):
     processed_at = UTCDateTimeField(index=True)
 
 
+class Heartbeat(BaseModel):
+    """A dead man's switch: a sender that must ping at least every ``timeout_seconds``. Only the
+    SHA-256 of its ping key is stored. ``deadline_at`` is the last ping (or the creation) plus the
+    timeout; ``expired_at`` is set, once, by the check that opened the incident for the current
+    silence, and cleared by the next ping."""
+
+    id = AutoField()
+    name = CharField(unique=True)
+    key_hash = CharField(unique=True, max_length=64)
+    prefix = CharField()
+    team = ForeignKeyField(Team, null=True, backref="heartbeats", on_delete="SET NULL")
+    timeout_seconds = IntegerField()
+    last_ping_at = UTCDateTimeField(null=True)
+    deadline_at = UTCDateTimeField(index=True)
+    expired_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
 MODELS = (
     Team,
     User,
@@ -437,6 +455,7 @@ MODELS = (
     PersonalLinkToken,
     WebSession,
     OpsgenieRequest,
+    Heartbeat,
 )
 
 

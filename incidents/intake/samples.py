@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 from incidents.intake.alertmanager import parse_alertmanager
 from incidents.intake.fields import IntakeError, TriggerRequest
+from incidents.intake.grafana import parse_grafana
 from incidents.intake.native import parse_incident_request
+from incidents.intake.oncall import parse_oncall
 from incidents.intake.opsgenie import parse_create
 from incidents.intake.pagerduty import parse_event
 
@@ -27,16 +29,26 @@ FORMATS: dict[str, Callable[[object], TriggerRequest]] = {
     "alertmanager": lambda data: parse_alertmanager(data).trigger,
     "pagerduty": _pagerduty_trigger,
     "opsgenie": lambda data: parse_create(data).trigger,
+    "grafana": lambda data: parse_grafana(data).trigger,
+    # OnCall keeps groups apart per integration key; which key does not change the route.
+    "oncall-webhook": lambda data: parse_oncall("webhook", data, "sample")[0].trigger,
+    "oncall-formatted-webhook": lambda data: parse_oncall("formatted_webhook", data, "sample")[0].trigger,
 }
 
 
 def detect_format(data: object) -> str:
     """The name of the format ``data`` looks like; "native" when nothing else fits."""
-    if isinstance(data, dict) and "groupKey" in data and "alerts" in data and data.get("version") == "4":
-        return "alertmanager"
-    if isinstance(data, dict) and "event_action" in data:
+    if not isinstance(data, dict):
+        return "native"
+    if "groupKey" in data and "alerts" in data:
+        return "alertmanager" if data.get("version") == "4" else "grafana"
+    if "ruleName" in data and "state" in data:
+        return "grafana"
+    if "alert_uid" in data and "title" in data:
+        return "oncall-formatted-webhook"
+    if "event_action" in data:
         return "pagerduty"
-    if isinstance(data, dict) and "message" in data and "title" not in data:
+    if "message" in data and "title" not in data:
         return "opsgenie"
     return "native"
 
