@@ -83,6 +83,43 @@ class EscalationTarget(BaseModel):
         indexes = ((("escalation_level", "user"), True),)
 
 
+class OnCallSchedule(BaseModel):
+    """An on-call schedule from the people file: its rotations (layers) and the file's overrides
+    as JSON (``incidents.schedules.definition``). ``team`` may take its shifts."""
+
+    id = AutoField()
+    name = CharField(unique=True)
+    team = ForeignKeyField(Team, null=True, backref="schedules", on_delete="SET NULL")
+    time_zone = CharField()
+    definition = JSONTextField()
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class LevelSchedule(BaseModel):
+    """An escalation level pages whoever ``schedule`` has on call, beside its EscalationTargets."""
+
+    escalation_level = ForeignKeyField(EscalationLevel, backref="schedule_targets", on_delete="CASCADE")
+    schedule = ForeignKeyField(OnCallSchedule, backref="levels", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("escalation_level", "schedule"), True),)
+
+
+class ShiftOverride(BaseModel):
+    """An override made from chat or the CLI: ``user`` is on call for ``schedule`` from
+    ``starts_at`` to ``ends_at``. ``directory apply`` never touches these."""
+
+    id = AutoField()
+    schedule = ForeignKeyField(OnCallSchedule, backref="overrides", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField(index=True)
+    replaced = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_by = CharField()
+    created_at = UTCDateTimeField(default=utcnow)
+
+
 class Incident(BaseModel):
     """An incident; its id is the short number people use (#42)."""
 
@@ -128,6 +165,22 @@ class IncidentEvent(BaseModel):
 
     class Meta:
         indexes = ((("incident", "created_at"), False),)
+
+
+class PagedOnCall(BaseModel):
+    """Whom a schedule had on call when an incident's escalation level was paged (``user`` NULL:
+    nobody). Later evaluations of the level reuse it, so a hand-off mid-incident changes nobody's
+    pages."""
+
+    id = AutoField()
+    incident = ForeignKeyField(Incident, backref="+", on_delete="CASCADE")
+    level = IntegerField()
+    schedule = ForeignKeyField(OnCallSchedule, backref="+", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("incident", "level", "schedule"), True),)
 
 
 class NotificationLog(BaseModel):
@@ -352,8 +405,12 @@ MODELS = (
     ChannelPreference,
     EscalationLevel,
     EscalationTarget,
+    OnCallSchedule,
+    LevelSchedule,
+    ShiftOverride,
     Incident,
     IncidentEvent,
+    PagedOnCall,
     NotificationLog,
     TeamPost,
     MagicLinkToken,

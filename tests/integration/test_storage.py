@@ -13,7 +13,19 @@ from storage.database import database, is_postgres
 from storage.fields import use_keyring
 from storage.keyring import Keyring, generate_key
 from storage.migrations import SchemaMigration, migrate
-from storage.models import Incident, NotificationLog, SlackConnection, SlackInstallation, Team, TeamPost, User
+from storage.migrations.m0007_schedules import SCHEDULE_TABLES
+from storage.models import (
+    EscalationLevel,
+    Incident,
+    LevelSchedule,
+    NotificationLog,
+    OnCallSchedule,
+    SlackConnection,
+    SlackInstallation,
+    Team,
+    TeamPost,
+    User,
+)
 from storage.rotation import find_missing_key, rotate_all
 
 SEED_COLUMNS = {
@@ -152,4 +164,20 @@ async def test_a_database_from_before_team_posts_is_brought_up_to_date(storage):
     assert (await TeamPost.aget_by_id(post.id)).status == "QUEUED"
     stored = await Team.aget_by_id(team.id)
     assert (stored.slack_workspace, stored.teams_channel) == ("T0ACME123", "19:general@thread.tacv2")
+    assert await migrate() == []
+
+
+async def test_a_database_from_before_schedules_is_brought_up_to_date(storage):
+    def downgrade():
+        database.drop_tables(SCHEDULE_TABLES)
+        SchemaMigration.delete().where(SchemaMigration.version == "m0007_schedules").execute()
+
+    await database.run(downgrade)
+    assert await migrate() == ["m0007_schedules"]
+    schedule = await OnCallSchedule.acreate(name="payments-primary", time_zone="Europe/Berlin", definition={"rotations": []})
+    team = await Team.acreate(name="payments", display_name="Payments")
+    level = await EscalationLevel.acreate(team=team, level=1, delay_minutes=5)
+    await LevelSchedule.acreate(escalation_level=level, schedule=schedule)
+    stored = await database.run(lambda: OnCallSchedule.get(OnCallSchedule.name == "payments-primary"))
+    assert stored.definition == {"rotations": []}
     assert await migrate() == []
