@@ -64,6 +64,7 @@ class EventKind(StrEnum):
     ACKNOWLEDGED = "ACKNOWLEDGED"
     RESOLVED = "RESOLVED"
     CANCELLED = "CANCELLED"
+    ON_CALL = "ON_CALL"  # whom a schedule had on call when a level was paged (or that nobody was)
 
 
 OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
