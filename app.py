@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, links, operations, phone
+from bot import api, cli, links, operations, phone, schedules_api
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot.access_log import RedactingAccessLogger
@@ -443,6 +443,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     operations.add_routes(app)
     api.add_routes(app)
+    schedules_api.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
     phone.add_routes(app, settings)
@@ -562,6 +563,7 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
         ("status", None): lambda: cli.status_command(service, args.number),
         ("list", None): lambda: cli.list_command(service, args.all, args.team),
+        ("oncall", None): lambda: cli.oncall_command(service, args.target, args.at, args.next, args.json),
         ("push-link", None): lambda: cli.push_link_command(
             args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),

@@ -4,14 +4,18 @@ raises CommandError."""
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
 from pathlib import Path
 
-from bot.commands import parse_number
+from bot.commands import parse_number, parse_time
+from bot.oncall_views import oncall_json, oncall_text
 from bot.render import incident_list, status_grid
 from incidents import api_keys, push_links
 from incidents.directory import DirectoryError, apply_people_file
-from incidents.service import IncidentNotFound, IncidentService
+from incidents.oncall import UnknownSchedule
+from incidents.oncall_report import UnknownTarget
+from incidents.service import IncidentNotFound, IncidentService, UnknownTeam
 from storage.enums import IncidentStatus
 from storage.fields import utcnow
 from storage.rotation import rotate_all
@@ -100,6 +104,27 @@ async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_e
     return 0
 
 
+async def oncall_command(service: IncidentService, target: str | None, at_text: str | None, upcoming: int,
+                         as_json: bool) -> int:
+    at = None
+    if at_text is not None:
+        at = parse_time(at_text)
+        if at is None:
+            raise CommandError(f"--at: expected a time like 2026-12-07T09:00 (the schedule's zone) or with an offset, got {at_text!r}")
+    try:
+        lines = await service.on_call(target=target, at=at, upcoming=upcoming)
+    except (UnknownSchedule, UnknownTeam, UnknownTarget) as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps({"oncall": oncall_json(lines)}, indent=2) if as_json else oncall_text(lines, "UTC"))
+    return 0
+
+
+def _upcoming_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 50:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 50, got {text!r}")
+    return int(text)
+
+
 def _command(commands, name: str, summary: str, description: str | None = None):
     return commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
 
@@ -130,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _command(commands, "list", "list open incidents")
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     listing.add_argument("--team", help="only this team's incidents")
+    oncall = _command(commands, "oncall", "show who is on call now (or --at a time), per schedule")
+    oncall.add_argument("target", nargs="?", help="a schedule or team name (default: every schedule)")
+    oncall.add_argument("--at", help="a time like 2026-12-07T09:00 (each schedule's zone) or 2026-12-07T08:00Z")
+    oncall.add_argument("--next", type=_upcoming_count, default=0, metavar="N", help="also show the next N shifts")
+    oncall.add_argument("--json", action="store_true", help="print JSON")
     vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")

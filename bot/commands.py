@@ -6,6 +6,7 @@ Pure: text in, a Command out. Never raises; what it cannot read becomes HELP wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 ACKNOWLEDGE = "acknowledge"
 RESOLVE = "resolve"
@@ -86,3 +87,13 @@ def _quote(word: str) -> str:
 
 def help_text(command: Command) -> str:
     return f"{command.problem}\n\n{HELP_TEXT}" if command.problem else HELP_TEXT
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time ("2026-12-07T09:00", "2026-12-07 09:00", with or without an offset or
+    "Z"); naive when no offset is given. None when ``text`` is not one, or outside 2000-2100."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment if 2000 <= moment.year <= 2100 else None

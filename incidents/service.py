@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import action_tokens, lifecycle, outbox, report
+from incidents import action_tokens, lifecycle, oncall_report, outbox, report
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
@@ -114,6 +114,20 @@ class IncidentService:
 
     async def list_incidents(self, statuses, team: str | None = None, limit: int = 50) -> list[Incident]:
         return await database.run(report.find_incidents, statuses, team, limit)
+
+    async def on_call(
+        self, target: str | None = None, team: str | None = None, schedule: str | None = None,
+        at: datetime | None = None, upcoming: int = 0,
+    ) -> list[oncall_report.OnCallLine]:
+        """Who is on call at ``at`` (default now; naive: each schedule's local time), with the
+        ``upcoming`` shifts after; see ``oncall_report.on_call_report``."""
+        return await database.run(
+            oncall_report.on_call_report, target, team, schedule, at or self.clock(), upcoming
+        )
+
+    async def shifts(self, name: str, start: datetime, end: datetime):
+        """(schedule row, [ShiftLine]) between ``start`` and ``end``. Raises UnknownSchedule."""
+        return await database.run(oncall_report.shifts_report, name, start, end)
 
     async def escalate_due(self, limit: int = 50) -> int:
         """Take every escalation step that is due now; returns how many pages were queued."""
