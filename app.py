@@ -564,6 +564,10 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("status", None): lambda: cli.status_command(service, args.number),
         ("list", None): lambda: cli.list_command(service, args.all, args.team),
         ("oncall", None): lambda: cli.oncall_command(service, args.target, args.at, args.next, args.json),
+        ("override", "add"): lambda: cli.override_add_command(
+            service, args.schedule, args.user, args.start, args.end, args.length),
+        ("override", "list"): lambda: cli.override_list_command(service, args.schedule),
+        ("override", "remove"): lambda: cli.override_remove_command(service, args.id),
         ("push-link", None): lambda: cli.push_link_command(
             args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),

@@ -5,8 +5,9 @@ Pure: text in, a Command out. Never raises; what it cannot read becomes HELP wit
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 ACKNOWLEDGE = "acknowledge"
 RESOLVE = "resolve"
@@ -15,6 +16,8 @@ LIST = "list"
 TEST = "test"
 LINK = "link"
 PUSH = "push"
+ONCALL = "oncall"
+TAKE = "take"
 HELP = "help"
 
 _VERBS = {
@@ -23,6 +26,7 @@ _VERBS = {
     "status": STATUS, "s": STATUS, "st": STATUS,
     "list": LIST, "ls": LIST,
     "test": TEST, "link": LINK, "push": PUSH,
+    "oncall": ONCALL, "on-call": ONCALL, "who": ONCALL, "take": TAKE,
     "help": HELP, "?": HELP,
 }
 _TAKES_NUMBER = {ACKNOWLEDGE, RESOLVE, STATUS}
@@ -36,6 +40,9 @@ HELP_TEXT = """Commands:
   test         send a test page to all your channels
   link         connect this account to your Ackbot user
   push         get a link to turn on push notifications on this device
+  oncall       who is on call now and until when (oncall payments: one team or schedule)
+  take         go on call now until the current shift ends (take 2h: for two hours;
+               take payments-primary: that schedule, when your teams have several)
   help         this text"""
 
 
@@ -47,6 +54,8 @@ class Command:
     verb: str
     number: int | None = None
     problem: str | None = None
+    name: str | None = None
+    duration: timedelta | None = None
 
 
 def parse_command(text: str) -> Command:
@@ -57,6 +66,8 @@ def parse_command(text: str) -> Command:
     if verb is None:
         return Command(HELP, problem=f"I don't know {_quote(words[0])}.")
     arguments = words[1:]
+    if verb in (ONCALL, TAKE):
+        return _schedule_command(verb, words[0].lower(), arguments)
     if verb not in _TAKES_NUMBER:
         if arguments:
             return Command(HELP, problem=f"{words[0].lower()} takes nothing after it.")
@@ -71,6 +82,39 @@ def parse_command(text: str) -> Command:
     if number is None:
         return Command(HELP, problem=f"{_quote(arguments[0])} is not an incident number.")
     return Command(verb, number)
+
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+_DURATION = re.compile(r"([1-9][0-9]{0,3})(m|min|h|d)")
+_DURATION_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+MAX_TAKE = timedelta(days=14)
+
+
+def _schedule_command(verb: str, said: str, arguments: list[str]) -> Command:
+    """``oncall [NAME]``; ``take [NAME] [DURATION]`` in either order."""
+    name, duration = None, None
+    for argument in arguments:
+        length = parse_duration(argument) if verb == TAKE else None
+        if verb == TAKE and length is None and _DURATION.fullmatch(argument.lower()):
+            return Command(HELP, problem=f"{said} lasts at most {MAX_TAKE.days} days.")
+        if length is not None and duration is None:
+            duration = length
+        elif _NAME.fullmatch(argument.lower()) and name is None and length is None:
+            name = argument.lower()
+        elif verb == TAKE:
+            return Command(HELP, problem=f"{said} takes a schedule name and a duration like 2h, each at most once.")
+        else:
+            return Command(HELP, problem=f"{said} takes one team or schedule name.")
+    return Command(verb, name=name, duration=duration)
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``30m``, ``2h``, ``1d`` → a duration of at most MAX_TAKE; None when ``text`` is not one."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match:
+        return None
+    length = timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    return length if length <= MAX_TAKE else None
 
 
 def parse_number(text: str) -> int | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import action_tokens, lifecycle, oncall_report, outbox, report
+from incidents import action_tokens, lifecycle, oncall_report, outbox, report, shift_overrides
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
-from storage.models import Incident
+from storage.models import Incident, User
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
@@ -128,6 +128,36 @@ class IncidentService:
     async def shifts(self, name: str, start: datetime, end: datetime):
         """(schedule row, [ShiftLine]) between ``start`` and ``end``. Raises UnknownSchedule."""
         return await database.run(oncall_report.shifts_report, name, start, end)
+
+    async def take_shift(self, actor: Actor, schedule: str | None, duration) -> shift_overrides.OverrideView:
+        """Put ``actor`` on call now, for ``duration`` or until the current shift ends; the
+        person replaced is told. Raises OverrideRefused."""
+        view = await database.run(
+            shift_overrides.take_shift, actor.user_id, schedule, duration, actor.name,
+            self.config.enabled_channels, self.clock(),
+        )
+        self.notify_queued()
+        return view
+
+    async def add_override(self, schedule: str, handle: str, start: datetime, end: datetime, by: str):
+        """Put ``handle`` on call from ``start`` to ``end`` (aware). Raises UnknownSchedule or
+        OverrideRefused."""
+        view = await database.run(
+            shift_overrides.add_override, schedule, handle, start, end, by, self.config.enabled_channels, self.clock(),
+        )
+        self.notify_queued()
+        return view
+
+    async def list_overrides(self, schedule: str | None = None) -> list[shift_overrides.OverrideView]:
+        return await database.run(shift_overrides.list_overrides, schedule, self.clock())
+
+    async def remove_override(self, override_id: int) -> shift_overrides.OverrideView | None:
+        return await database.run(shift_overrides.remove_override, override_id)
+
+    async def time_zone_of(self, user_id: int) -> str:
+        """The person's IANA time zone (UTC when unknown)."""
+        user = await database.run(User.get_or_none, User.id == user_id)
+        return user.time_zone if user and user.time_zone else "UTC"
 
     async def escalate_due(self, limit: int = 50) -> int:
         """Take every escalation step that is due now; returns how many pages were queued."""

@@ -72,6 +72,7 @@ OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 _SURFACE_LABELS = {
     "EMAIL": "email", "SMS": "SMS", "VOICE": "phone", "PUSH": "push", "SLACK": "Slack", "TEAMS": "Teams",
     "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test",
+    "NOTICE": "a notice",
 }
 
 

@@ -12,7 +12,7 @@ from channels.slack_blocks import escape
 from incidents.service import Actor
 from storage.enums import Channel
 
-_TABLES = (commands.STATUS, commands.LIST, commands.HELP)
+_TABLES = (commands.STATUS, commands.LIST, commands.HELP, commands.ONCALL)
 
 
 def register(bolt, surface: SlackSurface) -> None:
