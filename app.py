@@ -237,6 +237,10 @@ class Settings:
         "ACKBOT_TIER_TIMEOUT_MINUTES", 5.0, _positive_number,
         "Minutes an unacknowledged page waits before the person's next channel tier (SMS, then voice).",
     )
+    handoff_notice_minutes: float = setting(
+        "ACKBOT_HANDOFF_NOTICE_MINUTES", 15.0, _positive_number,
+        "Minutes before a shift starts that the incoming person is told (the team's channels at the hand-off).",
+    )
 
     smtp_host: str = setting("ACKBOT_SMTP_HOST", "", _text, "SMTP server for email; unset switches email off.")
     smtp_port: int = setting("ACKBOT_SMTP_PORT", 0, _port, "SMTP port. Default: 465 with ACKBOT_SMTP_TLS, else 587.")
@@ -348,6 +352,7 @@ class Settings:
             max_attempts=max(1, self.max_attempts),
             lease=timedelta(seconds=self.lease_seconds),
             action_link_ttl=timedelta(seconds=self.magic_link_ttl),
+            handoff_lead=timedelta(minutes=self.handoff_notice_minutes),
         )
 
     def dispatcher_config(self) -> DispatcherConfig:

@@ -66,8 +66,10 @@ class Dispatcher:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Take due escalation steps, then claim and send one batch; returns rows handled."""
+        """Take due escalation steps, queue due hand-off notices, then claim and send one batch;
+        returns rows handled."""
         await self.service.escalate_due()
+        await self.service.announce_handoffs()
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
         if not deliveries:
             return 0

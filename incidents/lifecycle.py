@@ -78,6 +78,7 @@ class EngineConfig:
     max_attempts: int = 5
     lease: timedelta = timedelta(seconds=60)
     action_link_ttl: timedelta = timedelta(hours=24)
+    handoff_lead: timedelta = timedelta(minutes=15)
 
 
 def available_actions(status: str) -> tuple[Action, ...]:

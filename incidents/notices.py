@@ -8,22 +8,35 @@ from datetime import datetime
 
 from incidents.directory import channel_tiers_for
 from incidents.people import reachable_channels
+from incidents.team_posts import queue_alert_post
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
-from storage.models import Incident, IncidentEvent, NotificationLog, User
+from storage.models import Incident, IncidentEvent, NotificationLog, Team, User
 
 NOTICE_SERVICE = "schedules"
 
 
-def queue_notice(user_id: int, title: str, body: str, enabled: frozenset[Channel], now: datetime) -> tuple[Channel, ...]:
-    """Queue ``title``/``body`` to the person's first tier that can reach them; returns the
-    channels (none: nothing reaches them, and the notice is only on its incident's timeline)."""
-    channels = _first_reachable_tier(user_id, enabled)
-    user = User.get_by_id(user_id)
-    incident = Incident.create(
-        title=title[:500], body=body, priority="INFO", service=NOTICE_SERVICE, status=IncidentStatus.RESOLVED,
+def notice_incident(title: str, body: str, now: datetime, team: Team | None = None) -> Incident:
+    """The resolved INFO incident a notice goes out under."""
+    return Incident.create(
+        title=title[:500], body=body, priority="INFO", service=NOTICE_SERVICE, team=team, status=IncidentStatus.RESOLVED,
         resolved_at=now, resolved_by_name="Ackbot", resolved_via="NOTICE", triggered_at=now, created_at=now,
         updated_at=now,
     )
+
+
+def queue_team_notice(team: Team, title: str, body: str, enabled: frozenset[Channel], now: datetime) -> Incident:
+    """Post ``title``/``body`` as a card to the team's Slack and Teams channels (where it has them)."""
+    incident = notice_incident(title, body, now, team)
+    queue_alert_post(incident, team, enabled, now)
+    return incident
+
+
+def queue_notice(user_id: int, title: str, body: str, enabled: frozenset[Channel], now: datetime) -> Incident:
+    """Queue ``title``/``body`` to the person's first tier that can reach them (none reaching
+    them: the notice is only on its incident's timeline, which says so)."""
+    channels = _first_reachable_tier(user_id, enabled)
+    user = User.get_by_id(user_id)
+    incident = notice_incident(title, body, now)
     if channels:
         NotificationLog.insert_many([
             {
@@ -36,7 +49,7 @@ def queue_notice(user_id: int, title: str, body: str, enabled: frozenset[Channel
     IncidentEvent.create(
         incident=incident.id, kind=EventKind.NOTIFIED, message=f"Notice to {user.name} on {where}", user=user_id, created_at=now,
     )
-    return channels
+    return incident
 
 
 def _first_reachable_tier(user_id: int, enabled: frozenset[Channel]) -> tuple[Channel, ...]:

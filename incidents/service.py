@@ -7,15 +7,18 @@ the time from the injected clock, so tests run on a fixed one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from incidents import action_tokens, lifecycle, oncall_report, outbox, report, shift_overrides
+from incidents import action_tokens, handoffs, lifecycle, oncall_report, outbox, report, shift_overrides
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
 from storage.models import Incident, User
+
+# How often each process looks for hand-offs to announce (the notices themselves are once each).
+HANDOFF_CHECK_INTERVAL = timedelta(seconds=30)
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
@@ -47,6 +50,7 @@ class IncidentService:
         self.config = config
         self.clock = clock
         self.on_queued = on_queued or (lambda: None)
+        self._next_handoff_check: datetime | None = None
 
     def notify_queued(self) -> None:
         self.on_queued()
@@ -158,6 +162,20 @@ class IncidentService:
         """The person's IANA time zone (UTC when unknown)."""
         user = await database.run(User.get_or_none, User.id == user_id)
         return user.time_zone if user and user.time_zone else "UTC"
+
+    async def announce_handoffs(self) -> int:
+        """Queue the hand-off notices due now (at most every HANDOFF_CHECK_INTERVAL in this
+        process); returns how many were queued. Each goes out once across every instance."""
+        now = self.clock()
+        if self._next_handoff_check is not None and now < self._next_handoff_check:
+            return 0
+        self._next_handoff_check = now + HANDOFF_CHECK_INTERVAL
+        queued = await database.run(
+            handoffs.announce_handoffs, self.config.enabled_channels, self.config.handoff_lead, now,
+        )
+        if queued:
+            self.notify_queued()
+        return queued
 
     async def escalate_due(self, limit: int = 50) -> int:
         """Take every escalation step that is due now; returns how many pages were queued."""

@@ -167,6 +167,22 @@ class IncidentEvent(BaseModel):
         indexes = ((("incident", "created_at"), False),)
 
 
+class HandoffNotice(BaseModel):
+    """A hand-off announced: to the team's channels (``audience`` "team") or to the incoming person
+    (``person``). The unique index makes it once per hand-off however many instances run."""
+
+    id = AutoField()
+    schedule = ForeignKeyField(OnCallSchedule, backref="+", on_delete="CASCADE")
+    handoff_at = UTCDateTimeField()
+    audience = CharField()
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="CASCADE")
+    incident = ForeignKeyField(Incident, null=True, backref="+", on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("schedule", "handoff_at", "audience"), True),)
+
+
 class PagedOnCall(BaseModel):
     """Whom a schedule had on call when an incident's escalation level was paged (``user`` NULL:
     nobody). Later evaluations of the level reuse it, so a hand-off mid-incident changes nobody's
@@ -409,6 +425,7 @@ MODELS = (
     LevelSchedule,
     ShiftOverride,
     Incident,
+    HandoffNotice,
     IncidentEvent,
     PagedOnCall,
     NotificationLog,

@@ -273,3 +273,15 @@ def test_an_hour_rotation_is_never_shifted_by_dst(zone):
     sched = schedule(zone, rotation(["alice", "bob"], "2026-01-01T00:00", "1h"))
     listed = shifts(sched, utc(2026, 3, 1), utc(2026, 12, 1))
     assert {shift.duration() for shift in listed} == {timedelta(hours=1)}
+
+
+def test_hand_offs_are_due_to_the_person_a_lead_before_and_to_the_team_at_the_hand_off():
+    from incidents.handoffs import due_announcements
+
+    sched = schedule(BERLIN, rotation(["alice", "bob"], "2026-01-05T09:00", "1d"))
+    lead = timedelta(minutes=15)
+    assert due_announcements(sched, utc(2026, 1, 6, 7, 40), lead) == []
+    assert [(audience, s.handle) for audience, s in due_announcements(sched, utc(2026, 1, 6, 7, 50), lead)] == [("person", "bob")]
+    at_hand_off = due_announcements(sched, utc(2026, 1, 6, 8, 5), lead)
+    assert [(audience, s.handle) for audience, s in at_hand_off] == [("team", "bob"), ("person", "bob")]
+    assert due_announcements(sched, utc(2026, 1, 6, 8, 11), lead) == []  # past the grace: not announced late
