@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, links, operations, phone, schedules_api
+from bot import api, calendar_feed, cli, links, operations, phone, schedules_api
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot.access_log import RedactingAccessLogger
@@ -449,6 +449,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     operations.add_routes(app)
     api.add_routes(app)
     schedules_api.add_routes(app)
+    calendar_feed.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
     phone.add_routes(app, settings)
@@ -573,6 +574,7 @@ async def run_storage_command(settings: Settings, args) -> int:
             service, args.schedule, args.user, args.start, args.end, args.length),
         ("override", "list"): lambda: cli.override_list_command(service, args.schedule),
         ("override", "remove"): lambda: cli.override_remove_command(service, args.id),
+        ("calendar-link", None): lambda: cli.calendar_link_command(service, args.name, settings.public_url, args.revoke),
         ("push-link", None): lambda: cli.push_link_command(
             args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),

@@ -7,7 +7,7 @@ import re
 from aiohttp.abc import AbstractAccessLogger
 
 # Paths whose last segment is a credential.
-_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act)/[^/]+")
+_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act|/calendar)/[^/]+")
 
 
 def redacted_path(path: str) -> str:

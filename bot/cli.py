@@ -9,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.calendar_feed import feed_url
 from bot.commands import parse_duration, parse_number, parse_time
 from bot.oncall_views import oncall_json, oncall_text, when
 from bot.render import incident_list, status_grid
 from incidents import api_keys, push_links
+from incidents.calendar_links import UnknownSubject
 from incidents.directory import DirectoryError, apply_people_file
 from incidents.oncall import UnknownSchedule
 from incidents.oncall_report import UnknownTarget
@@ -114,6 +116,20 @@ async def oncall_command(service: IncidentService, target: str | None, at_text: 
     except (UnknownSchedule, UnknownTeam, UnknownTarget) as error:
         raise CommandError(str(error)) from None
     print(json.dumps({"oncall": oncall_json(lines)}, indent=2) if as_json else oncall_text(lines, "UTC"))
+    return 0
+
+
+async def calendar_link_command(service: IncidentService, name: str, public_url: str, revoke: bool) -> int:
+    try:
+        if revoke:
+            count = await service.revoke_calendar_links(name)
+            print(f"revoked {count} calendar link(s) of {name}")
+            return 0
+        token = await service.calendar_link(name)
+    except UnknownSubject as error:
+        raise CommandError(str(error)) from None
+    print(feed_url(public_url, token))
+    print(f"(private calendar feed of {name}: subscribe to it by URL; any older link of {name} stopped working)", flush=True)
     return 0
 
 
@@ -221,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--for", dest="length", help="how long it lasts instead, like 2h or 1d")
     _command(override, "list", "list overrides now or to come").add_argument("schedule", nargs="?")
     _command(override, "remove", "remove an override").add_argument("id", help="its number in ackbot override list")
+    calendar = _command(commands, "calendar-link", "print a private calendar feed URL for a person or a schedule")
+    calendar.add_argument("name", help="a person's handle or a schedule name")
+    calendar.add_argument("--revoke", action="store_true", help="turn the feed off instead")
     vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")

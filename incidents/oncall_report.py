@@ -68,7 +68,7 @@ def on_call_report(target: str | None, team: str | None, schedule: str | None, a
     for row in rows:
         model = load_schedule(row)
         instant = instant_in(at, model.zone)
-        found = _named(next_shifts(model, instant, upcoming))
+        found = named_shifts(next_shifts(model, instant, upcoming))
         current = found[0] if found and found[0].start <= instant else None
         later = found[1:] if current else found
         lines.append(OnCallLine(row.name, row.time_zone, team_names.get(row.team_id), instant, current, tuple(later)))
@@ -83,10 +83,10 @@ def shifts_report(name: str, start: datetime, end: datetime) -> tuple[OnCallSche
     start, end = instant_in(start, model.zone), instant_in(end, model.zone)
     if not start < end <= start + MAX_RANGE:
         raise BadRange(f"expected a time after from, at most {MAX_RANGE.days} days later")
-    return row, _named(shifts(model, start, end))
+    return row, named_shifts(shifts(model, start, end))
 
 
-def _named(found: list[Shift]) -> list[ShiftLine]:
+def named_shifts(found: list[Shift]) -> list[ShiftLine]:
     handles = sorted({shift.handle for shift in found})
     names = dict(User.select(User.handle, User.name).where(User.handle.in_(handles)).tuples()) if handles else {}
     return [ShiftLine(shift.handle, names.get(shift.handle), shift.start, shift.end, shift.override) for shift in found]

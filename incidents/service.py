@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from incidents import action_tokens, handoffs, lifecycle, oncall_report, outbox, report, shift_overrides
+from incidents import action_tokens, calendar_links, handoffs, lifecycle, oncall_report, outbox, report, shift_overrides
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
@@ -157,6 +157,17 @@ class IncidentService:
 
     async def remove_override(self, override_id: int) -> shift_overrides.OverrideView | None:
         return await database.run(shift_overrides.remove_override, override_id)
+
+    async def calendar_link(self, name: str) -> str:
+        """A new private feed token for the schedule or person ``name`` (the old one stops
+        working). Raises calendar_links.UnknownSubject."""
+        return await database.run(calendar_links.issue_calendar_link, name, self.clock())
+
+    async def revoke_calendar_links(self, name: str) -> int:
+        return await database.run(calendar_links.revoke_calendar_links, name, self.clock())
+
+    async def calendar_feed(self, token: str) -> calendar_links.Feed | None:
+        return await database.run(calendar_links.feed_for_token, token, self.clock())
 
     async def time_zone_of(self, user_id: int) -> str:
         """The person's IANA time zone (UTC when unknown)."""

@@ -183,6 +183,18 @@ class HandoffNotice(BaseModel):
         indexes = ((("schedule", "handoff_at", "audience"), True),)
 
 
+class CalendarToken(BaseModel):
+    """A private calendar feed URL's token, for one person (``user``) or one ``schedule``; only its
+    SHA-256 is stored. A new link for the same subject revokes the old one."""
+
+    id = AutoField()
+    token_hash = CharField(unique=True, max_length=64)
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="CASCADE")
+    schedule = ForeignKeyField(OnCallSchedule, null=True, backref="+", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+    revoked_at = UTCDateTimeField(null=True)
+
+
 class PagedOnCall(BaseModel):
     """Whom a schedule had on call when an incident's escalation level was paged (``user`` NULL:
     nobody). Later evaluations of the level reuse it, so a hand-off mid-incident changes nobody's
@@ -426,6 +438,7 @@ MODELS = (
     ShiftOverride,
     Incident,
     HandoffNotice,
+    CalendarToken,
     IncidentEvent,
     PagedOnCall,
     NotificationLog,

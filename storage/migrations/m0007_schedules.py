@@ -1,8 +1,8 @@
 """On-call schedules: the schedules of the people file, the levels that page them, overrides made
-from chat or the CLI, whom a schedule gave when a level was paged, and hand-offs announced."""
-from storage.models import HandoffNotice, LevelSchedule, OnCallSchedule, PagedOnCall, ShiftOverride
+from chat or the CLI, whom a schedule gave when a level was paged, and hand-offs announced, and calendar feed tokens."""
+from storage.models import CalendarToken, HandoffNotice, LevelSchedule, OnCallSchedule, PagedOnCall, ShiftOverride
 
-SCHEDULE_TABLES = [OnCallSchedule, LevelSchedule, ShiftOverride, PagedOnCall, HandoffNotice]
+SCHEDULE_TABLES = [OnCallSchedule, LevelSchedule, ShiftOverride, PagedOnCall, HandoffNotice, CalendarToken]
 
 
 def apply(database):
