@@ -5,6 +5,7 @@ Nothing imports this module. Everything below it receives what it needs as argum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, calendar_feed, cli, links, operations, phone, schedules_api
+from bot import api, calendar_feed, cli, ical_feeds, links, operations, phone, schedules_api
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot.access_log import RedactingAccessLogger
@@ -237,6 +238,10 @@ class Settings:
         "ACKBOT_TIER_TIMEOUT_MINUTES", 5.0, _positive_number,
         "Minutes an unacknowledged page waits before the person's next channel tier (SMS, then voice).",
     )
+    ical_refresh_minutes: float = setting(
+        "ACKBOT_ICAL_REFRESH_MINUTES", 5.0, _positive_number,
+        "Minutes between loads of each schedule's calendar feed (ical_url).",
+    )
     handoff_notice_minutes: float = setting(
         "ACKBOT_HANDOFF_NOTICE_MINUTES", 15.0, _positive_number,
         "Minutes before a shift starts that the incoming person is told (the team's channels at the hand-off).",
@@ -429,6 +434,7 @@ async def open_storage(settings: Settings, apply_migrations: bool) -> None:
 SETTINGS_KEY = web.AppKey("settings", Settings)
 HTTP_KEY = web.AppKey("http", ClientSession)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+FEEDS_KEY = web.AppKey("feeds", ical_feeds.FeedRefresher)
 
 
 def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Application:
@@ -488,7 +494,14 @@ def engine_context(channels, clock):
         service, dispatcher = build_engine(settings, active, clock)
         app[api.SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
         task = asyncio.create_task(dispatcher.run()) if settings.dispatcher else None
+        refresher = ical_feeds.FeedRefresher(service, app[HTTP_KEY], timedelta(minutes=settings.ical_refresh_minutes))
+        app[FEEDS_KEY] = refresher
+        feeds = asyncio.create_task(refresher.run()) if settings.dispatcher else None
         yield
+        if feeds is not None:
+            feeds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeds
         if task is not None:
             await dispatcher.stop(task)
 

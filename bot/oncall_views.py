@@ -42,7 +42,8 @@ def oncall_text(lines: list[OnCallLine], reader_zone: str | None) -> str:
         else:
             first = f"{line.schedule}: nobody on call at {when(line.at, zone)}"
         later = [f"  then {_person(shift)}, {_span(shift, zone, reader)}" for shift in line.upcoming]
-        paragraphs.append("\n".join([first, *later]))
+        problem = [f"  ({line.feed_problem})"] if line.feed_problem else []
+        paragraphs.append("\n".join([first, *later, *problem]))
     return "\n".join(paragraphs)
 
 
@@ -59,6 +60,7 @@ def oncall_json(lines: list[OnCallLine]) -> list[dict]:
             "schedule": line.schedule, "time_zone": line.time_zone, "team": line.team, "at": line.at.isoformat(),
             "on_call": shift_json(line.current) if line.current else None,
             "upcoming": [shift_json(shift) for shift in line.upcoming],
+            "feed_problem": line.feed_problem,
         }
         for line in lines
     ]

@@ -35,7 +35,8 @@ MAX_DELAY_MINUTES = 7 * 24 * 60
 TOP_KEYS = ("teams", "users", "schedules")
 TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "teams_channel", "escalation_levels")
 LEVEL_KEYS = ("delay_minutes", "users", "schedules")
-SCHEDULE_KEYS = ("name", "time_zone", "team", "rotations", "overrides")
+SCHEDULE_KEYS = ("name", "time_zone", "team", "ical_url", "rotations", "overrides")
+FEED_URL = re.compile(r"(https?|webcal)://[^\s]+")
 ROTATION_KEYS = ("users", "start", "shift", "days", "hours")
 OVERRIDE_KEYS = ("user", "start", "end")
 USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels")
@@ -121,6 +122,7 @@ class ScheduleEntry:
     team: str | None
     rotations: tuple[RotationEntry, ...]
     overrides: tuple[OverrideEntry, ...]
+    ical_url: str | None = None
 
     @property
     def label(self) -> str:
@@ -384,14 +386,15 @@ def _schedule(top: _Table, position: int, data: dict) -> ScheduleEntry:
     rotations = tuple(
         _rotation(table, number, rotation) for number, rotation in table.tables("rotations", "schedules.rotations")
     )
-    if not rotations:
-        raise table.error("rotations", "expected at least one rotation, written [[schedules.rotations]]")
+    ical_url = table.matching("ical_url", FEED_URL, "an http(s) or webcal URL of an iCalendar feed", required=False)
+    if not rotations and not ical_url:
+        raise table.error("rotations", "expected at least one rotation, written [[schedules.rotations]], or an ical_url")
     overrides = tuple(
         _override(table, number, override, ZoneInfo(time_zone))
         for number, override in table.tables("overrides", "schedules.overrides")
     )
     team = table.matching("team", SLUG, f"a team name ({_SLUG_RULE})", required=False)
-    return ScheduleEntry(position, name, time_zone, team, rotations, overrides)
+    return ScheduleEntry(position, name, time_zone, team, rotations, overrides, ical_url)
 
 
 def _rotation(schedule: _Table, number: int, data: dict) -> RotationEntry:

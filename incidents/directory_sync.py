@@ -352,7 +352,8 @@ def _check_schedule_references(directory: Directory) -> None:
 
 
 def _schedule_definition(entry: ScheduleEntry) -> dict:
-    return {
+    feed = {"ical_url": entry.ical_url} if entry.ical_url else {}
+    return feed | {
         "rotations": [
             rotation_json(rotation.users, rotation.start, rotation.shift, rotation.days, rotation.hours)
             for rotation in entry.rotations

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from incidents.ical_feeds import feed_problem
 from incidents.lifecycle import UnknownTeam
 from incidents.oncall import UnknownSchedule, load_schedule, schedule_named
 from incidents.schedules.model import Shift
@@ -51,6 +52,7 @@ class OnCallLine:
     at: datetime
     current: ShiftLine | None
     upcoming: tuple[ShiftLine, ...]
+    feed_problem: str | None = None
 
 
 def instant_in(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -71,7 +73,9 @@ def on_call_report(target: str | None, team: str | None, schedule: str | None, a
         found = named_shifts(next_shifts(model, instant, upcoming))
         current = found[0] if found and found[0].start <= instant else None
         later = found[1:] if current else found
-        lines.append(OnCallLine(row.name, row.time_zone, team_names.get(row.team_id), instant, current, tuple(later)))
+        lines.append(OnCallLine(
+            row.name, row.time_zone, team_names.get(row.team_id), instant, current, tuple(later), feed_problem(row),
+        ))
     return lines
 
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from incidents import action_tokens, calendar_links, handoffs, lifecycle, oncall_report, outbox, report, shift_overrides
+from incidents import (
+    action_tokens,
+    calendar_links,
+    handoffs,
+    ical_feeds,
+    lifecycle,
+    oncall_report,
+    outbox,
+    report,
+    shift_overrides,
+)
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from storage.database import database
@@ -168,6 +178,19 @@ class IncidentService:
 
     async def calendar_feed(self, token: str) -> calendar_links.Feed | None:
         return await database.run(calendar_links.feed_for_token, token, self.clock())
+
+    async def feeds_due(self, interval: timedelta) -> list[ical_feeds.FeedToLoad]:
+        """Calendar feeds not checked within ``interval``."""
+        return await database.run(ical_feeds.feeds_due, self.clock(), interval)
+
+    async def feed_people(self):
+        return await database.run(ical_feeds.feed_people)
+
+    async def record_feed(self, schedule_id: int, shifts: list[dict] | None, error: str | None) -> None:
+        await database.run(ical_feeds.record_feed, schedule_id, shifts, error, self.clock())
+
+    async def feed_states(self) -> dict[str, str]:
+        return await database.run(ical_feeds.feed_states)
 
     async def time_zone_of(self, user_id: int) -> str:
         """The person's IANA time zone (UTC when unknown)."""

@@ -92,6 +92,11 @@ class OnCallSchedule(BaseModel):
     team = ForeignKeyField(Team, null=True, backref="schedules", on_delete="SET NULL")
     time_zone = CharField()
     definition = JSONTextField()
+    # A schedule with an ical_url: the last good copy of its feed, and how its loading goes.
+    feed_shifts = JSONTextField(null=True)
+    feed_loaded_at = UTCDateTimeField(null=True)
+    feed_checked_at = UTCDateTimeField(null=True)
+    feed_error = TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
 

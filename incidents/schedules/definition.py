@@ -23,9 +23,10 @@ def override_json(user: str, start: datetime, end: datetime) -> dict:
     return {"user": user, "start": start.isoformat(timespec="minutes"), "end": end.isoformat(timespec="minutes")}
 
 
-def schedule_from_json(name: str, time_zone: str, definition: dict, extra_overrides=()) -> Schedule:
+def schedule_from_json(name: str, time_zone: str, definition: dict, extra_overrides=(), feed_shifts=None) -> Schedule:
     """The Schedule stored as ``definition``; ``extra_overrides`` (made from chat or the CLI)
-    come after the file's, so they win where they overlap."""
+    come after the file's, so they win where they overlap; ``feed_shifts`` are the last good
+    copy of its calendar feed ([{"user", "start", "end"}], ISO 8601 instants)."""
     zone = ZoneInfo(time_zone)
     rotations = tuple(
         Rotation(
@@ -42,4 +43,8 @@ def schedule_from_json(name: str, time_zone: str, definition: dict, extra_overri
         )
         for override in definition["overrides"]
     )
-    return Schedule(name, zone, rotations, overrides + tuple(extra_overrides))
+    feed = tuple(
+        Override(shift["user"], datetime.fromisoformat(shift["start"]), datetime.fromisoformat(shift["end"]), "feed")
+        for shift in feed_shifts or ()
+    )
+    return Schedule(name, zone, rotations, overrides + tuple(extra_overrides), feed)

@@ -106,12 +106,13 @@ class Schedule:
     zone: ZoneInfo
     rotations: tuple[Rotation, ...]
     overrides: tuple[Override, ...] = field(default=())
+    feed: tuple[Override, ...] = field(default=())  # fixed shifts from an iCalendar feed
 
 
 @dataclass(frozen=True)
 class OnCall:
-    """Who is on call at an instant and why: ``layer`` is the rotation's position from 1, or
-    None when ``override`` put them there."""
+    """Who is on call at an instant and why: ``layer`` is the rotation's position from 1, 0 for
+    a calendar feed's shift, or None when ``override`` put them there."""
 
     handle: str
     layer: int | None

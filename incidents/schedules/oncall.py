@@ -4,7 +4,8 @@ The rules (README "Schedules", the contract in DESIGN): a rotation's person at i
 ``people[k mod len(people)]`` where ``k`` counts the hand-offs between its start and ``t``
 (nobody before the start); outside its days and window a rotation has nobody, though its turn
 still advances; the last-listed layer with someone wins; an override wins over every layer (the
-last-listed of overlapping overrides).
+last-listed of overlapping overrides). A schedule fed by a calendar has the feed's shifts as a
+layer above its rotations.
 """
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ def on_call(schedule: Schedule, instant: datetime) -> OnCall | None:
     for override in reversed(schedule.overrides):
         if override.start <= instant < override.end:
             return OnCall(override.handle, None, override)
+    for shift in reversed(schedule.feed):
+        if shift.start <= instant < shift.end:
+            return OnCall(shift.handle, 0)
     for layer in range(len(schedule.rotations), 0, -1):
         handle = rotation_on_call(schedule.rotations[layer - 1], schedule.zone, instant)
         if handle is not None:
@@ -101,7 +105,7 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
 
 def _changes(schedule: Schedule, start: datetime, end: datetime):
     """Every instant in or around [start, end] at which the answer may change."""
-    for override in schedule.overrides:
+    for override in (*schedule.overrides, *schedule.feed):
         yield override.start
         yield override.end
     for rotation in schedule.rotations:

@@ -41,6 +41,7 @@ async def test_oncall_names_the_person_and_their_whole_shift(api):
                     "end": "2026-12-14T07:00:00+00:00", "override": False},
         "upcoming": [{"handle": "alice", "name": "Alice Example", "start": "2026-12-14T07:00:00+00:00",
                       "end": "2026-12-14T17:00:00+00:00", "override": False}],
+        "feed_problem": None,
     }]}
 
 

@@ -98,4 +98,14 @@ def test_an_override_must_end_after_it_starts_and_names_must_be_unique(tmp_path)
     path = write(tmp_path, SCHEDULE + SCHEDULE)
     assert error_of(path) == f'{path}: schedules[2] (payments-primary): name: "payments-primary" is also in {ENTRY}'
     path = write(tmp_path, SCHEDULE.split("[[schedules.rotations]]")[0])
-    assert error_of(path) == f"{path}: {ENTRY}: rotations: expected at least one rotation, written [[schedules.rotations]]"
+    assert error_of(path) == f"{path}: {ENTRY}: rotations: expected at least one rotation, written [[schedules.rotations]], or an ical_url"
+
+
+def test_a_schedule_may_take_its_shifts_from_a_calendar_feed_instead(tmp_path):
+    feed = '[[schedules]]\nname = "imported"\ntime_zone = "UTC"\nical_url = "webcal://example.com/feed.ics"\n'
+    (schedule,) = parse_people_file(write(tmp_path, feed)).schedules
+    assert (schedule.ical_url, schedule.rotations) == ("webcal://example.com/feed.ics", ())
+    path = write(tmp_path, feed.replace("webcal://example.com/feed.ics", "feed.ics"))
+    assert error_of(path) == (
+        f'{path}: schedules[1] (imported): ical_url: expected an http(s) or webcal URL of an iCalendar feed, got "feed.ics"'
+    )
