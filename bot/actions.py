@@ -1,8 +1,9 @@
 """Carrying out a parsed command for a person, and the text answer every surface shows.
 
 Surfaces (Slack, Teams, SMS, the CLI) parse with ``bot.commands``, identify the person, call
-``run_command`` once, and render the returned text their own way. ``link`` and ``push`` depend
-on the surface, so they are answered there.
+``run_command`` once, and render the returned text their own way. ``link``, ``push`` and
+``calendar`` depend on the surface, so they are answered there (``calendar`` in Slack; elsewhere
+it says where to get one).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllow
 from incidents.shift_overrides import OverrideRefused
 from storage.enums import Action
 
+CALENDAR_ELSEWHERE = "Say /incident calendar in Slack for your calendar link, or ask an admin (ackbot calendar-link)."
 NOT_INVOLVED = (
     "Sorry, you can't act on #{number}: you are neither on its team nor paged for it. "
     "Ask someone on the team, or the team's lead."
@@ -41,6 +43,8 @@ async def run_command(service: IncidentService, command: commands.Command, actor
         return oncall_text(lines, await service.time_zone_of(actor.user_id))
     if command.verb == commands.TAKE:
         return await _take(service, command, actor)
+    if command.verb == commands.CALENDAR:
+        return CALENDAR_ELSEWHERE
     if command.verb == commands.TEST:
         channels = await service.send_test(actor.user_id)
         if not channels:

@@ -18,6 +18,7 @@ LINK = "link"
 PUSH = "push"
 ONCALL = "oncall"
 TAKE = "take"
+CALENDAR = "calendar"
 HELP = "help"
 
 _VERBS = {
@@ -26,7 +27,7 @@ _VERBS = {
     "status": STATUS, "s": STATUS, "st": STATUS,
     "list": LIST, "ls": LIST,
     "test": TEST, "link": LINK, "push": PUSH,
-    "oncall": ONCALL, "on-call": ONCALL, "who": ONCALL, "take": TAKE,
+    "oncall": ONCALL, "on-call": ONCALL, "who": ONCALL, "take": TAKE, "calendar": CALENDAR,
     "help": HELP, "?": HELP,
 }
 _TAKES_NUMBER = {ACKNOWLEDGE, RESOLVE, STATUS}
@@ -43,6 +44,7 @@ HELP_TEXT = """Commands:
   oncall       who is on call now and until when (oncall payments: one team or schedule)
   take         go on call now until the current shift ends (take 2h: for two hours;
                take payments-primary: that schedule, when your teams have several)
+  calendar     a private calendar feed of your shifts (Slack; a new one stops the old)
   help         this text"""
 
 

@@ -61,15 +61,24 @@ def _active(schedule, user):
 def issue_calendar_link(name: str, now: datetime) -> str:
     """A new feed token for the schedule or person ``name`` (the old one stops working)."""
     with write_transaction():
-        schedule, user = _subject(name)
-        ids = [row.id for row in _active(schedule, user)]
-        if ids:
-            CalendarToken.update(revoked_at=now).where(CalendarToken.id.in_(ids)).execute()
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        CalendarToken.create(
-            token_hash=hash_token(token), schedule=schedule.id if schedule else None, user=user.id if user else None,
-            created_at=now,
-        )
+        return _issue(*_subject(name), now)
+
+
+def issue_person_link(user_id: int, now: datetime) -> str:
+    """A new feed token for the person's own shifts (the old one stops working)."""
+    with write_transaction():
+        return _issue(None, User.get_by_id(user_id), now)
+
+
+def _issue(schedule: OnCallSchedule | None, user: User | None, now: datetime) -> str:
+    ids = [row.id for row in _active(schedule, user)]
+    if ids:
+        CalendarToken.update(revoked_at=now).where(CalendarToken.id.in_(ids)).execute()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    CalendarToken.create(
+        token_hash=hash_token(token), schedule=schedule.id if schedule else None, user=user.id if user else None,
+        created_at=now,
+    )
     return token
 
 

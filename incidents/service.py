@@ -173,6 +173,10 @@ class IncidentService:
         working). Raises calendar_links.UnknownSubject."""
         return await database.run(calendar_links.issue_calendar_link, name, self.clock())
 
+    async def personal_calendar_link(self, user_id: int) -> str:
+        """A new private feed token for the person's own shifts (the old one stops working)."""
+        return await database.run(calendar_links.issue_person_link, user_id, self.clock())
+
     async def revoke_calendar_links(self, name: str) -> int:
         return await database.run(calendar_links.revoke_calendar_links, name, self.clock())
 

@@ -41,7 +41,10 @@ def slack_context(settings, http_key: web.AppKey):
             yield
             return
         service = app[SERVICE_KEY]
-        surface = SlackSurface(service, SlackIdentity(clock=service.clock), config.link_url, subscribe_links(settings))
+        surface = SlackSurface(
+            service, SlackIdentity(clock=service.clock), config.link_url, subscribe_links(settings),
+            public_url=config.public_url,
+        )
         app[SLACK_APP_KEY] = build_slack_app(config, app[http_key], surface)
         yield
         await surface.in_flight.settle(SHUTDOWN_GRACE)

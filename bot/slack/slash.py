@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot import commands
 from bot.actions import run_command
+from bot.calendar_feed import feed_url
 from bot.slack.surface import SlackSurface, code_block, reply
 from channels.slack_blocks import escape
 from incidents.service import Actor
@@ -35,6 +36,12 @@ async def answer(surface: SlackSurface, command: dict, client) -> str:
         return surface.not_linked()
     if parsed.verb == commands.PUSH:
         return await push_link(surface, user)
+    if parsed.verb == commands.CALENDAR:
+        url = feed_url(surface.public_url, await surface.service.personal_calendar_link(user.id))
+        return (
+            f"<{url}|Your on-call calendar>: subscribe to it by URL in Google Calendar or Outlook. Keep it to"
+            " yourself; asking again gives a new link and stops this one."
+        )
     text = await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id))
     return code_block(text) if parsed.verb in _TABLES else escape(text)
 

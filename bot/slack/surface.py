@@ -41,6 +41,7 @@ class SlackSurface:
     link_url: str
     push: SubscribeLinks | None = None
     in_flight: InFlight = field(default_factory=InFlight)
+    public_url: str = ""
 
     def not_linked(self) -> str:
         return (

@@ -227,3 +227,24 @@ async def test_malformed_requests_get_a_clear_400(client):
     for body in (b"payload=%7Bnot-json", b"\xff\xfe"):
         response = await client.post("/slack/events", data=body, headers=signed_headers(body.decode("latin-1")))
         assert response.status == 400 and (await response.json()) == {"error": "malformed Slack request"}
+
+
+async def test_slash_oncall_take_and_calendar(client, fake):
+    from storage.models import OnCallSchedule
+
+    payments = await Team.aget(Team.name == "payments")
+    rotation = {"users": ["bob"], "start": "2026-01-05T09:00", "shift": "1w", "days": [], "hours": None}
+    await OnCallSchedule.acreate(
+        name="payments-primary", team=payments, time_zone="Europe/Berlin", definition={"rotations": [rotation], "overrides": []},
+    )
+    for name, text in (("who", "oncall"), ("take", "take 1h"), ("after", "oncall payments"), ("calendar", "calendar")):
+        await post_signed(client, slash_command(text, fake.response_url(name), trigger_id=name))
+        await _settle(client)
+    answers = {answer["name"]: answer["text"] for answer in fake.responses}
+    assert answers["who"].startswith("```payments-primary: Bob (bob), ")
+    assert answers["take"].startswith("You are on call for payments-primary instead of bob (they are told) until ")
+    assert answers["after"].startswith("```payments-primary: Alice (alice) by override, ")
+    url = answers["calendar"].split("<", 1)[1].split("|", 1)[0]
+    assert url.startswith("http://ackbot.test/calendar/ackcal_")
+    feed = await client.get(url.removeprefix("http://ackbot.test"))
+    assert feed.status == 200 and "SUMMARY:On call: payments-primary (Alice\\, override)" in await feed.text()
