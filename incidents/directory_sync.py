@@ -381,6 +381,8 @@ def _sync_schedules(directory: Directory, changes: Changes) -> None:
             OnCallSchedule.create(name=entry.name, created_at=now, updated_at=now, **wanted)
             changes.schedules_created += 1
         elif {"team": row.team_id, "time_zone": row.time_zone, "definition": row.definition} != wanted:
+            if row.definition.get("ical_url") != entry.ical_url:  # another feed: its copy starts afresh
+                wanted.update(feed_shifts=None, feed_loaded_at=None, feed_checked_at=None, feed_error=None)
             OnCallSchedule.update(updated_at=now, **wanted).where(OnCallSchedule.id == row.id).execute()
             changes.schedules_updated += 1
     _sync_level_schedules(directory.teams, team_ids, changes)

@@ -43,7 +43,8 @@ def load_schedule(row: OnCallSchedule) -> Schedule:
     extra = tuple(
         Override(override.user.handle, override.starts_at, override.ends_at, override.created_by) for override in stored
     )
-    return schedule_from_json(row.name, row.time_zone, row.definition, extra, row.feed_shifts)
+    feed = row.feed_shifts if row.definition.get("ical_url") else None
+    return schedule_from_json(row.name, row.time_zone, row.definition, extra, feed)
 
 
 def schedule_named(name: str) -> OnCallSchedule:

@@ -160,3 +160,12 @@ async def test_a_feed_that_never_loaded_says_so(ackbot, tmp_path):
     assert await ackbot.app[FEEDS_KEY].refresh_due() == 0
     (line,) = await ackbot.app[SERVICE_KEY].on_call(schedule="imported")
     assert (line.current, line.feed_problem) == (None, "calendar feed not loaded yet: could not fetch the feed (ClientConnectorError)")
+
+
+async def test_a_new_feed_url_starts_afresh(ackbot, exports, tmp_path):
+    await configure(tmp_path, "imported", str(exports.make_url("/pagerduty.ics")))
+    service = ackbot.app[SERVICE_KEY]
+    assert await ackbot.app[FEEDS_KEY].refresh_due() == 1
+    await configure(tmp_path, "imported", "http://127.0.0.1:9/other.ics")
+    (line,) = await service.on_call(schedule="imported")
+    assert (line.current, line.feed_problem) == (None, "calendar feed not loaded yet")
