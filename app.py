@@ -5,6 +5,7 @@ Nothing imports this module. Everything below it receives what it needs as argum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -18,7 +19,21 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot import api, cli, grafana, heartbeats, links, oncall, operations, opsgenie, pagerduty, phone
+from bot import (
+    api,
+    calendar_feed,
+    cli,
+    grafana,
+    heartbeats,
+    ical_feeds,
+    links,
+    oncall,
+    operations,
+    opsgenie,
+    pagerduty,
+    phone,
+    schedules_api,
+)
 from bot import push as push_page
 from bot import teams as teams_bot
 from bot import web as web_view
@@ -241,6 +256,14 @@ class Settings:
         "ACKBOT_TIER_TIMEOUT_MINUTES", 5.0, _positive_number,
         "Minutes an unacknowledged page waits before the person's next channel tier (SMS, then voice).",
     )
+    ical_refresh_minutes: float = setting(
+        "ACKBOT_ICAL_REFRESH_MINUTES", 5.0, _positive_number,
+        "Minutes between loads of each schedule's calendar feed (ical_url).",
+    )
+    handoff_notice_minutes: float = setting(
+        "ACKBOT_HANDOFF_NOTICE_MINUTES", 15.0, _positive_number,
+        "Minutes before a shift starts that the incoming person is told (the team's channels at the hand-off).",
+    )
 
     smtp_host: str = setting("ACKBOT_SMTP_HOST", "", _text, "SMTP server for email; unset switches email off.")
     smtp_port: int = setting("ACKBOT_SMTP_PORT", 0, _port, "SMTP port. Default: 465 with ACKBOT_SMTP_TLS, else 587.")
@@ -359,6 +382,7 @@ class Settings:
             max_attempts=max(1, self.max_attempts),
             lease=timedelta(seconds=self.lease_seconds),
             action_link_ttl=timedelta(seconds=self.magic_link_ttl),
+            handoff_lead=timedelta(minutes=self.handoff_notice_minutes),
         )
 
     def web_sessions(self, clock=utcnow) -> WebSessions:
@@ -441,6 +465,7 @@ SETTINGS_KEY = web.AppKey("settings", Settings)
 HTTP_KEY = web.AppKey("http", ClientSession)
 DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 CHANNELS_KEY = web.AppKey("channels", dict)
+FEEDS_KEY = web.AppKey("feeds", ical_feeds.FeedRefresher)
 
 
 def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Application:
@@ -466,6 +491,8 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     grafana.add_routes(app)
     oncall.add_routes(app)
     heartbeats.add_routes(app)
+    schedules_api.add_routes(app)
+    calendar_feed.add_routes(app)
     links.add_routes(app)
     push_page.add_routes(app, push_public_key(settings))
     phone.add_routes(app, settings)
@@ -524,7 +551,14 @@ def engine_context(channels, clock):
         service, dispatcher = build_engine(settings, active, clock)
         app[api.SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
         task = asyncio.create_task(dispatcher.run()) if settings.dispatcher else None
+        refresher = ical_feeds.FeedRefresher(service, app[HTTP_KEY], timedelta(minutes=settings.ical_refresh_minutes))
+        app[FEEDS_KEY] = refresher
+        feeds = asyncio.create_task(refresher.run()) if settings.dispatcher else None
         yield
+        if feeds is not None:
+            feeds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeds
         if task is not None:
             await dispatcher.stop(task)
 
@@ -610,6 +644,12 @@ async def run_storage_command(settings: Settings, args) -> int:
         ("route", None): lambda: cli.route_command(service, args.file, args.key, args.format),
         ("status", None): lambda: cli.status_command(service, args.number, args.json),
         ("list", None): lambda: cli.list_command(service, args.all, args.team, args.json),
+        ("oncall", None): lambda: cli.oncall_command(service, args.target, args.at, args.next, args.json),
+        ("override", "add"): lambda: cli.override_add_command(
+            service, args.schedule, args.user, args.start, args.end, args.length),
+        ("override", "list"): lambda: cli.override_list_command(service, args.schedule),
+        ("override", "remove"): lambda: cli.override_remove_command(service, args.id),
+        ("calendar-link", None): lambda: cli.calendar_link_command(service, args.name, settings.public_url, args.revoke),
         ("push-link", None): lambda: cli.push_link_command(
             args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
         ("worker", None): lambda: run_worker(settings),

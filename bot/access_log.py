@@ -9,9 +9,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
-# Paths with a credential as a segment: one-time tokens, heartbeat keys, and the integration
-# key of Grafana OnCall's URLs (/integrations/v1/{type}/{key}/…).
-_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act|/heartbeats|/integrations/v1/[^/]+)/[^/]+")
+# Paths with a credential as a segment: one-time tokens, calendar feed tokens, heartbeat keys,
+# and the integration key of Grafana OnCall's URLs (/integrations/v1/{type}/{key}/…).
+_TOKEN_PATH = re.compile(r"^(/a|/push/p|/push/act|/calendar|/heartbeats|/integrations/v1/[^/]+)/[^/]+")
 
 rejections = logging.getLogger("ackbot.rejected")
 

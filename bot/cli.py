@@ -7,15 +7,22 @@ import argparse
 import json
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.api import incidents_json, report_json
-from bot.commands import parse_number
+from bot.calendar_feed import feed_url
+from bot.commands import parse_duration, parse_number, parse_time
+from bot.oncall_views import oncall_json, oncall_text, when
 from bot.render import incident_list, status_grid, timeline_text
 from incidents import api_keys, heartbeats, push_links
+from incidents.calendar_links import UnknownSubject
 from incidents.directory import DirectoryError, apply_people_file
 from incidents.intake import IntakeError
 from incidents.intake.samples import FORMATS, detect_format, parse_sample
-from incidents.service import IncidentNotFound, IncidentService
+from incidents.oncall import UnknownSchedule
+from incidents.oncall_report import UnknownTarget
+from incidents.service import IncidentNotFound, IncidentService, UnknownTeam
+from incidents.shift_overrides import OverrideRefused, OverrideView
 from incidents.web_sessions import UnknownPerson, WebSessions
 from storage.enums import IncidentStatus
 from storage.fields import utcnow
@@ -196,6 +203,90 @@ async def sessions_revoke_command(sessions: WebSessions, handle: str) -> int:
     return 0
 
 
+async def oncall_command(service: IncidentService, target: str | None, at_text: str | None, upcoming: int,
+                         as_json: bool) -> int:
+    at = _cli_time("--at", at_text) if at_text is not None else None
+    try:
+        lines = await service.on_call(target=target, at=at, upcoming=upcoming)
+    except (UnknownSchedule, UnknownTeam, UnknownTarget) as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps({"oncall": oncall_json(lines)}, indent=2) if as_json else oncall_text(lines, "UTC"))
+    return 0
+
+
+async def calendar_link_command(service: IncidentService, name: str, public_url: str, revoke: bool) -> int:
+    try:
+        if revoke:
+            count = await service.revoke_calendar_links(name)
+            print(f"revoked {count} calendar link(s) of {name}")
+            return 0
+        token = await service.calendar_link(name)
+    except UnknownSubject as error:
+        raise CommandError(str(error)) from None
+    print(feed_url(public_url, token))
+    print(f"(private calendar feed of {name}: subscribe to it by URL; any older link of {name} stopped working)", flush=True)
+    return 0
+
+
+def _override_line(view: OverrideView) -> str:
+    zone = ZoneInfo(view.time_zone)
+    replaced = f" instead of {view.replaced}" if view.replaced else ""
+    return (f"{view.id}  {view.schedule}: {view.handle}{replaced}, {when(view.start, zone)} – {when(view.end, zone)}"
+            f" (by {view.created_by})")
+
+
+async def override_add_command(service: IncidentService, schedule: str, handle: str, start_text: str | None,
+                               end_text: str | None, length_text: str | None) -> int:
+    start = _cli_time("--from", start_text) if start_text else service.clock()
+    if (end_text is None) == (length_text is None):
+        raise CommandError("give either --to TIME or --for DURATION (like 2h or 1d)")
+    if length_text is not None:
+        length = parse_duration(length_text)
+        if length is None:
+            raise CommandError(f"--for: expected a duration like 30m, 2h or 1d (at most 14 days), got {length_text!r}")
+        end = start + length
+    else:
+        end = _cli_time("--to", end_text)
+    try:
+        view = await service.add_override(schedule, handle, start, end, "the command line")
+    except (UnknownSchedule, OverrideRefused) as error:
+        raise CommandError(str(error)) from None
+    print(f"added override {_override_line(view)}" + (f"; {view.replaced} is told" if view.replaced else ""))
+    return 0
+
+
+async def override_list_command(service: IncidentService, schedule: str | None) -> int:
+    try:
+        views = await service.list_overrides(schedule)
+    except UnknownSchedule as error:
+        raise CommandError(str(error)) from None
+    print("\n".join(_override_line(view) for view in views) if views else "no overrides now or to come")
+    return 0
+
+
+async def override_remove_command(service: IncidentService, id_text: str) -> int:
+    if not (id_text.isascii() and id_text.isdigit()) or len(id_text) > 12:
+        raise CommandError(f"expected an override number (see ackbot override list), got {id_text!r}")
+    view = await service.remove_override(int(id_text))
+    if view is None:
+        raise CommandError(f"no override {id_text}")
+    print(f"removed override {_override_line(view)}")
+    return 0
+
+
+def _cli_time(option: str, text: str):
+    moment = parse_time(text)
+    if moment is None:
+        raise CommandError(f"{option}: expected a time like 2026-12-07T09:00 (the schedule's zone) or with an offset, got {text!r}")
+    return moment
+
+
+def _upcoming_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 50:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 50, got {text!r}")
+    return int(text)
+
+
 def _command(commands, name: str, summary: str, description: str | None = None):
     return commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
 
@@ -246,6 +337,24 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     listing.add_argument("--team", help="only this team's incidents")
     listing.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents answers)")
+    oncall = _command(commands, "oncall", "show who is on call now (or --at a time), per schedule")
+    oncall.add_argument("target", nargs="?", help="a schedule or team name (default: every schedule)")
+    oncall.add_argument("--at", help="a time like 2026-12-07T09:00 (each schedule's zone) or 2026-12-07T08:00Z")
+    oncall.add_argument("--next", type=_upcoming_count, default=0, metavar="N", help="also show the next N shifts")
+    oncall.add_argument("--json", action="store_true", help="print JSON")
+    override = _command(commands, "override", "manage shift overrides made outside the people file").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    add = _command(override, "add", "put someone on call for a schedule, over its rotations")
+    add.add_argument("schedule", help="the schedule name")
+    add.add_argument("user", help="the person's handle")
+    add.add_argument("--from", dest="start", help="when it starts (default now); a time without a zone is the schedule's")
+    add.add_argument("--to", dest="end", help="when it ends")
+    add.add_argument("--for", dest="length", help="how long it lasts instead, like 2h or 1d")
+    _command(override, "list", "list overrides now or to come").add_argument("schedule", nargs="?")
+    _command(override, "remove", "remove an override").add_argument("id", help="its number in ackbot override list")
+    calendar = _command(commands, "calendar-link", "print a private calendar feed URL for a person or a schedule")
+    calendar.add_argument("name", help="a person's handle or a schedule name")
+    calendar.add_argument("--revoke", action="store_true", help="turn the feed off instead")
     vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")

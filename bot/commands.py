@@ -5,7 +5,9 @@ Pure: text in, a Command out. Never raises; what it cannot read becomes HELP wit
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 ACKNOWLEDGE = "acknowledge"
 RESOLVE = "resolve"
@@ -15,6 +17,9 @@ TEST = "test"
 LINK = "link"
 PUSH = "push"
 WEB = "web"
+ONCALL = "oncall"
+TAKE = "take"
+CALENDAR = "calendar"
 HELP = "help"
 
 _VERBS = {
@@ -23,6 +28,7 @@ _VERBS = {
     "status": STATUS, "s": STATUS, "st": STATUS,
     "list": LIST, "ls": LIST,
     "test": TEST, "link": LINK, "push": PUSH, "web": WEB,
+    "oncall": ONCALL, "on-call": ONCALL, "who": ONCALL, "take": TAKE, "calendar": CALENDAR,
     "help": HELP, "?": HELP,
 }
 _TAKES_NUMBER = {ACKNOWLEDGE, RESOLVE, STATUS}
@@ -37,6 +43,10 @@ HELP_TEXT = """Commands:
   link         connect this account to your Ackbot user
   push         get a link to turn on push notifications on this device
   web          get a one-time link that signs you in to Ackbot's web view
+  oncall       who is on call now and until when (oncall payments: one team or schedule)
+  take         go on call now until the current shift ends (take 2h: for two hours;
+               take payments-primary: that schedule, when your teams have several)
+  calendar     a private calendar feed of your shifts (Slack; a new one stops the old)
   help         this text"""
 
 
@@ -48,6 +58,8 @@ class Command:
     verb: str
     number: int | None = None
     problem: str | None = None
+    name: str | None = None
+    duration: timedelta | None = None
 
 
 def parse_command(text: str) -> Command:
@@ -58,6 +70,8 @@ def parse_command(text: str) -> Command:
     if verb is None:
         return Command(HELP, problem=f"I don't know {_quote(words[0])}.")
     arguments = words[1:]
+    if verb in (ONCALL, TAKE):
+        return _schedule_command(verb, words[0].lower(), arguments)
     if verb not in _TAKES_NUMBER:
         if arguments:
             return Command(HELP, problem=f"{words[0].lower()} takes nothing after it.")
@@ -74,6 +88,39 @@ def parse_command(text: str) -> Command:
     return Command(verb, number)
 
 
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+_DURATION = re.compile(r"([1-9][0-9]{0,3})(m|min|h|d)")
+_DURATION_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+MAX_TAKE = timedelta(days=14)
+
+
+def _schedule_command(verb: str, said: str, arguments: list[str]) -> Command:
+    """``oncall [NAME]``; ``take [NAME] [DURATION]`` in either order."""
+    name, duration = None, None
+    for argument in arguments:
+        length = parse_duration(argument) if verb == TAKE else None
+        if verb == TAKE and length is None and _DURATION.fullmatch(argument.lower()):
+            return Command(HELP, problem=f"{said} lasts at most {MAX_TAKE.days} days.")
+        if length is not None and duration is None:
+            duration = length
+        elif _NAME.fullmatch(argument.lower()) and name is None and length is None:
+            name = argument.lower()
+        elif verb == TAKE:
+            return Command(HELP, problem=f"{said} takes a schedule name and a duration like 2h, each at most once.")
+        else:
+            return Command(HELP, problem=f"{said} takes one team or schedule name.")
+    return Command(verb, name=name, duration=duration)
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``30m``, ``2h``, ``1d`` → a duration of at most MAX_TAKE; None when ``text`` is not one."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match:
+        return None
+    length = timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    return length if length <= MAX_TAKE else None
+
+
 def parse_number(text: str) -> int | None:
     """The incident number in "42" or "#42"; None when ``text`` is not one (at most 12 digits)."""
     digits = text.lstrip("#")
@@ -88,3 +135,13 @@ def _quote(word: str) -> str:
 
 def help_text(command: Command) -> str:
     return f"{command.problem}\n\n{HELP_TEXT}" if command.problem else HELP_TEXT
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time ("2026-12-07T09:00", "2026-12-07 09:00", with or without an offset or
+    "Z"); naive when no offset is given. None when ``text`` is not one, or outside 2000-2100."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment if 2000 <= moment.year <= 2100 else None

@@ -79,6 +79,10 @@ async def healthz(request: web.Request) -> web.Response:
         "database": database_state,
         "channels": request.app[CHANNEL_STATES_KEY],
     }
+    if database_state["ok"]:
+        feeds = await request.app[SERVICE_KEY].feed_states()
+        if feeds:
+            body["schedule_feeds"] = feeds
     return web.json_response(body, status=200 if database_state["ok"] else 503)
 
 

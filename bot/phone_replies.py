@@ -15,7 +15,8 @@ SMS_REPLY_LIMIT = 480  # three GSM-7 segments
 NEUTRAL_REPLY = "Sorry, replies from this number are not accepted."
 SMS_HELP = (
     "Ackbot by SMS: ACK 42 acknowledges #42, RES 42 resolves it (a bare ACK or RES: your latest SMS page). "
-    "STATUS 42: who was paged. LIST: open incidents. TEST: a test page."
+    "STATUS 42: who was paged. LIST: open incidents. TEST: a test page. ONCALL: who is on call. "
+    "TAKE or TAKE 2H: go on call now."
 )
 _SMS_SAFE = str.maketrans({"\u00b7": "-", "\u2026": "...", "\u2014": "-", "\u2013": "-"})
 

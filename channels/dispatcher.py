@@ -66,10 +66,11 @@ class Dispatcher:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Open incidents for silent heartbeats, take due escalation steps, then claim and send
-        one batch; returns rows handled."""
+        """Open incidents for silent heartbeats, take due escalation steps, queue due hand-off
+        notices, then claim and send one batch; returns rows handled."""
         await self.service.check_heartbeats()
         await self.service.escalate_due()
+        await self.service.announce_handoffs()
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
         if not deliveries:
             return 0

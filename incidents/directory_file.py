@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from incidents.schedules.model import WEEKDAYS, WHOLE_DAY, ShiftLength, Window, parse_shift_length, parse_window
+from incidents.schedules.times import to_instant
 from incidents.tiers import ChannelEscalationConfig
 from storage.enums import Channel, Priority, Tier
 
@@ -30,11 +33,15 @@ MAX_TEXT = 255
 MAX_DELAY_MINUTES = 7 * 24 * 60
 
 LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-TOP_KEYS = ("teams", "users", "routing")
+TOP_KEYS = ("teams", "users", "schedules", "routing")
 ROUTING_KEYS = ("default_team", "rules")
 RULE_KEYS = ("match", "team", "priority", "service")
 TEAM_KEYS = ("name", "display_name", "slack_channel", "slack_workspace", "teams_channel", "escalation_levels")
-LEVEL_KEYS = ("delay_minutes", "users")
+LEVEL_KEYS = ("delay_minutes", "users", "schedules")
+SCHEDULE_KEYS = ("name", "time_zone", "team", "ical_url", "rotations", "overrides")
+FEED_URL = re.compile(r"(https?|webcal)://[^\s]+")
+ROTATION_KEYS = ("users", "start", "shift", "days", "hours")
+OVERRIDE_KEYS = ("user", "start", "end")
 USER_KEYS = ("handle", "name", "email", "phone", "time_zone", "teams", "channels", "admin")
 TIER_KEYS = tuple(tier.value for tier in Tier)
 
@@ -51,6 +58,7 @@ class LevelEntry:
     level: int
     delay_minutes: int
     users: tuple[str, ...]
+    schedules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,41 @@ class RoutingEntry:
 
 
 @dataclass(frozen=True)
+class RotationEntry:
+    """A layer of a schedule; ``start`` is naive, in the schedule's zone."""
+
+    position: int
+    users: tuple[str, ...]
+    start: datetime
+    shift: ShiftLength
+    days: frozenset[int]
+    hours: Window
+
+
+@dataclass(frozen=True)
+class OverrideEntry:
+    position: int
+    user: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    position: int
+    name: str
+    time_zone: str
+    team: str | None
+    rotations: tuple[RotationEntry, ...]
+    overrides: tuple[OverrideEntry, ...]
+    ical_url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"schedules[{self.position}] ({self.name})"
+
+
+@dataclass(frozen=True)
 class Directory:
     """A whole people file; ``source`` is the path as given, for messages. ``routing`` is None
     when the file has no ``[routing]`` table (the stored routing is then left alone)."""
@@ -122,6 +165,7 @@ class Directory:
     source: str
     teams: tuple[TeamEntry, ...]
     users: tuple[UserEntry, ...]
+    schedules: tuple[ScheduleEntry, ...] = ()
     routing: RoutingEntry | None = None
 
     def error(self, entry: str, field: str, message: str) -> DirectoryError:
@@ -136,6 +180,7 @@ def parse_people_file(path: Path) -> Directory:
         source,
         teams=tuple(_team(top, position, data) for position, data in top.tables("teams", "teams")),
         users=tuple(_user(top, position, data) for position, data in top.tables("users", "users")),
+        schedules=_schedules(top),
         routing=_routing(top),
     )
     _check_unique(directory)
@@ -283,9 +328,10 @@ def _team(top: _Table, position: int, data: dict) -> TeamEntry:
 def _level(team: _Table, number: int, data: dict) -> LevelEntry:
     level = _Table(team.source, f"{team.entry}: escalation_levels[{number}]", data, LEVEL_KEYS)
     users = level.slugs("users", "user handle")
-    if not users:
-        raise level.error("users", "expected at least one user handle")
-    return LevelEntry(number, level.integer("delay_minutes", 0, MAX_DELAY_MINUTES, "minutes"), users)
+    schedules = level.slugs("schedules", "schedule name")
+    if not users and not schedules:
+        raise level.error("users", "expected at least one user handle (or a schedule in schedules)")
+    return LevelEntry(number, level.integer("delay_minutes", 0, MAX_DELAY_MINUTES, "minutes"), users, schedules)
 
 
 def _user(top: _Table, position: int, data: dict) -> UserEntry:
@@ -303,13 +349,13 @@ def _user(top: _Table, position: int, data: dict) -> UserEntry:
     )
 
 
-def _time_zone(user: _Table) -> str:
-    name = user.text("time_zone", required=False) or "UTC"
+def _time_zone(table: _Table, required: bool = False) -> str:
+    name = table.text("time_zone", required=required) or "UTC"
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         expected = "an IANA time zone name like Europe/Berlin"
-        raise user.error("time_zone", f"unknown time zone {_show(name)}; expected {expected}") from None
+        raise table.error("time_zone", f"unknown time zone {_show(name)}; expected {expected}") from None
     return name
 
 
@@ -397,6 +443,7 @@ def _rule_priority(rule: _Table) -> Priority | None:
 
 
 def _check_unique(directory: Directory) -> None:
+    _first_of(directory, [(schedule.label, "name", schedule.name) for schedule in directory.schedules])
     _first_of(directory, [(team.label, "name", team.name) for team in directory.teams])
     _first_of(directory, [(user.label, "handle", user.handle) for user in directory.users])
     emails = [(user.label, "email", user.email.lower()) for user in directory.users if user.email]
@@ -410,6 +457,103 @@ def _first_of(directory: Directory, keyed: list[tuple[str, str, str]]) -> None:
         if value in first:
             raise directory.error(entry, field, f"{_show(value)} is also in {first[value]}")
         first[value] = entry
+
+
+# --- schedules ([[schedules]], [[schedules.rotations]], [[schedules.overrides]]) ----------------
+
+_LOCAL_TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+_LOCAL_TIME = 'a local date and time like "2026-12-07T09:00" (the zone is the schedule\'s time_zone)'
+
+
+def _schedules(top: _Table) -> tuple[ScheduleEntry, ...]:
+    return tuple(_schedule(top, position, data) for position, data in top.tables("schedules", "schedules"))
+
+
+def _schedule(top: _Table, position: int, data: dict) -> ScheduleEntry:
+    table = _Table(top.source, _entry("schedules", position, data, "name"), data, SCHEDULE_KEYS)
+    name = table.matching("name", SLUG, f"a schedule name ({_SLUG_RULE})")
+    time_zone = _time_zone(table, required=True)
+    rotations = tuple(
+        _rotation(table, number, rotation) for number, rotation in table.tables("rotations", "schedules.rotations")
+    )
+    ical_url = table.matching("ical_url", FEED_URL, "an http(s) or webcal URL of an iCalendar feed", required=False)
+    if not rotations and not ical_url:
+        raise table.error("rotations", "expected at least one rotation, written [[schedules.rotations]], or an ical_url")
+    overrides = tuple(
+        _override(table, number, override, ZoneInfo(time_zone))
+        for number, override in table.tables("overrides", "schedules.overrides")
+    )
+    team = table.matching("team", SLUG, f"a team name ({_SLUG_RULE})", required=False)
+    return ScheduleEntry(position, name, time_zone, team, rotations, overrides, ical_url)
+
+
+def _rotation(schedule: _Table, number: int, data: dict) -> RotationEntry:
+    table = _Table(schedule.source, f"{schedule.entry}: rotations[{number}]", data, ROTATION_KEYS)
+    users = table.texts("users")
+    for handle in users:
+        if not SLUG.fullmatch(handle):
+            raise table.error("users", f"{_show(handle)} is not a user handle ({_SLUG_RULE})")
+    if not users:
+        raise table.error("users", "expected at least one user handle")
+    shift_text = table.text("shift")
+    shift = parse_shift_length(shift_text)
+    if shift is None:
+        raise table.error("shift", f"expected a length like 12h, 1d or 1w (at most a year), got {_show(shift_text)}")
+    return RotationEntry(number, users, _local_time(table, "start"), shift, _weekdays(table), _window(table))
+
+
+def _weekdays(table: _Table) -> frozenset[int]:
+    names = table.texts("days")
+    days = set()
+    for name in names:
+        if name.lower() not in WEEKDAYS:
+            raise table.error("days", f"unknown day {_show(name)}; expected {_one_of(WEEKDAYS)}")
+        days.add(WEEKDAYS.index(name.lower()))
+    if names and len(days) != len(names):
+        raise table.error("days", "a day is listed twice")
+    return frozenset(days)
+
+
+def _window(table: _Table) -> Window:
+    text = table.text("hours", required=False)
+    if text is None:
+        return WHOLE_DAY
+    window = parse_window(text)
+    if window is None:
+        raise table.error("hours", f'expected a daily window like "09:00-17:00" or "22:00-06:00", got {_show(text)}')
+    return window
+
+
+def _override(schedule: _Table, number: int, data: dict, zone: ZoneInfo) -> OverrideEntry:
+    table = _Table(schedule.source, f"{schedule.entry}: overrides[{number}]", data, OVERRIDE_KEYS)
+    user = table.matching("user", SLUG, f"a user handle ({_SLUG_RULE})")
+    start, end = _local_time(table, "start"), _local_time(table, "end")
+    if to_instant(end, zone) <= to_instant(start, zone):
+        raise table.error("end", f"must be after start ({start:%Y-%m-%dT%H:%M})")
+    return OverrideEntry(number, user, start, end)
+
+
+def _local_time(table: _Table, key: str) -> datetime:
+    value = table.data.get(key)
+    if value is None:
+        raise table.error(key, "missing; it is required")
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            raise table.error(key, f"expected {_LOCAL_TIME}, without an offset")
+        return _in_range(table, key, value)
+    if isinstance(value, str):
+        for pattern in _LOCAL_TIME_FORMATS:
+            try:
+                return _in_range(table, key, datetime.strptime(value.strip(), pattern))
+            except ValueError:
+                continue
+    raise table.error(key, f"expected {_LOCAL_TIME}, got {_show(value)}")
+
+
+def _in_range(table: _Table, key: str, value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise table.error(key, f"expected a year from 2000 to 2100, got {value.year}")
+    return value
 
 
 def _one_of(words: tuple[str, ...]) -> str:

@@ -9,11 +9,21 @@ from dataclasses import astuple, dataclass
 
 from peewee import IntegrityError, fn
 
-from incidents.directory_file import Directory, DirectoryError, TeamEntry, UserEntry
+from incidents.directory_file import Directory, DirectoryError, ScheduleEntry, TeamEntry, UserEntry
 from incidents.routing_store import routing_references, sync_routing
+from incidents.schedules.definition import override_json, rotation_json
 from storage.database import write_transaction
 from storage.fields import utcnow
-from storage.models import ChannelPreference, EscalationLevel, EscalationTarget, Team, TeamMember, User
+from storage.models import (
+    ChannelPreference,
+    EscalationLevel,
+    EscalationTarget,
+    LevelSchedule,
+    OnCallSchedule,
+    Team,
+    TeamMember,
+    User,
+)
 
 
 @dataclass
@@ -29,6 +39,9 @@ class Changes:
     users_with_new_tiers: int = 0
     teams_with_new_levels: int = 0
     routing_changed: int = 0
+    schedules_created: int = 0
+    schedules_updated: int = 0
+    teams_with_new_level_schedules: int = 0
 
     def summary(self, directory: Directory) -> str:
         if not any(astuple(self)):
@@ -47,6 +60,10 @@ class Changes:
             others.append(f"escalation levels changed for {_count(self.teams_with_new_levels, 'team')}")
         if self.routing_changed:
             others.append("routing changed")
+        if self.schedules_created or self.schedules_updated:
+            others.append(f"schedules {self.schedules_created} created, {self.schedules_updated} updated")
+        if self.teams_with_new_level_schedules:
+            others.append(f"level schedules changed for {_count(self.teams_with_new_level_schedules, 'team')}")
         return (
             f"applied {directory.source}: teams {self.teams_created} created, {self.teams_updated} updated;"
             f" users {self.users_created} created, {self.users_updated} updated;"
@@ -65,6 +82,7 @@ def sync_directory(directory: Directory) -> Changes:
     try:
         with write_transaction():
             _check_references(directory)
+            _check_schedule_references(directory)
             _check_emails(directory)
             _upsert_teams(directory.teams, changes)
             _upsert_users(directory.users, changes)
@@ -72,6 +90,7 @@ def sync_directory(directory: Directory) -> Changes:
             _sync_memberships(directory.users, team_ids, user_ids, changes)
             _sync_tiers(directory.users, user_ids, changes)
             _sync_levels(directory.teams, team_ids, user_ids, changes)
+            _sync_schedules(directory, changes)
             if directory.routing is not None:
                 changes.routing_changed = int(sync_routing(directory.routing, team_ids))
     except IntegrityError as error:
@@ -308,3 +327,94 @@ def _write_targets(level: StoredLevel, wanted: set[int]) -> None:
     if added:
         rows = [{"escalation_level": level.id, "user": user_id} for user_id in sorted(added)]
         EscalationTarget.insert_many(rows).execute()
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def _check_schedule_references(directory: Directory) -> None:
+    """Every person, team and schedule a schedule or level names is in the file or stored."""
+    _check_known(
+        directory, User.handle, "user", {user.handle for user in directory.users},
+        [
+            (f"{schedule.label}: rotations[{rotation.position}]", "users", rotation.users)
+            for schedule in directory.schedules for rotation in schedule.rotations
+        ] + [
+            (f"{schedule.label}: overrides[{override.position}]", "user", (override.user,))
+            for schedule in directory.schedules for override in schedule.overrides
+        ],
+    )
+    _check_known(
+        directory, Team.name, "team", {team.name for team in directory.teams},
+        [(schedule.label, "team", (schedule.team,)) for schedule in directory.schedules if schedule.team],
+    )
+    _check_known(
+        directory, OnCallSchedule.name, "schedule", {schedule.name for schedule in directory.schedules},
+        [
+            (team.level_label(level), "schedules", level.schedules)
+            for team in directory.teams
+            for level in team.escalation_levels
+        ],
+    )
+
+
+def _schedule_definition(entry: ScheduleEntry) -> dict:
+    feed = {"ical_url": entry.ical_url} if entry.ical_url else {}
+    return feed | {
+        "rotations": [
+            rotation_json(rotation.users, rotation.start, rotation.shift, rotation.days, rotation.hours)
+            for rotation in entry.rotations
+        ],
+        "overrides": [override_json(override.user, override.start, override.end) for override in entry.overrides],
+    }
+
+
+def _sync_schedules(directory: Directory, changes: Changes) -> None:
+    """Upsert the file's schedules (by name), then make its teams' levels page exactly the
+    schedules the file names. Schedules not in the file, and overrides made from chat or the
+    CLI, are left alone."""
+    team_names = sorted({entry.team for entry in directory.schedules if entry.team} | {team.name for team in directory.teams})
+    team_ids = dict(Team.select(Team.name, Team.id).where(Team.name.in_(team_names)).tuples())
+    names = [entry.name for entry in directory.schedules]
+    stored = {row.name: row for row in OnCallSchedule.select().where(OnCallSchedule.name.in_(names))}
+    now = utcnow()
+    for entry in directory.schedules:
+        wanted = {
+            "team": team_ids.get(entry.team) if entry.team else None, "time_zone": entry.time_zone,
+            "definition": _schedule_definition(entry),
+        }
+        row = stored.get(entry.name)
+        if row is None:
+            OnCallSchedule.create(name=entry.name, created_at=now, updated_at=now, **wanted)
+            changes.schedules_created += 1
+        elif {"team": row.team_id, "time_zone": row.time_zone, "definition": row.definition} != wanted:
+            if row.definition.get("ical_url") != entry.ical_url:  # another feed: its copy starts afresh
+                wanted.update(feed_shifts=None, feed_loaded_at=None, feed_checked_at=None, feed_error=None)
+            OnCallSchedule.update(updated_at=now, **wanted).where(OnCallSchedule.id == row.id).execute()
+            changes.schedules_updated += 1
+    _sync_level_schedules(directory.teams, team_ids, changes)
+
+
+def _sync_level_schedules(entries: tuple[TeamEntry, ...], team_ids: dict[str, int], changes: Changes) -> None:
+    named = sorted({name for entry in entries for level in entry.escalation_levels for name in level.schedules})
+    schedule_ids = dict(OnCallSchedule.select(OnCallSchedule.name, OnCallSchedule.id).where(OnCallSchedule.name.in_(named)).tuples())
+    for entry in entries:
+        levels = dict(
+            EscalationLevel.select(EscalationLevel.level, EscalationLevel.id)
+            .where(EscalationLevel.team == team_ids[entry.name]).tuples()
+        )
+        stored = set(
+            LevelSchedule.select(LevelSchedule.escalation_level, LevelSchedule.schedule)
+            .where(LevelSchedule.escalation_level.in_(list(levels.values()))).tuples()
+        )
+        wanted = {(levels[level.level], schedule_ids[name]) for level in entry.escalation_levels for name in level.schedules}
+        if stored == wanted:
+            continue
+        for level_id, schedule_id in stored - wanted:
+            LevelSchedule.delete().where(
+                (LevelSchedule.escalation_level == level_id) & (LevelSchedule.schedule == schedule_id)
+            ).execute()
+        added = [{"escalation_level": level_id, "schedule": schedule_id} for level_id, schedule_id in sorted(wanted - stored)]
+        if added:
+            LevelSchedule.insert_many(added).execute()
+        changes.teams_with_new_level_schedules += 1

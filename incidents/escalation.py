@@ -12,6 +12,8 @@ Rules (DESIGN.md "Escalation"):
   the tier before it FAILED, or when the incident is still unacknowledged ``tier_timeout`` after
   that tier went out.
 - A person no channel can reach is reported unreachable, never skipped silently.
+- A level with nobody to page (its schedules have nobody on call and it names no one else) is
+  passed over at once; the plan lists it so the timeline can say so.
 """
 from __future__ import annotations
 
@@ -88,6 +90,7 @@ class EscalationPlan:
     level: int
     escalated_at: datetime | None
     next_check_at: datetime | None
+    passed_over: tuple[int, ...] = ()
 
 
 def plan_escalation(snapshot: IncidentSnapshot, now: datetime, tier_timeout: timedelta) -> EscalationPlan:
@@ -97,11 +100,25 @@ def plan_escalation(snapshot: IncidentSnapshot, now: datetime, tier_timeout: tim
     level, escalated_at = _current_level(snapshot, now)
     steps: list[QueueTier | Unreachable] = []
     level_changed = (level, escalated_at) != (snapshot.level, snapshot.escalated_at)
+    passed_over: tuple[int, ...] = ()
     if level_changed:
+        level, passed_over = _past_empty_levels(snapshot, level)
         steps.extend(_page_level(snapshot, level))
     steps.extend(_advance_tiers(snapshot, level, now, tier_timeout))
     next_check_at = _next_check(snapshot, level, escalated_at, steps, now, tier_timeout)
-    return EscalationPlan(tuple(steps), level, escalated_at, next_check_at)
+    return EscalationPlan(tuple(steps), level, escalated_at, next_check_at, passed_over)
+
+
+def _past_empty_levels(snapshot: IncidentSnapshot, level: int) -> tuple[int, tuple[int, ...]]:
+    """The first level from ``level`` on with someone to page (the last level when none has),
+    and the levels passed over on the way."""
+    passed = []
+    state = _level_state(snapshot, level)
+    following = _next_level(snapshot, level)
+    while state is not None and not state.user_ids and following is not None:
+        passed.append(state.level)
+        state, following = following, _next_level(snapshot, following.level)
+    return (state.level if state else level), tuple(passed)
 
 
 def _level_state(snapshot: IncidentSnapshot, level: int) -> LevelState | None:

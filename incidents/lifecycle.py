@@ -25,6 +25,7 @@ from incidents.intake.severity import most_severe
 from incidents.people import levels_of_team, reachable_channels
 from incidents.routing import Route, Teams, route
 from incidents.routing_store import key_binding, load_routing
+from incidents.schedule_paging import record_turns, with_schedules
 from incidents.team_posts import queue_alert_post, queue_status_posts
 from storage.database import lock_rows, write_transaction
 from storage.enums import (
@@ -85,6 +86,7 @@ class EngineConfig:
     max_attempts: int = 5
     lease: timedelta = timedelta(seconds=60)
     action_link_ttl: timedelta = timedelta(hours=24)
+    handoff_lead: timedelta = timedelta(minutes=15)
 
 
 def available_actions(status: str) -> tuple[Action, ...]:
@@ -218,10 +220,14 @@ def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: T
 
 def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
     """Plan and apply the incident's next escalation steps; returns how many pages were queued."""
-    plan = plan_escalation(build_snapshot(incident, config.enabled_channels), now, config.tier_timeout)
+    snapshot, turns = build_snapshot(incident, config.enabled_channels, now)
+    plan = plan_escalation(snapshot, now, config.tier_timeout)
     user_ids = [step.user_id for step in plan.steps]
     names = dict(User.select(User.id, User.name).where(User.id.in_(user_ids)).tuples()) if user_ids else {}
-    pages, events = [], []
+    paged_levels = [*plan.passed_over, plan.level] if plan.escalated_at != incident.escalated_at else []
+    pages, events = [], record_turns(incident.id, turns, paged_levels, now)
+    for level in plan.passed_over:
+        events.append(_event(incident.id, EventKind.ESCALATED, f"Level {level} passed over: nobody to page", now, None))
     for step in plan.steps:
         name = names.get(step.user_id, step.user_id)
         if isinstance(step, QueueTier):
@@ -259,8 +265,10 @@ def _event(incident_id: int, kind: EventKind, message: str, now: datetime, user_
     return {"incident": incident_id, "kind": kind, "message": message, "user": user_id, "created_at": now}
 
 
-def build_snapshot(incident: Incident, enabled: frozenset[Channel]) -> IncidentSnapshot:
-    levels = levels_of_team(incident.team_id)
+def build_snapshot(incident: Incident, enabled: frozenset[Channel], now: datetime):
+    """The incident's state for the policy, and its levels' schedule turns (see
+    ``schedule_paging``): (IncidentSnapshot, [ScheduleTurn])."""
+    levels, turns = with_schedules(incident.id, incident.team_id, levels_of_team(incident.team_id), now)
     user_ids = list(dict.fromkeys(user_id for level in levels for user_id in level.user_ids))
     reach = reachable_channels(user_ids, enabled)
     paged = _paged_tiers(incident.id)
@@ -268,10 +276,11 @@ def build_snapshot(incident: Incident, enabled: frozenset[Channel]) -> IncidentS
     people = tuple(
         PersonState(user_id, tiers[user_id], reach[user_id], paged.get(user_id, ())) for user_id in user_ids
     )
-    return IncidentSnapshot(
+    snapshot = IncidentSnapshot(
         status=IncidentStatus(incident.status), level=incident.escalation_level,
         escalated_at=incident.escalated_at, levels=levels, people=people,
     )
+    return snapshot, turns
 
 
 def _paged_tiers(incident_id: int) -> dict[int, tuple[TierState, ...]]:

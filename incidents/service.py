@@ -7,9 +7,23 @@ the time from the injected clock, so tests run on a fixed one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from incidents import action_tokens, escalation, heartbeats, lifecycle, outbox, report, routing, routing_store
+from incidents import (
+    action_tokens,
+    calendar_links,
+    escalation,
+    handoffs,
+    heartbeats,
+    ical_feeds,
+    lifecycle,
+    oncall_report,
+    outbox,
+    report,
+    routing,
+    routing_store,
+    shift_overrides,
+)
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
@@ -17,6 +31,9 @@ from storage.database import database
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
 from storage.models import ApiKey, Incident, User
+
+# How often each process looks for hand-offs to announce (the notices themselves are once each).
+HANDOFF_CHECK_INTERVAL = timedelta(seconds=30)
 
 __all__ = [
     "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
@@ -52,6 +69,7 @@ class IncidentService:
         self.config = config
         self.clock = clock
         self.on_queued = on_queued or (lambda: None)
+        self._next_handoff_check: datetime | None = None
 
     def notify_queued(self) -> None:
         self.on_queued()
@@ -154,6 +172,92 @@ class IncidentService:
 
     async def list_incidents(self, statuses, team: str | None = None, limit: int = 50) -> list[Incident]:
         return await database.run(report.find_incidents, statuses, team, limit)
+
+    async def on_call(
+        self, target: str | None = None, team: str | None = None, schedule: str | None = None,
+        at: datetime | None = None, upcoming: int = 0,
+    ) -> list[oncall_report.OnCallLine]:
+        """Who is on call at ``at`` (default now; naive: each schedule's local time), with the
+        ``upcoming`` shifts after; see ``oncall_report.on_call_report``."""
+        return await database.run(
+            oncall_report.on_call_report, target, team, schedule, at or self.clock(), upcoming
+        )
+
+    async def shifts(self, name: str, start: datetime, end: datetime):
+        """(schedule row, [ShiftLine]) between ``start`` and ``end``. Raises UnknownSchedule."""
+        return await database.run(oncall_report.shifts_report, name, start, end)
+
+    async def take_shift(self, actor: Actor, schedule: str | None, duration) -> shift_overrides.OverrideView:
+        """Put ``actor`` on call now, for ``duration`` or until the current shift ends; the
+        person replaced is told. Raises OverrideRefused."""
+        view = await database.run(
+            shift_overrides.take_shift, actor.user_id, schedule, duration, actor.name,
+            self.config.enabled_channels, self.clock(),
+        )
+        self.notify_queued()
+        return view
+
+    async def add_override(self, schedule: str, handle: str, start: datetime, end: datetime, by: str):
+        """Put ``handle`` on call from ``start`` to ``end`` (aware). Raises UnknownSchedule or
+        OverrideRefused."""
+        view = await database.run(
+            shift_overrides.add_override, schedule, handle, start, end, by, self.config.enabled_channels, self.clock(),
+        )
+        self.notify_queued()
+        return view
+
+    async def list_overrides(self, schedule: str | None = None) -> list[shift_overrides.OverrideView]:
+        return await database.run(shift_overrides.list_overrides, schedule, self.clock())
+
+    async def remove_override(self, override_id: int) -> shift_overrides.OverrideView | None:
+        return await database.run(shift_overrides.remove_override, override_id)
+
+    async def calendar_link(self, name: str) -> str:
+        """A new private feed token for the schedule or person ``name`` (the old one stops
+        working). Raises calendar_links.UnknownSubject."""
+        return await database.run(calendar_links.issue_calendar_link, name, self.clock())
+
+    async def personal_calendar_link(self, user_id: int) -> str:
+        """A new private feed token for the person's own shifts (the old one stops working)."""
+        return await database.run(calendar_links.issue_person_link, user_id, self.clock())
+
+    async def revoke_calendar_links(self, name: str) -> int:
+        return await database.run(calendar_links.revoke_calendar_links, name, self.clock())
+
+    async def calendar_feed(self, token: str) -> calendar_links.Feed | None:
+        return await database.run(calendar_links.feed_for_token, token, self.clock())
+
+    async def feeds_due(self, interval: timedelta) -> list[ical_feeds.FeedToLoad]:
+        """Calendar feeds not checked within ``interval``."""
+        return await database.run(ical_feeds.feeds_due, self.clock(), interval)
+
+    async def feed_people(self):
+        return await database.run(ical_feeds.feed_people)
+
+    async def record_feed(self, schedule_id: int, shifts: list[dict] | None, error: str | None) -> None:
+        await database.run(ical_feeds.record_feed, schedule_id, shifts, error, self.clock())
+
+    async def feed_states(self) -> dict[str, str]:
+        return await database.run(ical_feeds.feed_states)
+
+    async def time_zone_of(self, user_id: int) -> str:
+        """The person's IANA time zone (UTC when unknown)."""
+        user = await database.run(User.get_or_none, User.id == user_id)
+        return user.time_zone if user and user.time_zone else "UTC"
+
+    async def announce_handoffs(self) -> int:
+        """Queue the hand-off notices due now (at most every HANDOFF_CHECK_INTERVAL in this
+        process); returns how many were queued. Each goes out once across every instance."""
+        now = self.clock()
+        if self._next_handoff_check is not None and now < self._next_handoff_check:
+            return 0
+        self._next_handoff_check = now + HANDOFF_CHECK_INTERVAL
+        queued = await database.run(
+            handoffs.announce_handoffs, self.config.enabled_channels, self.config.handoff_lead, now,
+        )
+        if queued:
+            self.notify_queued()
+        return queued
 
     async def escalate_due(self, limit: int = 50) -> int:
         """Take every escalation step that is due now; returns how many pages were queued."""

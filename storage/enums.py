@@ -65,6 +65,7 @@ class EventKind(StrEnum):
     ACKNOWLEDGED = "ACKNOWLEDGED"
     RESOLVED = "RESOLVED"
     CANCELLED = "CANCELLED"
+    ON_CALL = "ON_CALL"  # whom a schedule had on call when a level was paged (or that nobody was)
 
 
 OPEN_INCIDENT_STATUSES = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
@@ -74,6 +75,7 @@ _SURFACE_LABELS = {
     "API": "the API", "ALERTMANAGER": "Alertmanager", "CLI": "the command line", "TEST": "a test", "WEB": "the web view",
     "PAGERDUTY": "the PagerDuty Events API", "OPSGENIE": "the Opsgenie Alert API",
     "HEARTBEAT": "a ping", "GRAFANA": "Grafana", "ONCALL": "an OnCall integration URL",
+    "NOTICE": "a notice",
 }
 
 

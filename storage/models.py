@@ -87,6 +87,48 @@ class EscalationTarget(BaseModel):
         indexes = ((("escalation_level", "user"), True),)
 
 
+class OnCallSchedule(BaseModel):
+    """An on-call schedule from the people file: its rotations (layers) and the file's overrides
+    as JSON (``incidents.schedules.definition``). ``team`` may take its shifts."""
+
+    id = AutoField()
+    name = CharField(unique=True)
+    team = ForeignKeyField(Team, null=True, backref="schedules", on_delete="SET NULL")
+    time_zone = CharField()
+    definition = JSONTextField()
+    # A schedule with an ical_url: the last good copy of its feed, and how its loading goes.
+    feed_shifts = JSONTextField(null=True)
+    feed_loaded_at = UTCDateTimeField(null=True)
+    feed_checked_at = UTCDateTimeField(null=True)
+    feed_error = TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+
+class LevelSchedule(BaseModel):
+    """An escalation level pages whoever ``schedule`` has on call, beside its EscalationTargets."""
+
+    escalation_level = ForeignKeyField(EscalationLevel, backref="schedule_targets", on_delete="CASCADE")
+    schedule = ForeignKeyField(OnCallSchedule, backref="levels", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("escalation_level", "schedule"), True),)
+
+
+class ShiftOverride(BaseModel):
+    """An override made from chat or the CLI: ``user`` is on call for ``schedule`` from
+    ``starts_at`` to ``ends_at``. ``directory apply`` never touches these."""
+
+    id = AutoField()
+    schedule = ForeignKeyField(OnCallSchedule, backref="overrides", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    starts_at = UTCDateTimeField()
+    ends_at = UTCDateTimeField(index=True)
+    replaced = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_by = CharField()
+    created_at = UTCDateTimeField(default=utcnow)
+
+
 class Incident(BaseModel):
     """An incident; its id is the short number people use (#42)."""
 
@@ -132,6 +174,50 @@ class IncidentEvent(BaseModel):
 
     class Meta:
         indexes = ((("incident", "created_at"), False),)
+
+
+class HandoffNotice(BaseModel):
+    """A hand-off announced: to the team's channels (``audience`` "team") or to the incoming person
+    (``person``). The unique index makes it once per hand-off however many instances run."""
+
+    id = AutoField()
+    schedule = ForeignKeyField(OnCallSchedule, backref="+", on_delete="CASCADE")
+    handoff_at = UTCDateTimeField()
+    audience = CharField()
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="CASCADE")
+    incident = ForeignKeyField(Incident, null=True, backref="+", on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("schedule", "handoff_at", "audience"), True),)
+
+
+class CalendarToken(BaseModel):
+    """A private calendar feed URL's token, for one person (``user``) or one ``schedule``; only its
+    SHA-256 is stored. A new link for the same subject revokes the old one."""
+
+    id = AutoField()
+    token_hash = CharField(unique=True, max_length=64)
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="CASCADE")
+    schedule = ForeignKeyField(OnCallSchedule, null=True, backref="+", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+    revoked_at = UTCDateTimeField(null=True)
+
+
+class PagedOnCall(BaseModel):
+    """Whom a schedule had on call when an incident's escalation level was paged (``user`` NULL:
+    nobody). Later evaluations of the level reuse it, so a hand-off mid-incident changes nobody's
+    pages."""
+
+    id = AutoField()
+    incident = ForeignKeyField(Incident, backref="+", on_delete="CASCADE")
+    level = IntegerField()
+    schedule = ForeignKeyField(OnCallSchedule, backref="+", on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("incident", "level", "schedule"), True),)
 
 
 class NotificationLog(BaseModel):
@@ -438,8 +524,14 @@ MODELS = (
     ChannelPreference,
     EscalationLevel,
     EscalationTarget,
+    OnCallSchedule,
+    LevelSchedule,
+    ShiftOverride,
     Incident,
+    HandoffNotice,
+    CalendarToken,
     IncidentEvent,
+    PagedOnCall,
     NotificationLog,
     TeamPost,
     MagicLinkToken,

@@ -49,7 +49,7 @@ def slack_context(settings, http_key: web.AppKey):
         service = app[SERVICE_KEY]
         surface = SlackSurface(
             service, SlackIdentity(clock=service.clock), config.link_url, settings.web_sessions(service.clock),
-            subscribe_links(settings),
+            subscribe_links(settings), public_url=config.public_url,
         )
         app[SLACK_APP_KEY] = build_slack_app(config, app[http_key], surface)
         yield

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot import commands
 from bot.actions import run_command
+from bot.calendar_feed import feed_url
 from bot.slack.status_blocks import list_message, status_message
 from bot.slack.surface import SlackSurface, code_block, reply
 from channels.slack_blocks import escape
@@ -51,7 +52,14 @@ async def answer(surface: SlackSurface, command: dict, client) -> Answer:
         return list_message(await surface.service.list_view(user.time_zone))
     if parsed.verb == commands.WEB:
         return await web_link(surface, user)
-    return escape(await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id)))
+    if parsed.verb == commands.CALENDAR:
+        url = feed_url(surface.public_url, await surface.service.personal_calendar_link(user.id))
+        return (
+            f"<{url}|Your on-call calendar>: subscribe to it by URL in Google Calendar or Outlook. Keep it to"
+            " yourself; asking again gives a new link and stops this one."
+        )
+    text = await run_command(surface.service, parsed, Actor(user.name, Channel.SLACK, user.id))
+    return code_block(text) if parsed.verb == commands.ONCALL else escape(text)
 
 
 async def push_link(surface: SlackSurface, user) -> str:

@@ -43,6 +43,7 @@ class SlackSurface:
     web: WebSessions
     push: SubscribeLinks | None = None
     in_flight: InFlight = field(default_factory=InFlight)
+    public_url: str = ""
 
     def not_linked(self) -> str:
         return (

@@ -67,7 +67,7 @@ async def test_the_example_file_fills_the_database(storage):
     assert summary == (
         f"applied {EXAMPLE}: teams 2 created, 0 updated; users 4 created, 0 updated;"
         " team memberships 5 added, 0 removed; channel tiers changed for 1 user;"
-        " escalation levels changed for 2 teams; routing changed"
+        " escalation levels changed for 2 teams; routing changed; schedules 1 created, 0 updated"
     )
     teams = await database.run(lambda: list(Team.select().order_by(Team.name).tuples()))
     assert [row[1:4] for row in teams] == [
@@ -380,7 +380,7 @@ def test_the_cli_applies_a_people_file(cli_env, capsys):
     assert capsys.readouterr().out == (
         f"applied {EXAMPLE}: teams 2 created, 0 updated; users 4 created, 0 updated;"
         " team memberships 5 added, 0 removed; channel tiers changed for 1 user;"
-        " escalation levels changed for 2 teams; routing changed\n"
+        " escalation levels changed for 2 teams; routing changed; schedules 1 created, 0 updated\n"
     )
     assert app.main(["directory", "apply", str(EXAMPLE)]) == 0
     assert "nothing changed" in capsys.readouterr().out

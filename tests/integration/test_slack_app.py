@@ -378,3 +378,24 @@ async def test_slash_web_answers_with_a_link_that_signs_in_once(client, fake):
     assert "Sign in as Alice" in await (await client.get(path)).text()
     assert (await client.post(path, allow_redirects=False)).status == 303
     assert (await client.post(path, allow_redirects=False)).status == 404
+
+
+async def test_slash_oncall_take_and_calendar(client, fake):
+    from storage.models import OnCallSchedule
+
+    payments = await Team.aget(Team.name == "payments")
+    rotation = {"users": ["bob"], "start": "2026-01-05T09:00", "shift": "1w", "days": [], "hours": None}
+    await OnCallSchedule.acreate(
+        name="payments-primary", team=payments, time_zone="Europe/Berlin", definition={"rotations": [rotation], "overrides": []},
+    )
+    for name, text in (("who", "oncall"), ("take", "take 1h"), ("after", "oncall payments"), ("calendar", "calendar")):
+        await post_signed(client, slash_command(text, fake.response_url(name), trigger_id=name))
+        await _settle(client)
+    answers = {answer["name"]: answer["text"] for answer in fake.responses}
+    assert answers["who"].startswith("```payments-primary: Bob (bob), ")
+    assert answers["take"].startswith("You are on call for payments-primary instead of bob (they are told) until ")
+    assert answers["after"].startswith("```payments-primary: Alice (alice) by override, ")
+    url = answers["calendar"].split("<", 1)[1].split("|", 1)[0]
+    assert url.startswith("http://ackbot.test/calendar/ackcal_")
+    feed = await client.get(url.removeprefix("http://ackbot.test"))
+    assert feed.status == 200 and "SUMMARY:On call: payments-primary (Alice\\, override)" in await feed.text()

@@ -14,11 +14,15 @@ from storage.database import database, is_postgres
 from storage.fields import UTCDateTimeField, use_keyring, utcnow
 from storage.keyring import Keyring, generate_key
 from storage.migrations import SchemaMigration, migrate
+from storage.migrations.m0007_schedules import SCHEDULE_TABLES
 from storage.models import (
     ApiKey,
+    EscalationLevel,
     Incident,
     IncidentAlert,
+    LevelSchedule,
     NotificationLog,
+    OnCallSchedule,
     RoutingRuleRow,
     SlackConnection,
     SlackInstallation,
@@ -198,4 +202,19 @@ async def test_a_database_from_before_routing_is_brought_up_to_date(storage):
     stored = await ApiKey.aget_by_id(key.id)
     assert (stored.team_id, stored.service) == (team.id, "checkout")
     assert (await Team.aget_by_id(team.id)).default_route is True
+
+
+async def test_a_database_from_before_schedules_is_brought_up_to_date(storage):
+    def downgrade():
+        database.drop_tables(SCHEDULE_TABLES)
+        SchemaMigration.delete().where(SchemaMigration.version == "m0007_schedules").execute()
+
+    await database.run(downgrade)
+    assert await migrate() == ["m0007_schedules"]
+    schedule = await OnCallSchedule.acreate(name="payments-primary", time_zone="Europe/Berlin", definition={"rotations": []})
+    team = await Team.acreate(name="payments", display_name="Payments")
+    level = await EscalationLevel.acreate(team=team, level=1, delay_minutes=5)
+    await LevelSchedule.acreate(escalation_level=level, schedule=schedule)
+    stored = await database.run(lambda: OnCallSchedule.get(OnCallSchedule.name == "payments-primary"))
+    assert stored.definition == {"rotations": []}
     assert await migrate() == []

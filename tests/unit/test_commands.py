@@ -39,3 +39,18 @@ def test_unreadable_text_becomes_help_with_the_reason(text, problem):
     command = parse_command(text)
     assert command == Command(HELP, problem=problem)
     assert help_text(command).startswith(problem) and "status 42" in help_text(command)
+
+
+def test_oncall_and_take_read_a_name_and_a_duration_in_either_order():
+    from datetime import timedelta
+
+    from bot.commands import ONCALL, TAKE, Command, parse_command
+
+    assert parse_command("oncall") == Command(ONCALL)
+    assert parse_command("ONCALL Payments") == Command(ONCALL, name="payments")
+    assert parse_command("take") == Command(TAKE)
+    assert parse_command("take 2h payments-primary") == Command(TAKE, name="payments-primary", duration=timedelta(hours=2))
+    assert parse_command("TAKE 90m") == Command(TAKE, duration=timedelta(minutes=90))
+    assert parse_command("take 2h 3h").problem == "take takes a schedule name and a duration like 2h, each at most once."
+    assert parse_command("take 15d").problem == "take lasts at most 14 days."
+    assert parse_command("oncall a b").problem == "oncall takes one team or schedule name."

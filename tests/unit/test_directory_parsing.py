@@ -132,7 +132,7 @@ ZONE_RULE = "expected an IANA time zone name like Europe/Berlin"
 BAD_FILES = {
     "unknown top-level key": (
         '[[user]]\nhandle = "alice"\n',
-        "user: unknown key; expected teams, users or routing",
+        "user: unknown key; expected teams, users, schedules or routing",
     ),
     "teams as one table": (
         '[teams]\nname = "payments"\n',
@@ -197,7 +197,7 @@ BAD_FILES = {
     ),
     "level without users": (
         TEAM.replace('users = ["alice"]', "users = []"),
-        "teams[1] (payments): escalation_levels[1]: users: expected at least one user handle",
+        "teams[1] (payments): escalation_levels[1]: users: expected at least one user handle (or a schedule in schedules)",
     ),
     "level user twice": (
         TEAM.replace('users = ["alice"]', 'users = ["alice", "alice"]'),
@@ -205,7 +205,7 @@ BAD_FILES = {
     ),
     "unknown level key": (
         TEAM.replace("delay_minutes = 5", "delay_minutes = 5\nwait = 3"),
-        "teams[1] (payments): escalation_levels[1]: wait: unknown key; expected delay_minutes or users",
+        "teams[1] (payments): escalation_levels[1]: wait: unknown key; expected delay_minutes, users or schedules",
     ),
     "handle missing": (
         '[[users]]\nname = "Alice"\n',

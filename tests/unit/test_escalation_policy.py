@@ -620,3 +620,30 @@ def test_a_level_with_someone_still_reachable_waits_for_its_delay():
     levels = [LevelState(1, 30, (ALICE,)), LevelState(2, 30, (BOB,))]
     result = plan(snapshot(levels, [alice, person(BOB)], level=1, escalated_at=escalated_at))
     assert result.level == 1 and result.steps == (voice(ALICE),)
+
+
+# --- levels with nobody to page (a schedule with nobody on call) ------------------------------
+
+
+def test_levels_with_nobody_to_page_are_passed_over_at_once():
+    snap = snapshot(
+        [LevelState(1, 10, ()), LevelState(2, 10, ()), LevelState(3, 15, (CAROL,))], [person(CAROL)],
+    )
+    result = plan(snap)
+    assert (result.level, result.passed_over, result.steps) == (3, (1, 2), (primary(CAROL, level=3),))
+
+
+def test_an_escalation_onto_an_empty_level_moves_on_to_the_next():
+    snap = snapshot(
+        [LevelState(1, 10, (ALICE,)), LevelState(2, 10, ()), LevelState(3, 15, (CAROL,))],
+        [person(ALICE, paged=(tier(Tier.PRIMARY, NOW - minutes(11), SENT),)), person(CAROL)],
+        escalated_at=NOW - minutes(11),
+    )
+    result = plan(snap)
+    assert (result.level, result.passed_over) == (3, (2,))
+    assert primary(CAROL, level=3) in result.steps
+
+
+def test_when_every_level_is_empty_the_last_is_reached_and_nobody_paged():
+    result = plan(snapshot([LevelState(1, 10, ()), LevelState(2, 10, ())], []))
+    assert (result.level, result.passed_over, result.steps, result.next_check_at) == (2, (1,), (), None)
