@@ -6,13 +6,12 @@ Errors are JSON ``{"error": message, "field": name}``: 400 for a body that is no
 """
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from bot.commands import parse_number
+from bot.json_body import read_json
 from incidents import api_keys
-from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
+from incidents.intake import IntakeError, fields, parse_alertmanager, parse_incident_request
 from incidents.report import IncidentReport
 from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService, UnknownTeam
 from storage.enums import Action, IncidentStatus
@@ -62,14 +61,6 @@ async def api_key_middleware(request: web.Request, handler):
             return error(401, "missing or invalid API key (Authorization: Bearer <key>)")
         request[API_KEY] = key
     return await handler(request)
-
-
-async def _json_body(request: web.Request):
-    raw = await request.read()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        raise IntakeError(None, f"the body is not valid JSON ({problem})", 400) from None
 
 
 def _service(request: web.Request) -> IncidentService:
@@ -124,7 +115,7 @@ def report_json(report: IncidentReport) -> dict:
 
 async def create_incident(request: web.Request) -> web.Response:
     try:
-        trigger = parse_incident_request(await _json_body(request))
+        trigger = parse_incident_request(await read_json(request))
         outcome = await _service(request).trigger(trigger)
     except IntakeError as problem:
         return error(problem.status, problem.message, problem.field)
@@ -141,13 +132,23 @@ async def list_incidents(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     if status not in _STATUS_FILTERS:
         return error(422, f"expected one of {', '.join(_STATUS_FILTERS)}", "status")
-    limit_text = request.query.get("limit", "50")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+    limit = _limit(request.query.get("limit", "50"))
+    if limit is None:
         return error(422, "expected a whole number from 1 to 500", "limit")
-    incidents = await _service(request).list_incidents(_STATUS_FILTERS[status], request.query.get("team"), int(limit_text))
+    try:
+        team = fields.team(request.query.get("team") or None, "team")
+    except IntakeError as problem:
+        return error(problem.status, problem.message, problem.field)
+    incidents = await _service(request).list_incidents(_STATUS_FILTERS[status], team, limit)
     return web.json_response(
         {"incidents": [incident_json(incident, incident.team.name if incident.team_id else None) for incident in incidents]}
     )
+
+
+def _limit(text: str) -> int | None:
+    if not (text.isascii() and text.isdigit()) or len(text) > 3 or not 1 <= int(text) <= 500:
+        return None
+    return int(text)
 
 
 def _number(request: web.Request) -> int:
@@ -197,7 +198,7 @@ async def resolve_incident(request: web.Request) -> web.Response:
 async def alertmanager_webhook(request: web.Request) -> web.Response:
     """Firing groups trigger (deduplicated by group key); a resolved group resolves its incident."""
     try:
-        group = parse_alertmanager(await _json_body(request))
+        group = parse_alertmanager(await read_json(request))
         service = _service(request)
         if group.firing:
             outcome = await service.trigger(group.trigger)

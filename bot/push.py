@@ -13,7 +13,6 @@ Routes:
 """
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from functools import cache
 from html import escape
@@ -23,10 +22,12 @@ from string import Template
 from aiohttp import web
 
 from bot.api import SERVICE_KEY
+from bot.json_body import read_json
 from bot.links import HEADERS as LINK_HEADERS
 from bot.links import NEUTRAL, page, summary
 from bot.render import action_answer
 from incidents import push_links
+from incidents.intake import IntakeError
 from incidents.push_subscriptions import SubscriptionError, parse_subscription
 
 PUBLIC_KEY = web.AppKey("push_public_key", str)
@@ -102,9 +103,9 @@ async def register(request: web.Request) -> web.Response:
     if scheme.lower() != "bearer" or not credential.strip():
         return _json(401, error="missing registration credential (open your push link again)")
     try:
-        info = parse_subscription(json.loads(await request.read()))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _json(400, error="the body is not valid JSON")
+        info = parse_subscription(await read_json(request))
+    except IntakeError as problem:
+        return _json(problem.status, error=problem.message, **({"field": problem.field} if problem.field else {}))
     except SubscriptionError as problem:
         return _json(422, error=str(problem), field=problem.field)
     service = request.app[SERVICE_KEY]

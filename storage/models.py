@@ -345,6 +345,17 @@ class PersonalLinkToken(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
 
 
+class HandledWebhook(BaseModel):
+    """A provider webhook that was answered, kept for a day so a replay runs nothing and gets the
+    same answer (see incidents/webhook_replays.py). ``key`` is the SHA-256 of the webhook's
+    identity; ``answer`` is None while the first delivery is still being handled."""
+
+    id = AutoField()
+    key = CharField(unique=True, max_length=64)
+    answer = TextField(null=True)
+    received_at = UTCDateTimeField(index=True)
+
+
 MODELS = (
     Team,
     User,
@@ -365,6 +376,7 @@ MODELS = (
     ApiKey,
     PushSubscription,
     PersonalLinkToken,
+    HandledWebhook,
 )
 
 

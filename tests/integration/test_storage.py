@@ -10,10 +10,19 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as schema_migrate
 
 from storage.database import database, is_postgres
-from storage.fields import use_keyring
+from storage.fields import use_keyring, utcnow
 from storage.keyring import Keyring, generate_key
 from storage.migrations import SchemaMigration, migrate
-from storage.models import Incident, NotificationLog, SlackConnection, SlackInstallation, Team, TeamPost, User
+from storage.models import (
+    HandledWebhook,
+    Incident,
+    NotificationLog,
+    SlackConnection,
+    SlackInstallation,
+    Team,
+    TeamPost,
+    User,
+)
 from storage.rotation import find_missing_key, rotate_all
 
 SEED_COLUMNS = {
@@ -152,4 +161,16 @@ async def test_a_database_from_before_team_posts_is_brought_up_to_date(storage):
     assert (await TeamPost.aget_by_id(post.id)).status == "QUEUED"
     stored = await Team.aget_by_id(team.id)
     assert (stored.slack_workspace, stored.teams_channel) == ("T0ACME123", "19:general@thread.tacv2")
+    assert await migrate() == []
+
+
+async def test_a_database_from_before_handled_webhooks_is_brought_up_to_date(storage):
+    def downgrade():
+        database.drop_tables([HandledWebhook])
+        SchemaMigration.delete().where(SchemaMigration.version == "m0003_handled_webhooks").execute()
+
+    await database.run(downgrade)
+    assert await migrate() == ["m0003_handled_webhooks"]
+    await HandledWebhook.acreate(key="0" * 64, answer="<Response/>", received_at=utcnow())
+    assert [row.answer for row in await database.list(HandledWebhook.select())] == ["<Response/>"]
     assert await migrate() == []
