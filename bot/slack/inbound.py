@@ -53,6 +53,9 @@ def shape_problem(payload: dict) -> str | None:
             return "user must be an object"
         if payload.get("team") is not None and not isinstance(payload["team"], dict):
             return "team must be an object"
+        ids = (payload["user"].get("id"), payload["user"].get("team_id"), (payload.get("team") or {}).get("id"))
+        if not isinstance(ids[0], str) or not all(isinstance(value, str | None) for value in ids[1:]):
+            return "user and team ids must be text"
     if payload.get("type") == "event_callback" and not isinstance(payload.get("event"), dict):
         return "event must be an object"
     return None

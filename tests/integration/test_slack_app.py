@@ -300,6 +300,8 @@ async def test_a_megabyte_of_unsigned_body_leaves_one_short_line(client, fake, c
     ({"user": "UALICE"}, "user must be an object"),
     ({"team": 42}, "team must be an object"),
     ({"enterprise": 42}, "unexpected field types"),
+    ({"user": {"id": 42, "team_id": "T1"}}, "user and team ids must be text"),
+    ({"team": {"id": ["T1"]}}, "user and team ids must be text"),
 ])
 async def test_a_signed_click_of_the_wrong_shape_gets_a_clear_400(client, fake, caplog, changes, problem):
     caplog.set_level(logging.DEBUG)
