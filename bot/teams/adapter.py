@@ -5,9 +5,10 @@ Its ``CloudAdapter.process`` answers 500 for a request without Content-Type or w
 is not JSON, runs the bot without checking that the activity has a serviceUrl (the SDK then
 skips the ``serviceurl`` claim check), and serialises every invoke response a second time:
 ``ActivityHandler`` already turned the body into a dict, and ``serializer_helper`` on a dict
-raises, so every ``adaptiveCard/action`` answer became a 500. Here bad input gets 400/415, a
-request that fails authentication gets 401 before the bot sees anything, and only bodies that
-are still msrest models are serialised.
+raises, so every ``adaptiveCard/action`` answer became a 500. Here bad input gets 400/415 (JSON
+nested too deep to read included), a request that fails authentication gets 401 before its body
+is deserialised or the bot sees anything, every refusal leaves its one log line, and only bodies
+that are still msrest models are serialised.
 """
 from __future__ import annotations
 

@@ -3,15 +3,18 @@
 Inbound, ``ConfigurationBotFrameworkAuthentication`` (parameterised with the configured OpenID
 metadata URL) checks every request's JWT: issuer, audience = the app id, signature with a key
 from the metadata, expiry (5 minutes' tolerance), the key's endorsement of the channel, and the
-``serviceurl`` claim against the activity's serviceUrl. Three gaps of botframework-connector
+``serviceurl`` claim against the activity's serviceUrl. Four gaps of botframework-connector
 4.17.1 are closed here:
 
 - its key fetcher (``_OpenIdMetadata``) uses blocking ``requests`` calls without a timeout on
-  the event loop; ``SigningKeys`` takes its place in the SDK's metadata cache and fetches with
-  aiohttp;
+  the event loop, and fetches again on every request while the endpoint is down;
+  ``SigningKeys`` takes its place in the SDK's metadata cache, fetches with aiohttp, one fetch
+  at a time, and backs off after a failed one;
 - a token it cannot check (unknown key id, bad signature, expired, malformed, missing) raises
   arbitrary exceptions, which become 500s; ``GuardedAuthentication`` turns every one into the
   PermissionError the adapter answers 401 to;
+- it checks the expiry only of a token that has one; ``GuardedAuthentication`` refuses a token
+  without ``exp``;
 - its outbound credentials fetch the bot's token with MSAL, synchronously, once per turn;
   ``TokenCredentialFactory`` hands out credentials that add the shared, cached
   ``BotFrameworkToken`` asynchronously when a request is actually made.
@@ -46,8 +49,6 @@ KEYS_MAX_AGE = 24 * 3600.0
 # An unknown key id refreshes the keys at most this often, so forged key ids cannot make the
 # bot hammer the metadata endpoint.
 UNKNOWN_KEY_REFRESH = 3600.0
-
-
 # After a failed fetch no request fetches again for a while: 5 s, doubling to 5 minutes, so a
 # request flood while the endpoint is down never becomes a flood towards it.
 KEYS_RETRY_BASE = 5.0
