@@ -322,3 +322,12 @@ async def test_a_signed_request_nobody_handles_is_a_404_without_its_body_in_the_
     assert response.status == 404
     assert_logs_clean(caplog, fake.response_url(), "secret-value")
     assert rejection_lines(caplog) == [f"rejected POST /slack/events: no handler for this Slack request ({len(body)} bytes)"]
+
+
+async def test_the_oauth_routes_ignore_a_body(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    for path in ("/slack/install", "/slack/link", "/slack/oauth_redirect?state=x&code=y"):
+        response = await client.get(path, data="payload=%5B%5D", allow_redirects=False,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status < 500
+    assert_logs_clean(caplog)
