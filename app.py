@@ -21,7 +21,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from bot import api, cli, links, operations, phone
 from bot import push as push_page
 from bot import teams as teams_bot
-from bot.access_log import RedactingAccessLogger
+from bot.access_log import RedactingAccessLogger, install_log_filters
 from bot.slack import manifest as slack_manifest
 from bot.slack import routes as slack_routes
 from bot.teams import manifest as teams_manifest
@@ -279,6 +279,10 @@ class Settings:
         "ACKBOT_TEAMS_TOKEN_URL", "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token", _url,
         "Where the bot gets its own tokens for proactive messages (tests use a fake).",
     )
+    teams_token_service_url: str = setting(
+        "ACKBOT_TEAMS_TOKEN_SERVICE_URL", "https://api.botframework.com", _url,
+        "The Bot Framework token service that runs the OAuth sign-in of `link` (tests use a fake).",
+    )
 
     twilio_account_sid: str = setting("ACKBOT_TWILIO_ACCOUNT_SID", "", _text, "Twilio account SID; unset switches SMS and voice off.")
     twilio_auth_token: Secret | None = setting("ACKBOT_TWILIO_AUTH_TOKEN", None, _secret, "Twilio auth token.")
@@ -432,6 +436,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
 
     ``channels`` replaces the channels built from settings, and ``clock`` the wall clock (tests).
     """
+    install_log_filters()
     middlewares = [operations.timing_middleware, operations.error_middleware(settings.max_body_bytes),
                    api.api_key_middleware]
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.access_log import log_rejected
 from bot.commands import parse_number
 from bot.json_body import read_json
 from incidents import api_keys
@@ -58,6 +59,7 @@ async def api_key_middleware(request: web.Request, handler):
     if request.path.startswith(("/api/v1/", "/webhooks/")) or request.path == "/api/v1":
         key = await _api_key(request)
         if key is None:
+            log_rejected(request, "missing or invalid API key")
             return error(401, "missing or invalid API key (Authorization: Bearer <key>)")
         request[API_KEY] = key
     return await handler(request)

@@ -23,6 +23,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bot import commands
+from bot.access_log import log_rejected
 from bot.actions import run_command
 from bot.api import SERVICE_KEY
 from bot.phone_replies import (
@@ -91,7 +92,7 @@ def _signed(handler):
     async def checked(request: web.Request) -> web.Response:
         form = await request.post() if request.content_type == FORM else None
         if form is None or not _authentic(request, form):
-            log.warning("refused %s %s: missing or invalid %s", request.method, request.path, SIGNATURE_HEADER)
+            log_rejected(request, f"missing or invalid {SIGNATURE_HEADER}")
             return web.Response(status=403, text=f"missing or invalid {SIGNATURE_HEADER}\n")
         return await handler(request, form)
 

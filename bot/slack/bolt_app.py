@@ -6,11 +6,13 @@ URL through Ackbot's shared HTTP session.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 from aiohttp import ClientSession
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -26,49 +28,67 @@ from bot.slack.surface import SlackSurface
 from channels.slack import quiet_logger
 from channels.slack_blocks import escape
 
+log = logging.getLogger("ackbot.slack")
+
 INSTALL_STATE = "install"
 LINK_STATE = "link"
 
 
 @dataclass
 class SlackApp:
-    """The Bolt app, its two OAuth flows (workspace install, personal link) and the handlers' state."""
+    """The Bolt app, its two OAuth flows (workspace install, personal link), the handlers' state
+    and the signing secret ``bot.slack.routes`` checks every request with."""
 
     bolt: AsyncApp
     install_flow: AsyncOAuthFlow
     link_flow: AsyncOAuthFlow
     surface: SlackSurface
+    signing_secret: str = field(repr=False)
 
     def flow_for_state(self, state: str) -> AsyncOAuthFlow:
         return self.link_flow if state.startswith(f"{LINK_STATE}.") else self.install_flow
 
 
 def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackSurface) -> SlackApp:
-    log = quiet_logger("ackbot.slack.bolt")
-    client = AsyncWebClient(base_url=config.api_url, session=session, retry_handlers=[], logger=log)
+    bolt_log = quiet_logger("ackbot.slack.bolt")
+    client = AsyncWebClient(base_url=config.api_url, session=session, retry_handlers=[], logger=bolt_log)
     installations = PeeweeInstallationStore(config.client_id, clock=surface.identity.clock)
-    install_flow = AsyncOAuthFlow(client=client, logger=log, settings=_oauth_settings(
-        config, installations, log, INSTALL_STATE, scopes=BOT_SCOPES, user_scopes=(),
+    install_flow = AsyncOAuthFlow(client=client, logger=bolt_log, settings=_oauth_settings(
+        config, installations, bolt_log, INSTALL_STATE, scopes=BOT_SCOPES, user_scopes=(),
     ))
-    link_flow = LinkFlow(client=client, logger=log, clock=surface.identity.clock, settings=_oauth_settings(
-        config, installations, log, LINK_STATE, scopes=(), user_scopes=LINK_USER_SCOPES,
+    link_flow = LinkFlow(client=client, logger=bolt_log, clock=surface.identity.clock, settings=_oauth_settings(
+        config, installations, bolt_log, LINK_STATE, scopes=(), user_scopes=LINK_USER_SCOPES,
         callback_options=AsyncCallbackOptions(success=_linked_page, failure=_link_failed_page),
     ))
     # Bot-only, cached authorize: clicks act with the bot token, and without the cache Bolt
     # calls auth.test (a round trip to Slack) before acknowledging every single click.
     authorize = AsyncInstallationStoreAuthorize(
         installation_store=installations, client_id=config.client_id, client_secret=config.client_secret,
-        logger=log, bot_only=True, cache_enabled=True, client=client,
+        logger=bolt_log, bot_only=True, cache_enabled=True, client=client,
     )
+    # Bolt checks signatures after parsing the body and logs a failure with the whole body:
+    # the route checks them first instead (bot.slack.inbound). Bolt configures the logger named
+    # after the app from its own on every request: named "ackbot", it set Ackbot's level.
     bolt = AsyncApp(
-        name="ackbot", logger=log, signing_secret=config.signing_secret, client=client,
+        name=bolt_log.name, logger=bolt_log, signing_secret=config.signing_secret, client=client,
         installation_store=installations, oauth_flow=install_flow, authorize=authorize,
+        request_verification_enabled=False, raise_error_for_unhandled_request=True,
     )
+    bolt.error(_on_error)
     bolt.use(ReplayGuard().middleware)
     events.register(bolt, surface, installations)
     buttons.register(bolt, surface)
     slash.register(bolt, surface)
-    return SlackApp(bolt, install_flow, link_flow, surface)
+    return SlackApp(bolt, install_flow, link_flow, surface, config.signing_secret)
+
+
+async def _on_error(error: Exception) -> BoltResponse:
+    """An unhandled request is a quiet 404 (the route logs its one line; Bolt's own warning
+    carries the body); any other failure is logged here, without the request."""
+    if isinstance(error, BoltUnhandledRequestError):
+        return BoltResponse(status=404, body={"error": "no handler for this Slack request"})
+    log.error("a Slack request failed: %s", type(error).__name__, exc_info=error)
+    return BoltResponse(status=500, body={"error": "internal error"})
 
 
 def _oauth_settings(config: SlackConfig, installations, log, state_prefix: str, **kwargs) -> AsyncOAuthSettings:

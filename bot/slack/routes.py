@@ -10,14 +10,20 @@ Without Slack settings the routes answer 404 and say which settings switch Slack
 """
 from __future__ import annotations
 
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+import json
+import time
 
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
 from bot.push import subscribe_links
 from bot.slack.bolt_app import SlackApp, build_slack_app
 from bot.slack.config import SlackConfig
 from bot.slack.identity import SlackIdentity
+from bot.slack.inbound import payload_problem, signature_problem
 from bot.slack.surface import SlackSurface
 
 SLACK_APP_KEY = web.AppKey("slack_app", SlackApp)
@@ -60,29 +66,61 @@ def _slack(request: web.Request) -> SlackApp:
     return slack
 
 
-async def _bolt_request(request: web.Request):
+def _malformed(problem: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": f"malformed Slack request: {problem}"}), content_type="application/json")
+
+
+def _query_request(request: web.Request) -> AsyncBoltRequest:
+    """The Bolt request of an OAuth GET: its query and headers (any body is ignored)."""
+    return AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)
+
+
+def _signed_bolt_request(request: web.Request, raw: bytes) -> AsyncBoltRequest:
+    """The Bolt request for a body whose signature is verified, or HTTPBadRequest saying what is
+    wrong with it."""
     try:
-        return await to_bolt_request(request)
-    except ValueError:  # not UTF-8, or a payload that is not JSON
-        raise web.HTTPBadRequest(text='{"error": "malformed Slack request"}', content_type="application/json") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        problem = "the body is not UTF-8"
+    else:
+        problem = payload_problem(text, request.headers.get("Content-Type", "").split(";")[0] or None)
+    if problem is None:
+        try:
+            return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):  # Bolt reads ids from odd shapes
+            problem = "unexpected field types"
+    log_rejected(request, f"malformed Slack request: {problem}", len(raw))
+    raise _malformed(problem)
 
 
 async def events(request: web.Request) -> web.Response:
+    """Checks the signature before anything in the body is read; Bolt's own check is off."""
     slack = _slack(request)
-    return await to_aiohttp_response(await slack.bolt.async_dispatch(await _bolt_request(request)))
+    raw = await request.read()
+    problem = signature_problem(
+        slack.signing_secret, raw, request.headers.get("X-Slack-Request-Timestamp"),
+        request.headers.get("X-Slack-Signature"), time.time(),
+    )
+    if problem is not None:
+        log_rejected(request, problem, len(raw))
+        return web.json_response({"error": "invalid request"}, status=401)
+    response = await slack.bolt.async_dispatch(_signed_bolt_request(request, raw))
+    if response.status == 404:
+        log_rejected(request, "no handler for this Slack request", len(raw))
+    return await to_aiohttp_response(response)
 
 
 async def install(request: web.Request) -> web.Response:
     slack = _slack(request)
-    return await to_aiohttp_response(await slack.install_flow.handle_installation(await _bolt_request(request)))
+    return await to_aiohttp_response(await slack.install_flow.handle_installation(_query_request(request)))
 
 
 async def link(request: web.Request) -> web.Response:
     slack = _slack(request)
-    return await to_aiohttp_response(await slack.link_flow.handle_installation(await _bolt_request(request)))
+    return await to_aiohttp_response(await slack.link_flow.handle_installation(_query_request(request)))
 
 
 async def oauth_redirect(request: web.Request) -> web.Response:
     slack = _slack(request)
     flow = slack.flow_for_state(request.query.get("state", ""))
-    return await to_aiohttp_response(await flow.handle_callback(await _bolt_request(request)))
+    return await to_aiohttp_response(await flow.handle_callback(_query_request(request)))

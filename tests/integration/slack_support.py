@@ -21,9 +21,10 @@ def slack_settings(settings, fake):
     )
 
 
-def signed_headers(body: str, timestamp: int | None = None, content_type="application/x-www-form-urlencoded") -> dict:
+def signed_headers(body: str | bytes, timestamp: int | str | None = None, content_type="application/x-www-form-urlencoded") -> dict:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    raw = body.encode() if isinstance(body, str) else body
+    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + raw, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}", "Content-Type": content_type}
 
 

@@ -3,12 +3,15 @@ and PostgreSQL: signed clicks, replays and retries, refused requests, the slash 
 cards that follow the incident whichever surface changed it."""
 from __future__ import annotations
 
+import json
+import logging
 import time
+from urllib.parse import parse_qs, urlencode
 
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
+from app import DISPATCHER_KEY, SETTINGS_KEY, Secret, create_app
 from bot.api import SERVICE_KEY
 from bot.slack.routes import SLACK_APP_KEY
 from channels.push import generate_vapid_keys
@@ -20,6 +23,7 @@ from storage.models import Incident, IncidentEvent, SlackConnection, SlackInstal
 from tests.fakes.channel import PERMANENT, ScriptedChannel
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
 from tests.integration.slack_support import click, post_signed, signed_headers, slack_settings, slash_command
+from tests.log_support import assert_logs_clean, rejection_lines
 
 
 @pytest.fixture
@@ -224,6 +228,106 @@ async def test_healthz_says_slack_is_on(client):
 
 
 async def test_malformed_requests_get_a_clear_400(client):
-    for body in (b"payload=%7Bnot-json", b"\xff\xfe"):
-        response = await client.post("/slack/events", data=body, headers=signed_headers(body.decode("latin-1")))
-        assert response.status == 400 and (await response.json()) == {"error": "malformed Slack request"}
+    for body, problem in ((b"payload=%7Bnot-json", "the payload is not valid JSON"), (b"\xff\xfe", "the body is not UTF-8")):
+        response = await client.post("/slack/events", data=body, headers=signed_headers(body))
+        assert response.status == 400 and (await response.json()) == {"error": f"malformed Slack request: {problem}"}
+
+
+# --- hardening: what outsiders and odd senders get, and what the log keeps -------------------
+
+
+def _click_payload(fake, **changes) -> dict:
+    payload = json.loads(parse_qs(click("acknowledge", 1, fake.response_url()))["payload"][0])
+    payload.update(changes)
+    return payload
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "-5", "1800000000.5"])
+async def test_a_malformed_timestamp_is_a_401_with_one_log_line(client, fake, caplog, timestamp):
+    caplog.set_level(logging.DEBUG)
+    body = click("acknowledge", 1, fake.response_url())
+    headers = {**signed_headers(body), "X-Slack-Request-Timestamp": timestamp}
+    response = await client.post("/slack/events", data=body, headers=headers)
+    assert response.status == 401
+    assert_logs_clean(caplog, body, fake.response_url(), "response_url")
+    assert rejection_lines(caplog) == [f"rejected POST /slack/events: malformed Slack request timestamp ({len(body)} bytes)"
+                                       if timestamp else f"rejected POST /slack/events: no Slack signature ({len(body)} bytes)"]
+
+
+_DEEP_JSON = "[" * 5000 + "]" * 5000
+_UNREADABLE = [
+    ("payload=%5B%5D", "form"), ("payload=null", "form"), ("payload=%22x%22", "form"), ("payload=42", "form"),
+    ("[]", "json"), (_DEEP_JSON, "json"), ('{"a":' * 5000 + "1" + "}" * 5000, "json"),
+    (urlencode({"payload": _DEEP_JSON}), "form"),
+]
+_CONTENT_TYPES = {"form": "application/x-www-form-urlencoded", "json": "application/json"}
+
+
+@pytest.mark.parametrize("body, kind", _UNREADABLE, ids=lambda value: value[:20])
+async def test_unreadable_bodies_are_401_unsigned_and_400_signed(client, caplog, body, kind):
+    caplog.set_level(logging.DEBUG)
+    content_type = _CONTENT_TYPES[kind]
+    unsigned = await client.post("/slack/events", data=body, headers={"Content-Type": content_type})
+    signed = await client.post("/slack/events", data=body, headers=signed_headers(body, content_type=content_type))
+    assert (unsigned.status, signed.status) == (401, 400)
+    assert (await signed.json())["error"].startswith("malformed Slack request: the payload is not")
+    assert_logs_clean(caplog, body[:40])
+    [refused, malformed] = rejection_lines(caplog)
+    assert refused == f"rejected POST /slack/events: no Slack signature ({len(body)} bytes)"
+    assert malformed.startswith("rejected POST /slack/events: malformed Slack request: the payload is not")
+
+
+async def test_a_megabyte_of_unsigned_body_leaves_one_short_line(client, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    body = urlencode({"payload": json.dumps(_click_payload(fake, padding="x" * 1_000_000))})
+    assert len(body) < client.app[SETTINGS_KEY].max_body_bytes
+    for headers in ({}, signed_headers(body, timestamp=int(time.time()) - 3600), {"X-Slack-Signature": "v0=00"}):
+        response = await client.post("/slack/events", data=body, headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+        assert response.status == 401
+    assert_logs_clean(caplog, "xxxxxxxxxx", fake.response_url())
+    assert sum(len(record.getMessage()) for record in caplog.records) < 2_000
+    assert rejection_lines(caplog) == [
+        f"rejected POST /slack/events: {reason} ({len(body)} bytes)"
+        for reason in ("no Slack signature", "stale Slack request timestamp", "no Slack signature")
+    ]
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"actions": []}, "actions must be a list of objects"),
+    ({"actions": "x"}, "actions must be a list of objects"),
+    ({"actions": ["x"]}, "actions must be a list of objects"),
+    ({"team": "T1"}, "team must be an object"),
+    ({"user": "UALICE"}, "user must be an object"),
+    ({"team": 42}, "team must be an object"),
+    ({"enterprise": 42}, "unexpected field types"),
+    ({"user": {"id": 42, "team_id": "T1"}}, "user and team ids must be text"),
+    ({"team": {"id": ["T1"]}}, "user and team ids must be text"),
+])
+async def test_a_signed_click_of_the_wrong_shape_gets_a_clear_400(client, fake, caplog, changes, problem):
+    caplog.set_level(logging.DEBUG)
+    number = await _page(client)
+    body = urlencode({"payload": json.dumps(_click_payload(fake, **changes))})
+    response = await post_signed(client, body)
+    assert response.status == 400 and (await response.json()) == {"error": f"malformed Slack request: {problem}"}
+    await _settle(client)
+    assert (await Incident.aget_by_id(number)).status == "TRIGGERED" and fake.responses == []
+    assert_logs_clean(caplog, fake.response_url())
+    assert rejection_lines(caplog) == [f"rejected POST /slack/events: malformed Slack request: {problem} ({len(body)} bytes)"]
+
+
+async def test_a_signed_request_nobody_handles_is_a_404_without_its_body_in_the_log(client, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    body = urlencode({"payload": json.dumps(_click_payload(fake, actions=[{"action_id": "unknown", "value": "secret-value"}]))})
+    response = await post_signed(client, body)
+    assert response.status == 404
+    assert_logs_clean(caplog, fake.response_url(), "secret-value")
+    assert rejection_lines(caplog) == [f"rejected POST /slack/events: no handler for this Slack request ({len(body)} bytes)"]
+
+
+async def test_the_oauth_routes_ignore_a_body(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    for path in ("/slack/install", "/slack/link", "/slack/oauth_redirect?state=x&code=y"):
+        response = await client.get(path, data="payload=%5B%5D", allow_redirects=False,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status < 500
+    assert_logs_clean(caplog)

@@ -1,7 +1,19 @@
 """The shared command grammar: what each surface's text turns into."""
 import pytest
 
-from bot.commands import ACKNOWLEDGE, HELP, LIST, RESOLVE, STATUS, TEST, Command, help_text, parse_command
+from bot.commands import (
+    ACKNOWLEDGE,
+    HELP,
+    LIST,
+    MAX_INCIDENT_NUMBER,
+    RESOLVE,
+    STATUS,
+    TEST,
+    Command,
+    help_text,
+    parse_command,
+    parse_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +51,14 @@ def test_unreadable_text_becomes_help_with_the_reason(text, problem):
     command = parse_command(text)
     assert command == Command(HELP, problem=problem)
     assert help_text(command).startswith(problem) and "status 42" in help_text(command)
+
+
+@pytest.mark.parametrize(
+    "value, number",
+    [("42", 42), ("#42", 42), (42, 42), ("15", 15), (MAX_INCIDENT_NUMBER, MAX_INCIDENT_NUMBER),
+     (str(MAX_INCIDENT_NUMBER), MAX_INCIDENT_NUMBER), (MAX_INCIDENT_NUMBER + 1, None),
+     (str(MAX_INCIDENT_NUMBER + 1), None), (10**30, None), ("9" * 5000, None), (0, None), ("0", None),
+     (-1, None), ("-1", None), (True, None), (1.0, None), ("١٢", None), ("1e3", None), (None, None), ([1], None)],
+)
+def test_incident_numbers_are_whole_numbers_from_1_to_the_largest_id(value, number):
+    assert parse_number(value) == number
