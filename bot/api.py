@@ -46,6 +46,13 @@ def error(status: int, message: str, field: str | None = None) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
+def refused(request: web.Request, problem: IntakeError) -> web.Response:
+    """The answer to a refused body or query, and its one log line (the field is not logged:
+    an unknown field's name is the sender's text)."""
+    log_rejected(request, "not a JSON object" if problem.status == 400 else "a field was refused")
+    return error(problem.status, problem.message, problem.field)
+
+
 async def _api_key(request: web.Request) -> ApiKey | None:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
@@ -120,7 +127,7 @@ async def create_incident(request: web.Request) -> web.Response:
         trigger = parse_incident_request(await read_json(request))
         outcome = await _service(request).trigger(trigger)
     except IntakeError as problem:
-        return error(problem.status, problem.message, problem.field)
+        return refused(request, problem)
     except UnknownTeam as problem:
         return error(422, str(problem), "team")
     team_name = trigger.team
@@ -140,7 +147,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     try:
         team = fields.team(request.query.get("team") or None, "team")
     except IntakeError as problem:
-        return error(problem.status, problem.message, problem.field)
+        return refused(request, problem)
     incidents = await _service(request).list_incidents(_STATUS_FILTERS[status], team, limit)
     return web.json_response(
         {"incidents": [incident_json(incident, incident.team.name if incident.team_id else None) for incident in incidents]}
@@ -207,7 +214,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
             return web.json_response({"incident": outcome.incident.id, "deduplicated": not outcome.created})
         resolved = await service.resolve_open(group.trigger.dedup_key, Actor("Alertmanager", "ALERTMANAGER"))
     except IntakeError as problem:
-        return error(problem.status, problem.message, problem.field)
+        return refused(request, problem)
     except UnknownTeam as problem:
         return error(422, str(problem), "commonLabels.team")
     return web.json_response({"incident": resolved.incident.id if resolved else None, "resolved": bool(resolved)})

@@ -90,13 +90,23 @@ def add_routes(app: web.Application, settings) -> None:
 
 def _signed(handler):
     async def checked(request: web.Request) -> web.Response:
-        form = await request.post() if request.content_type == FORM else None
+        form = await _form(request)
         if form is None or not _authentic(request, form):
             log_rejected(request, f"missing or invalid {SIGNATURE_HEADER}")
             return web.Response(status=403, text=f"missing or invalid {SIGNATURE_HEADER}\n")
         return await handler(request, form)
 
     return checked
+
+
+async def _form(request: web.Request):
+    """The form Twilio posts; None for anything else, which no signature can cover."""
+    if request.content_type != FORM:
+        return None
+    try:
+        return await request.post()
+    except (ValueError, LookupError):  # not text in its charset (UnicodeDecodeError), or an unknown charset
+        return None
 
 
 def _authentic(request: web.Request, form) -> bool:
