@@ -10,7 +10,7 @@ import pytest
 
 from app import DISPATCHER_KEY, Secret, create_app
 from bot.api import SERVICE_KEY
-from bot.phone_replies import NEUTRAL_REPLY, SMS_HELP
+from bot.phone_replies import CALL_GONE, NEUTRAL_REPLY, SMS_HELP
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.enums import Channel
@@ -291,6 +291,12 @@ async def test_a_call_url_that_is_not_a_voice_notification_acts_on_nothing(phone
             assert root.find("Gather") is None and root.find("Hangup") is not None
     assert await _state(phone) == before
     assert (await post(phone, "/twilio/voice/abc", {"Digits": "1"})).status == 404
+
+
+async def test_a_call_number_beyond_any_row_id_is_no_call_on_either_database(phone):
+    for path in ("/twilio/voice/999999999999", "/twilio/voice/2147483648/gather"):
+        root = await _twiml(await post(phone, path, {"CallSid": "CA1", "Digits": "1"}))
+        assert root.find("Say").text == CALL_GONE
 
 
 async def test_a_test_call_says_so(phone):
