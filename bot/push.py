@@ -22,6 +22,7 @@ from string import Template
 
 from aiohttp import web
 
+from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
 from bot.links import HEADERS as LINK_HEADERS
 from bot.links import NEUTRAL, page, summary
@@ -83,6 +84,7 @@ async def subscribe_page(request: web.Request) -> web.Response:
     if visit.state == "used":
         return page("This link was already used", "Each push link subscribes one browser. Ask for a new one.")
     if visit.state != "valid":
+        log_rejected(request, "unknown or expired push link")
         return page(*NEUTRAL, status=404)
     html = Template(_static("push.html")).substitute(
         person=escape(visit.person), public_key=escape(public_key, quote=True),
@@ -100,11 +102,15 @@ async def register(request: web.Request) -> web.Response:
         return _json(503, error=NOT_SET_UP)
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
+        log_rejected(request, "missing registration credential")
         return _json(401, error="missing registration credential (open your push link again)")
     try:
-        info = parse_subscription(json.loads(await request.read()))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, or nested too deep to read
+        log_rejected(request, "the body is not valid JSON")
         return _json(400, error="the body is not valid JSON")
+    try:
+        info = parse_subscription(body)
     except SubscriptionError as problem:
         return _json(422, error=str(problem), field=problem.field)
     service = request.app[SERVICE_KEY]
@@ -112,6 +118,7 @@ async def register(request: web.Request) -> web.Response:
         credential.strip(), info, request.headers.get("User-Agent"), service.clock()
     )
     if person is None:
+        log_rejected(request, "used or expired registration credential")
         return _json(403, error="this push link was already used or has expired; ask for a new one")
     return _json(201, ok=True, message=f"Done: this browser will get Ackbot pages for {person}.")
 
@@ -124,4 +131,5 @@ async def act(request: web.Request) -> web.Response:
         return _json(409, ok=False, error="This action was already used.", message=f"Already used. {summary(view)}")
     if view.state == "resolved":
         return _json(409, ok=False, error="This incident is resolved.", message=summary(view))
+    log_rejected(request, "unknown or expired action link")
     return _json(404, ok=False, error=NEUTRAL[0], message=NEUTRAL[1])
