@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.access_log import log_rejected
 from bot.commands import parse_number
-from bot.json_body import read_json
+from bot.json_body import read_json, rejection_reason
 from incidents import api_keys
 from incidents.intake import IntakeError, fields, parse_alertmanager, parse_incident_request
 from incidents.report import IncidentReport
@@ -47,9 +47,8 @@ def error(status: int, message: str, field: str | None = None) -> web.Response:
 
 
 def refused(request: web.Request, problem: IntakeError) -> web.Response:
-    """The answer to a refused body or query, and its one log line (the field is not logged:
-    an unknown field's name is the sender's text)."""
-    log_rejected(request, "not a JSON object" if problem.status == 400 else "a field was refused")
+    """The answer to a refused body or query, and its one log line."""
+    log_rejected(request, rejection_reason(problem))
     return error(problem.status, problem.message, problem.field)
 
 

@@ -38,6 +38,12 @@ def _constant(name: str):
     raise IntakeError(None, f"the body is not valid JSON ({name} is not a JSON value)", 400)
 
 
+def rejection_reason(problem: IntakeError) -> str:
+    """The rejection log line's reason for ``problem``: Ackbot's words, not the field's name
+    (an unknown field's name is the sender's text)."""
+    return "the body is not valid JSON" if problem.status == 400 else "a field was refused"
+
+
 async def read_json(request: web.Request) -> object:
     """The request's body as JSON, checked as ``parse_json`` does."""
     return parse_json(await request.read())

@@ -90,4 +90,9 @@ def _activity(body: dict) -> Activity | str:
         return "the body is not a Bot Framework activity"
     if not activity.type:
         return "the activity has no type"
+    # Every reply goes to the activity's conversation, and the sender is who acts.
+    if not (activity.conversation and activity.conversation.id):
+        return "the activity has no conversation"
+    if not (activity.from_property and activity.from_property.id):
+        return "the activity has no sender"
     return activity

@@ -175,6 +175,16 @@ async def test_an_activity_without_service_url_is_refused(client, connector):
     assert response.status == 400
 
 
+@pytest.mark.parametrize(("missing", "error"), [("conversation", "the activity has no conversation"),
+                                              ("from", "the activity has no sender")])
+async def test_an_authentic_activity_without_a_conversation_or_sender_is_a_400(client, connector, missing, error):
+    body = activity(connector, "message", text="help")
+    del body[missing]
+    response = await send(client, connector, body)
+    assert (response.status, await response.json()) == (400, {"error": error})
+    assert connector.posted() == []
+
+
 # --- install and identity ------------------------------------------------------------------
 
 

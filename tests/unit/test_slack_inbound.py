@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -64,3 +66,18 @@ def test_the_signature_covers_the_raw_bytes():
 )
 def test_payloads_bolt_cannot_read_are_named(text, content_type, problem):
     assert payload_problem(text, content_type) == problem
+
+
+@pytest.mark.parametrize("response_url", ["not a url", "ftp://hooks.slack.example/x", "", "https://", 42])
+def test_a_response_url_bolt_could_not_post_to_is_named(response_url):
+    text = urlencode({"command": "/incident", "response_url": response_url})
+    assert payload_problem(text, "application/x-www-form-urlencoded") == "response_url must be an http(s) URL"
+    payload = json.dumps({"type": "block_actions", "actions": [{}], "user": {"id": "U1"}, "response_url": response_url})
+    assert payload_problem(urlencode({"payload": payload}), "application/x-www-form-urlencoded") == (
+        "response_url must be an http(s) URL"
+    )
+
+
+def test_a_real_response_url_is_accepted():
+    text = urlencode({"command": "/incident", "response_url": "https://hooks.slack.com/commands/T1/1/abc"})
+    assert payload_problem(text, "application/x-www-form-urlencoded") is None
