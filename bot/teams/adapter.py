@@ -12,8 +12,6 @@ that are still msrest models are serialised.
 """
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from botbuilder.core import Bot, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -22,7 +20,9 @@ from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
 from bot.access_log import log_rejected
+from bot.json_body import parse_json
 from bot.teams.auth import SigningKeysUnavailable
+from incidents.intake import IntakeError
 
 
 class TeamsAdapter(CloudAdapter):
@@ -70,8 +70,8 @@ async def _read_body(request: web.Request) -> dict | web.Response:
     if request.content_type != "application/json":
         return _refused(request, 415, "expected an application/json Bot Framework activity")
     try:
-        body = json.loads(await request.read())
-    except (ValueError, RecursionError):  # not UTF-8 or JSON, or nested too deep to read
+        body = parse_json(await request.read())
+    except IntakeError:  # not UTF-8 JSON, nested too deep, or holding what no database stores
         return _refused(request, 400, "the body is not valid JSON")
     if not isinstance(body, dict):
         return _refused(request, 400, "the body is not a Bot Framework activity")
