@@ -6,7 +6,7 @@ the time from the injected clock, so tests run on a fixed one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from incidents import (
@@ -23,6 +23,7 @@ from incidents import (
     routing,
     routing_store,
     shift_overrides,
+    webhook_replays,
 )
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
@@ -302,6 +303,11 @@ class IncidentService:
     async def record_receipt(self, provider_id: str, status: DeliveryStatus, error: str | None = None) -> bool:
         """A provider's later word on a send (SENT → DELIVERED or FAILED), by provider id."""
         return await database.run(outbox.record_receipt, provider_id, status, error, self.clock())
+
+    async def answer_once(self, identity: str, run: Callable[[], Awaitable[str]], busy: str) -> str:
+        """Run a provider webhook identified by ``identity`` once, across instances; a replay
+        within a day gets the first answer and changes nothing (see webhook_replays)."""
+        return await webhook_replays.answer_once(identity, run, busy, self.clock())
 
     async def queue_stats(self) -> tuple[int, float]:
         """(notifications due and waiting, seconds the oldest has waited)."""
