@@ -7,12 +7,11 @@ Errors are JSON ``{"error": message, "field": name}``: 400 for a body that is no
 from __future__ import annotations
 
 import base64
-import re
 
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.commands import parse_number
+from bot.commands import is_name, parse_number
 from bot.json_body import read_json, rejection_reason
 from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
@@ -161,14 +160,11 @@ async def list_incidents(request: web.Request) -> web.Response:
     return web.json_response(incidents_json(incidents))
 
 
-_TEAM_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
-
-
 def _team_filter(text: str | None) -> str | None:
     """A team name to list by, read as the people file writes names (case aside)."""
     if text is None:
         return None
-    if not _TEAM_FILTER.fullmatch(text):
+    if not is_name(text):
         raise IntakeError("team", "must be a team name: up to 100 letters, digits, '-' or '_'")
     return text.lower()
 

@@ -112,6 +112,11 @@ def _schedule_command(verb: str, said: str, arguments: list[str]) -> Command:
     return Command(verb, name=name, duration=duration)
 
 
+def is_name(text: str) -> bool:
+    """Whether ``text`` can be a team or schedule name (as the people file writes them, case aside)."""
+    return bool(_NAME.fullmatch(text.lower()))
+
+
 def parse_duration(text: str) -> timedelta | None:
     """``30m``, ``2h``, ``1d`` → a duration of at most MAX_TAKE; None when ``text`` is not one."""
     match = _DURATION.fullmatch(text.strip().lower())

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
-from bot.json_body import parse_json
+from bot.json_body import parse_json, rejection_reason
 from incidents import api_keys, opsgenie_requests
 from incidents.intake import IntakeError
 from incidents.intake.opsgenie import parse_create, parse_description, parse_message, parse_note, parse_reference
@@ -58,7 +58,7 @@ def _guarded(handler):
         try:
             return await handler(request)
         except IntakeError as problem:
-            log_rejected(request, f"Opsgenie request refused: {problem}")
+            log_rejected(request, f"Opsgenie request refused: {rejection_reason(problem)}")
             if problem.status == 400:
                 return _answer(request, {"message": problem.message}, 400)
             return _answer(request, {

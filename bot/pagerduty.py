@@ -62,14 +62,14 @@ async def enqueue(request: web.Request) -> web.Response:
 
 
 def _invalid(request: web.Request, size: int, error: str) -> web.Response:
-    log_rejected(request, f"invalid PagerDuty event: {error}", size)
+    log_rejected(request, "invalid PagerDuty event", size)
     return web.json_response(
         {"status": "invalid event", "message": "Event object is invalid", "errors": [error]}, status=400
     )
 
 
 def _unrecognized(request: web.Request, size: int, error: str) -> web.Response:
-    log_rejected(request, f"unrecognized PagerDuty event: {error}", size)
+    log_rejected(request, "unrecognized PagerDuty event", size)
     return web.json_response(
         {"status": "Unrecognized object", "message": "Event object format is unrecognized", "errors": [error]},
         status=400,

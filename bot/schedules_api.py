@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from bot.api import SERVICE_KEY, error
-from bot.commands import parse_time
+from bot.commands import is_name, parse_time
 from bot.oncall_views import oncall_json, shift_json
 from incidents.oncall import UnknownSchedule
 from incidents.oncall_report import BadRange
@@ -50,9 +50,16 @@ def _upcoming(request: web.Request) -> int:
     return int(text)
 
 
+def _name(request: web.Request, field: str) -> str | None:
+    text = request.query.get(field)
+    if text is not None and not is_name(text):
+        raise BadParameter(field, "expected a name: letters, digits, - and _")
+    return text
+
+
 async def get_oncall(request: web.Request) -> web.Response:
-    team, schedule = request.query.get("team"), request.query.get("schedule")
     try:
+        team, schedule = _name(request, "team"), _name(request, "schedule")
         if team is not None and schedule is not None:
             raise BadParameter("schedule", "give team or schedule, not both")
         lines = await request.app[SERVICE_KEY].on_call(
@@ -70,9 +77,12 @@ async def get_oncall(request: web.Request) -> web.Response:
 async def get_shifts(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
     try:
+        name = request.match_info["name"]
+        if not is_name(name):
+            raise UnknownSchedule(name)
         start = _time(request, "from") or service.clock()
         end = _time(request, "to")
-        row, found = await service.shifts(request.match_info["name"], start, end or start + DEFAULT_RANGE)
+        row, found = await service.shifts(name, start, end or start + DEFAULT_RANGE)
     except BadParameter as problem:
         return error(422, problem.message, problem.field)
     except BadRange as problem:

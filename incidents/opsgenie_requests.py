@@ -7,6 +7,7 @@ each outcome for ``OUTCOME_RETENTION`` so that look-up works the same way.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,9 @@ VIA = "OPSGENIE"
 _ACTION_NAMES = {Action.ACKNOWLEDGE: "Acknowledge", Action.RESOLVE: "Close"}
 _DONE = {Action.ACKNOWLEDGE: "Acknowledged alert", Action.RESOLVE: "Closed alert"}
 _NO_ALERT = "Alert does not exist"
+
+# The request ids Ackbot hands out (UUIDs); anything else names no request.
+_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ async def update_alert(
 
 async def find_outcome(request_id: str, key: ApiKey) -> RequestOutcome | None:
     """The outcome of a request ``key`` made; None for an unknown, expired or another key's id."""
+    if not _REQUEST_ID.fullmatch(request_id):
+        return None
     row = await database.run(
         lambda: OpsgenieRequest.get_or_none(
             (OpsgenieRequest.request_id == request_id) & (OpsgenieRequest.api_key_id == key.id)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.access_log import log_rejected
 from bot.web.config import WEB_KEY
 from incidents.web_sessions import Viewer
 
@@ -36,6 +37,15 @@ def clear_session_cookie(response: web.StreamResponse, request: web.Request) -> 
     response.del_cookie(COOKIE, path="/", secure=request.app[WEB_KEY].secure_cookies, samesite="Lax")
 
 
+async def read_form(request: web.Request):
+    """The request's form fields; a form that is not text in its charset is a 400."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError):  # UnicodeDecodeError, or an unknown charset
+        log_rejected(request, "the form is not text")
+        raise web.HTTPBadRequest(text="The form could not be read.") from None
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -51,9 +61,9 @@ def signed_in(handler: Handler) -> Handler:
                 raise web.HTTPForbidden(text="Your session has ended; sign in again.")
             raise web.HTTPSeeOther("/signin")
         if request.method == "POST":
-            form = await request.post()
+            form = await read_form(request)
             sent = form.get("csrf")
-            if not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_token(session_id)):
+            if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), csrf_token(session_id).encode()):
                 raise web.HTTPForbidden(text="This form has expired (missing or wrong CSRF token); reload the page.")
         request[VIEWER], request[SESSION_ID] = viewer, session_id
         return await handler(request)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.web.config import WEB_KEY
 from bot.web.render import page
-from bot.web.session import SESSION_ID, clear_session_cookie, set_session_cookie, signed_in
+from bot.web.session import SESSION_ID, clear_session_cookie, read_form, set_session_cookie, signed_in
 
 log = logging.getLogger("ackbot.web")
 MAX_EMAIL = 254
@@ -26,7 +26,7 @@ async def signin_request(request: web.Request) -> web.Response:
     way and comes at once (the mail goes out in the background), so neither the words nor the
     time tell whether an address is known."""
     config = request.app[WEB_KEY]
-    form = await request.post()
+    form = await read_form(request)
     email = form.get("email")
     if not isinstance(email, str) or not email.strip() or len(email) > MAX_EMAIL or "@" not in email:
         return page(request, "signin.html", http_status=422, mailing=config.mail_sign_in_link is not None, sent=False,

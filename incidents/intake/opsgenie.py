@@ -84,10 +84,12 @@ def parse_create(data: object) -> OpsgenieAlert:
 
 def parse_reference(identifier: str, identifier_type: str | None) -> AlertReference:
     """The alert ``/v2/alerts/{identifier}/…?identifierType=…`` names; Opsgenie's default type
-    is ``id``. Raises IntakeError (422) for an unknown type."""
+    is ``id``. Raises IntakeError (422) for an unknown type or an identifier no alert can have."""
     kind = (identifier_type or "id").strip().lower()
     if kind not in IDENTIFIER_TYPES:
         raise IntakeError("identifierType", "Invalid identifier type. Valid identifier types are [id, tiny, alias]")
+    if fields.has_control_characters(identifier):
+        raise IntakeError("identifier", "must not contain control characters")
     if kind == "alias":
         return AlertReference(kind, identifier, dedup_key=fields.stored_dedup_key(identifier, "opsgenie"))
     number = int(identifier) if identifier.isascii() and identifier.isdigit() and len(identifier) < 10 else None

@@ -31,6 +31,8 @@ from yarl import URL
 
 from app import Secret, create_app
 from bot.access_log import RedactingAccessLogger
+from bot.web import WEB_KEY
+from bot.web.session import COOKIE as SESSION_COOKIE
 from channels.push import generate_vapid_keys
 from incidents import api_keys
 from incidents.intake import TriggerRequest
@@ -143,6 +145,33 @@ alertmanager_bodies = json_bodies(
     ),
 )
 push_bodies = json_bodies(("endpoint", "keys", "expirationTime"))
+pagerduty_bodies = json_bodies(
+    ("routing_key", "event_action", "dedup_key", "payload", "links", "images", "client", "client_url"),
+    shapes=st.fixed_dictionaries(
+        {"event_action": st.sampled_from(["trigger", "acknowledge", "resolve"]) | texts},
+        optional={"dedup_key": texts, "payload": objects(("summary", "source", "severity", "custom_details", "group")),
+                  "links": json_values, "images": json_values},
+    ),
+)
+opsgenie_bodies = json_bodies(
+    ("message", "alias", "description", "priority", "tags", "details", "entity", "source", "responders", "user", "note"),
+    shapes=st.fixed_dictionaries(
+        {"message": texts}, optional={"alias": texts, "priority": st.sampled_from(["P1", "P3", "P5"]) | texts,
+                                      "details": json_values, "tags": json_values},
+    ),
+)
+grafana_bodies = json_bodies(
+    ("version", "status", "state", "alerts", "groupKey", "orgId", "ruleName", "ruleUrl", "evalMatches", "title",
+     "message", "receiver", "commonLabels"),
+    shapes=st.fixed_dictionaries(
+        {"version": st.just("1"), "status": st.sampled_from(["firing", "resolved"]), "groupKey": texts,
+         "alerts": st.lists(objects(("status", "labels", "annotations", "fingerprint", "values", "panelURL")), max_size=3)},
+        optional={"orgId": json_values, "state": texts},
+    ),
+)
+oncall_bodies = json_bodies(("alert_uid", "title", "image_url", "state", "link_to_upstream_details", "message", "alerts",
+                             "status", "groupKey", "version"))
+web_forms = form_bodies({"csrf": texts, "email": st.sampled_from(["alice@example.com", "nobody@example.com"]) | texts})
 # Path segments where a query can fail instead of finding nothing: ids at and past PostgreSQL's
 # 32-bit integers, and text no column holds. Each is also sent once with valid credentials.
 EDGE_SEGMENTS = ("1", "2147483647", "2147483648", "999999999999", "9" * 40, "0", "%00", "%FF", "%2F", "..")
@@ -218,6 +247,36 @@ ROUTES = (
     Route("GET", "/slack/install"),
     Route("GET", "/slack/link"),
     Route("GET", "/slack/oauth_redirect"),
+    # Drop-in intake: PagerDuty, Opsgenie, Grafana, Grafana OnCall, heartbeats.
+    Route("POST", "/v2/enqueue", pagerduty_bodies, JSON, "routing_key"),
+    *(Route(method, prefix + suffix, bodies, JSON, "genie")
+      for prefix in ("/v2/alerts", "/v2/alerts/v2/alerts")
+      for method, suffix, bodies in (
+          ("POST", "", opsgenie_bodies), ("POST", "/{identifier}/close", opsgenie_bodies),
+          ("POST", "/{identifier}/acknowledge", opsgenie_bodies), ("PUT", "/{identifier}/message", opsgenie_bodies),
+          ("PUT", "/{identifier}/description", opsgenie_bodies), ("GET", "/requests/{request_id}", NO_BODY))),
+    Route("POST", "/webhooks/grafana", grafana_bodies, JSON, "api_key"),
+    *(Route("POST", f"/integrations/v1/{{integration}}/{{key}}{end}", oncall_bodies, JSON) for end in ("", "/")),
+    *(Route(method, path, oncall_bodies, JSON)
+      for method in ("GET", "POST")
+      for path in ("/heartbeats/{key}", "/heartbeats/{key}/", "/integrations/v1/{type}/{key}/heartbeat",
+                   "/integrations/v1/{type}/{key}/heartbeat/")),
+    # On-call schedules and calendar feeds.
+    Route("GET", "/api/v1/oncall", signer="api_key"),
+    Route("GET", "/api/v1/schedules/{name}/shifts", signer="api_key"),
+    Route("GET", "/calendar/{token}.ics"),
+    # The web view: signed in (a session cookie), and the sign-in pages anyone may open.
+    Route("GET", "/signin"),
+    Route("POST", "/signin", web_forms, FORM),
+    Route("GET", "/signin/{token}"),
+    Route("POST", "/signin/{token}", web_forms, FORM),
+    Route("POST", "/signout", web_forms, FORM, "web"),
+    *(Route("GET", path, signer="web") for path in ("/", "/incidents/{number}", "/people", "/log")),
+    Route("POST", "/incidents/{number}/{action}", web_forms, FORM, "web"),
+    Route("POST", "/people/test", web_forms, FORM, "web"),
+    # Unsigned only: signed in, the event stream of a visible incident stays open by design.
+    Route("GET", "/incidents/{number}/live"),
+    Route("GET", "/web/static"),
 )
 
 
@@ -265,14 +324,24 @@ async def surfaces(aiohttp_client, settings, slack_api, connector) -> Surfaces:
     await _seed()
     api_key = await api_keys.create_api_key("fuzz")
     surfaces = Surfaces(client, api_key, connector, secrets=(api_key, SIGNING_SECRET, AUTH_TOKEN, CLIENT_SECRET))
+    signed_in = await client.app[WEB_KEY].sessions.sign_in(await _sign_in_token(client))
+    surfaces.secrets += (signed_in.session_id,)
     surfaces.signers = {
         "api_key": lambda path, body: {"Authorization": f"Bearer {api_key}"},
+        "routing_key": lambda path, body: {"X-Routing-Key": api_key},
+        "genie": lambda path, body: {"Authorization": f"GenieKey {api_key}"},
+        "web": lambda path, body: {"Cookie": f"{SESSION_COOKIE}={signed_in.session_id}"},
         "bearer": lambda path, body: {"Authorization": "Bearer not-a-registration-credential"},
         "slack": _slack_signature,
         "twilio": lambda path, body: twilio_signature(PUBLIC_URL + path, body.form or {}),
         "teams": lambda path, body: connector.auth_header(),
     }
     return surfaces
+
+
+async def _sign_in_token(client) -> str:
+    url, _ = await client.app[WEB_KEY].sessions.issue_link("alice")
+    return url.rsplit("/", 1)[1]
 
 
 async def _seed() -> None:
