@@ -1,0 +1,128 @@
+"""Whether an error means "the database is unavailable right now", and saying so once.
+
+An outage (PostgreSQL restarting, failing over or unreachable; an SQLite file locked by another
+process or not writable) is a condition that passes: the right answer to it is "try again later"
+(HTTP 503 with Retry-After, a dispatcher that waits), one warning when it starts and one when it
+ends. Every other error is a bug or bad data and keeps its traceback.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+
+import asyncpg
+import peewee
+
+# SQLite result codes (the primary code, the low byte) of a database that cannot be written or
+# read now: busy or locked by another connection, read-only, an I/O error, a full disk, a file
+# that cannot be opened.
+_SQLITE_UNAVAILABLE = {5, 6, 8, 10, 13, 14}
+
+# PostgreSQL: the connection could not be made or was lost, the server is shutting down or
+# starting up, it has no connection slot free, or it is (after a failover) a read-only standby.
+_POSTGRES_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ReadOnlySQLTransactionError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` (or the driver error it wraps) says the database cannot be reached,
+    or used, right now. peewee wraps driver errors (the original is the first argument and the
+    context), so the whole chain is looked at."""
+    return any(_unavailable_itself(item) for item in error_chain(error))
+
+
+def error_chain(error: BaseException):
+    """``error``, then what it wraps (its cause, its context, a wrapped first argument)."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        pending += [item.__cause__, item.__context__]
+        pending += [argument for argument in item.args[:1] if isinstance(argument, BaseException)]
+
+
+def _unavailable_itself(error: BaseException) -> bool:
+    if isinstance(error, OSError):  # refused, reset, unreachable, timed out (TimeoutError)
+        return True
+    if isinstance(error, sqlite3.Error):
+        return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_UNAVAILABLE
+    if isinstance(error, _POSTGRES_UNAVAILABLE):
+        return True
+    if isinstance(error, asyncpg.InterfaceError):
+        return "connection is closed" in str(error) or "connection was closed" in str(error)
+    if isinstance(error, peewee.PeeweeException):
+        return str(error).startswith(LOST_CONNECTION_PREFIXES)
+    return False
+
+
+# The messages of peewee's (and this package's) own errors that mean the same.
+LOST_CONNECTION_PREFIXES = (
+    "Timed out connecting to database",
+    "Timed out acquiring connection",
+    "the database connection was lost",
+)
+
+
+def describe(error: BaseException) -> str:
+    """A short reason for logs: the innermost driver error's type and first line."""
+    innermost = list(error_chain(error))[-1]
+    text = str(innermost).strip().splitlines()[0][:120] if str(innermost).strip() else ""
+    return f"{type(innermost).__name__}: {text}" if text else type(innermost).__name__
+
+
+class OutageLog:
+    """Says once, with a warning, that the database went away (``unavailable``), and once that
+    it is back (``available``); callers report every failure and success, this keeps quiet in
+    between."""
+
+    def __init__(self, logger: logging.Logger, where: str, clock=time.monotonic):
+        self._log = logger
+        self._where = where
+        self._clock = clock
+        self._since: float | None = None
+
+    @property
+    def down(self) -> bool:
+        return self._since is not None
+
+    def unavailable(self, error: BaseException) -> None:
+        if self._since is None:
+            self._since = self._clock()
+            self._log.warning("%s: the database is unavailable (%s); retrying until it is back", self._where,
+                              describe(error))
+
+    def available(self) -> None:
+        if self._since is not None:
+            self._log.warning("%s: the database is back after %.1fs", self._where, self._clock() - self._since)
+            self._since = None
+
+
+async def probe(database) -> None:
+    """One trivial query; raises what the database raises."""
+    await database.run(database.execute_sql, "SELECT 1")
+
+
+async def wait_until_available(database, outage: OutageLog, interval: float = 0.2) -> None:
+    """Probe ``database`` every ``interval`` seconds until it answers; then report it back."""
+    while True:
+        try:
+            await probe(database)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            await asyncio.sleep(interval)
+        else:
+            outage.available()
+            return
