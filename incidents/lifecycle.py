@@ -125,7 +125,9 @@ def _trigger_once(request, config, now) -> tuple[Incident, bool]:
         else:
             queue_alert_post(incident, team, config.enabled_channels, now)
         escalate(incident, config, now)
-    return Incident.get_by_id(incident.id), True
+        # Read inside the transaction: once it has committed, the answer must not depend on
+        # the database answering again (a 5xx then would make the sender open it twice).
+        return Incident.get_by_id(incident.id), True
 
 
 def open_incident_id(dedup_key: str) -> int | None:
@@ -291,7 +293,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
         )
         _queue_status_notices(number, actor, now)
         queue_status_posts(number, now)
-    return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)
+        return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)  # as committed
 
 
 def _involved(incident: Incident, user_id: int) -> bool:

@@ -75,6 +75,11 @@ LOST_CONNECTION_PREFIXES = (
 )
 
 
+def kind(error: BaseException) -> str:
+    """The type name of the innermost error ``error`` wraps: the driver's own word for it."""
+    return type(list(error_chain(error))[-1]).__name__
+
+
 def describe(error: BaseException) -> str:
     """A short reason for logs: the innermost driver error's type and first line."""
     innermost = list(error_chain(error))[-1]
@@ -126,3 +131,24 @@ async def wait_until_available(database, outage: OutageLog, interval: float = 0.
         else:
             outage.available()
             return
+
+
+class OutageWatch:
+    """For a server: requests ``report`` the outage errors they meet (the first one is logged),
+    and one background probe notices when the database is back (and says so)."""
+
+    def __init__(self, database, outage: OutageLog, interval: float = 0.2):
+        self._database = database
+        self.outage = outage
+        self._interval = interval
+        self._probe: asyncio.Task | None = None
+
+    def report(self, error: BaseException) -> None:
+        self.outage.unavailable(error)
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(wait_until_available(self._database, self.outage, self._interval))
+
+    async def close(self) -> None:
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
