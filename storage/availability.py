@@ -34,13 +34,13 @@ _POSTGRES_UNAVAILABLE = (
 
 def is_unavailable(error: BaseException) -> bool:
     """True when ``error`` (or the driver error it wraps) says the database cannot be reached,
-    or used, right now. peewee wraps driver errors (the original is the first argument and the
-    context), so the whole chain is looked at."""
+    or used, right now. peewee wraps driver errors, so the whole chain is looked at."""
     return any(_unavailable_itself(item) for item in error_chain(error))
 
 
 def error_chain(error: BaseException):
-    """``error``, then what it wraps (its cause, its context, a wrapped first argument)."""
+    """``error``, then what it wraps (its cause, its context, and peewee's ``orig``: the driver
+    error a peewee error was made from)."""
     seen: set[int] = set()
     pending = [error]
     while pending:
@@ -49,8 +49,7 @@ def error_chain(error: BaseException):
             continue
         seen.add(id(item))
         yield item
-        pending += [item.__cause__, item.__context__]
-        pending += [argument for argument in item.args[:1] if isinstance(argument, BaseException)]
+        pending += [item.__cause__, item.__context__, getattr(item, "orig", None)]
 
 
 def _unavailable_itself(error: BaseException) -> bool:

@@ -19,7 +19,9 @@ asyncpg 0.32) three things go wrong, and are put right here:
    operation uses the connection: it is dead. asyncpg refuses before sending anything, so here
    the connection is dropped and, outside a transaction, the statement (or the BEGIN) is run
    once more on a fresh connection. Inside a transaction the transaction is lost: that is said
-   plainly, and the task never carries on on another connection as if it still were in one.
+   plainly, and the task never carries on on another connection as if it still were in one
+   (pwasyncio would: its next statement ran on a fresh connection, outside any transaction).
+   A ROLLBACK on a dead connection succeeds at once: the server rolled back when it ended.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import logging
 
 import asyncpg
 import peewee
-from playhouse.pwasyncio import AsyncPgAtomic, AsyncPostgresqlDatabase
+from playhouse.pwasyncio import AsyncPostgresqlConnection, AsyncPostgresqlDatabase, CursorAdapter
 
 from storage.availability import error_chain
 
@@ -54,7 +56,7 @@ def _dead(proxy) -> bool:
 
 
 class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
-    """``AsyncPostgresqlDatabase`` with the three fixes above."""
+    """``AsyncPostgresqlDatabase`` with the fixes above."""
 
     async def aconnect(self):
         conn = self._state.conn
@@ -63,17 +65,6 @@ class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
                 raise peewee.OperationalError(LOST_IN_TRANSACTION)
             await self.forget_connection()
         return await super().aconnect()
-
-    async def aexecute_sql(self, sql, params=None):
-        try:
-            return await super().aexecute_sql(sql, params)
-        except (peewee.InternalError, peewee.InterfaceError) as error:
-            if not refused_before_sending(error):
-                raise
-            await self.forget_connection()
-            if self.in_transaction():
-                raise peewee.OperationalError(LOST_IN_TRANSACTION) from error
-            return await super().aexecute_sql(sql, params)
 
     async def forget_connection(self) -> None:
         """Drop this task's connection: hand it back, or terminate it when it is not usable."""
@@ -85,6 +76,10 @@ class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
             await self._release_conn(conn)
         except Exception as error:  # the connection is gone either way
             log.debug("dropping a lost connection: %s", error)
+
+    async def _pool_acquire(self, pool):
+        plain = await super()._pool_acquire(pool)
+        return _SteadyConnection(plain.conn, self)
 
     async def _pool_release(self, conn):
         proxy = conn.conn if conn is not None else None
@@ -109,47 +104,31 @@ class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
             log.debug("a connection lost while being handed back: %s", error)
             _terminate(proxy)
 
-    def atomic(self, *args, **kwargs):
-        return _SteadyAtomic(self, *args, **kwargs)
 
-    transaction = atomic
-    savepoint = atomic
+class _SteadyConnection(AsyncPostgresqlConnection):
+    """Every statement of a task goes through here (queries, and BEGIN/COMMIT/ROLLBACK)."""
+
+    def __init__(self, conn, database: SteadyPostgresqlDatabase):
+        super().__init__(conn)
+        self._database = database
+
+    async def execute(self, sql, params=None):
+        if sql == "ROLLBACK" and _dead(self.conn):
+            return CursorAdapter()
+        try:
+            return await super().execute(sql, params)
+        except Exception as error:
+            if sql == "ROLLBACK" and _dead(self.conn):
+                return CursorAdapter()
+            if not refused_before_sending(error):
+                raise
+            _terminate(self.conn)
+            if self._database.in_transaction():
+                raise peewee.OperationalError(LOST_IN_TRANSACTION) from error
+            fresh = await self._database.aconnect()
+            return await fresh.execute(sql, params)
 
 
 def _terminate(proxy) -> None:
     if getattr(proxy, "_con", None) is not None:
         proxy.terminate()
-
-
-class _SteadyAtomic(AsyncPgAtomic):
-    async def _abegin(self):
-        try:
-            return await super()._abegin()
-        except (peewee.InternalError, peewee.InterfaceError) as error:
-            if not refused_before_sending(error):
-                raise
-            await self.db.forget_connection()
-            if self.db.in_transaction():  # a savepoint: the outer transaction is lost
-                raise peewee.OperationalError(LOST_IN_TRANSACTION) from error
-            return await super()._abegin()
-
-    async def acommit(self, begin=True):
-        try:
-            await super().acommit(begin)
-        except (peewee.InternalError, peewee.InterfaceError) as error:
-            if not (refused_before_sending(error) or _dead(self._tx._connection)):
-                raise
-            await self.db.forget_connection()
-            raise peewee.OperationalError(LOST_IN_TRANSACTION) from error
-
-    async def arollback(self, begin=True):
-        """A transaction whose connection is dead was rolled back by the server when it ended:
-        there is nothing left to do, and the error that led here is the one to report."""
-        try:
-            await super().arollback(begin)
-        except (peewee.InternalError, peewee.InterfaceError) as error:
-            if not (refused_before_sending(error) or _dead(self._tx._connection)):
-                raise
-            await self.db.forget_connection()
-            if begin:
-                raise peewee.OperationalError(LOST_IN_TRANSACTION) from error

@@ -3,11 +3,28 @@ way a failover does for the process under test (without stopping the server itse
 
 ``cut()`` closes every open connection through it (both sides) and refuses new ones until
 ``restore()``: clients see their connection lost mid-query and then "connection refused".
+``end_postgres_sessions()`` does what a PostgreSQL restart does to each session: the server
+sends its client a FATAL error (57P01), then closes a moment later.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import struct
+
+# The proxy listens below the kernel's ephemeral range (32768 and up): while it is cut, a
+# client reconnecting to it could otherwise be given its port as a source port and connect to
+# itself, and the proxy could not listen there again.
+_PORTS = range(20000, 32768)
+
+
+def postgres_fatal_error(message: str = "terminating connection due to administrator command") -> bytes:
+    """A PostgreSQL ErrorResponse message: severity FATAL, SQLSTATE 57P01 (admin_shutdown)."""
+    fields = b"".join(
+        code + value.encode() + b"\0" for code, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", "57P01"), (b"M", message))
+    ) + b"\0"
+    return b"E" + struct.pack("!I", len(fields) + 4) + fields
 
 
 class TcpProxy:
@@ -15,20 +32,26 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._port: int | None = None
-        self._pairs: set[asyncio.Task] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._pairs: dict[asyncio.Task, tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = {}
 
     @property
     def port(self) -> int:
         return self._port
 
+    @property
+    def connections(self) -> int:
+        return len(self._pairs)
+
     async def start(self) -> TcpProxy:
-        await self._listen(0)
-        return self
+        for port in random.sample(_PORTS, 50):
+            with contextlib.suppress(OSError):
+                await self._listen(port)
+                return self
+        raise OSError("no free port for the proxy")
 
     async def _listen(self, port: int) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
-        self._port = self._server.sockets[0].getsockname()[1]
+        self._port = port
 
     async def cut(self) -> None:
         """Close every connection and stop listening: new connections are refused."""
@@ -36,15 +59,27 @@ class TcpProxy:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-        await asyncio.gather(*self._pairs, return_exceptions=True)
+        await self._close_all()
 
     async def restore(self) -> None:
         """Listen again on the same port."""
         if self._server is None:
             await self._listen(self._port)
+
+    async def end_postgres_sessions(self, close_after: float) -> None:
+        """Send every client a PostgreSQL FATAL error, and close the connections ``close_after``
+        seconds later (new connections are accepted meanwhile)."""
+        for client_writer, _ in self._pairs.values():
+            client_writer.write(postgres_fatal_error())
+        await asyncio.sleep(close_after)
+        await self._close_all()
+
+    async def _close_all(self) -> None:
+        tasks = list(self._pairs)
+        for writers in list(self._pairs.values()):
+            for writer in writers:
+                writer.transport.abort()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         await self.cut()
@@ -61,21 +96,18 @@ class TcpProxy:
         except OSError:
             client_writer.transport.abort()
             return
+        writers = (client_writer, server_writer)
         if self._server is None:  # cut while this one was connecting
-            for writer in (client_writer, server_writer):
+            for writer in writers:
                 writer.transport.abort()
             return
-        self._writers.update((client_writer, server_writer))
         task = asyncio.current_task()
-        self._pairs.add(task)
+        self._pairs[task] = writers
         try:
-            await asyncio.gather(
-                _pipe(client_reader, server_writer), _pipe(server_reader, client_writer), return_exceptions=True
-            )
+            await asyncio.gather(_pipe(client_reader, server_writer), _pipe(server_reader, client_writer))
         finally:
-            self._pairs.discard(task)
-            for writer in (client_writer, server_writer):
-                self._writers.discard(writer)
+            self._pairs.pop(task, None)
+            for writer in writers:
                 writer.transport.abort()
 
 
