@@ -31,6 +31,19 @@ _POSTGRES_UNAVAILABLE = (
     asyncpg.ReadOnlySQLTransactionError,
 )
 
+LOST_IN_TRANSACTION = "the database connection was lost in the middle of a transaction"
+
+# The messages of peewee's (and storage.postgres_bridge's) own errors that mean the same.
+_UNAVAILABLE_MESSAGES = (
+    "Timed out connecting to database",
+    "Timed out acquiring connection",
+    LOST_IN_TRANSACTION,
+)
+
+# Where the database is reached from: an OSError raised elsewhere (a call to Slack, say) is not
+# the database's.
+_DATABASE_MODULES = ("asyncpg", "aiosqlite", "sqlite3", "peewee", "playhouse", "storage.")
+
 
 def is_unavailable(error: BaseException) -> bool:
     """True when ``error`` (or the driver error it wraps) says the database cannot be reached,
@@ -54,7 +67,7 @@ def error_chain(error: BaseException):
 
 def _unavailable_itself(error: BaseException) -> bool:
     if isinstance(error, OSError):  # refused, reset, unreachable, timed out (TimeoutError)
-        return True
+        return _raised_reaching_the_database(error)
     if isinstance(error, sqlite3.Error):
         return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_UNAVAILABLE
     if isinstance(error, _POSTGRES_UNAVAILABLE):
@@ -62,16 +75,17 @@ def _unavailable_itself(error: BaseException) -> bool:
     if isinstance(error, asyncpg.InterfaceError):
         return "connection is closed" in str(error) or "connection was closed" in str(error)
     if isinstance(error, peewee.PeeweeException):
-        return str(error).startswith(LOST_CONNECTION_PREFIXES)
+        return str(error).startswith(_UNAVAILABLE_MESSAGES)
     return False
 
 
-# The messages of peewee's (and this package's) own errors that mean the same.
-LOST_CONNECTION_PREFIXES = (
-    "Timed out connecting to database",
-    "Timed out acquiring connection",
-    "the database connection was lost",
-)
+def _raised_reaching_the_database(error: BaseException) -> bool:
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_globals.get("__name__", "").startswith(_DATABASE_MODULES):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def kind(error: BaseException) -> str:
@@ -97,10 +111,6 @@ class OutageLog:
         self._clock = clock
         self._since: float | None = None
 
-    @property
-    def down(self) -> bool:
-        return self._since is not None
-
     def unavailable(self, error: BaseException) -> None:
         if self._since is None:
             self._since = self._clock()
@@ -113,23 +123,18 @@ class OutageLog:
             self._since = None
 
 
-async def probe(database) -> None:
-    """One trivial query; raises what the database raises."""
-    await database.run(database.execute_sql, "SELECT 1")
-
-
 async def wait_until_available(database, outage: OutageLog, interval: float = 0.2) -> None:
-    """Probe ``database`` every ``interval`` seconds until it answers; then report it back."""
+    """Probe ``database`` every ``interval`` seconds until it answers (any answer that is not an
+    outage: it can be reached again); then report it back."""
     while True:
         try:
-            await probe(database)
+            await database.run(database.execute_sql, "SELECT 1")
         except Exception as error:
-            if not is_unavailable(error):
-                raise
-            await asyncio.sleep(interval)
-        else:
-            outage.available()
-            return
+            if is_unavailable(error):
+                await asyncio.sleep(interval)
+                continue
+        outage.available()
+        return
 
 
 class OutageWatch:

@@ -31,11 +31,9 @@ import asyncpg
 import peewee
 from playhouse.pwasyncio import AsyncPostgresqlConnection, AsyncPostgresqlDatabase, CursorAdapter
 
-from storage.availability import error_chain
+from storage.availability import LOST_IN_TRANSACTION, error_chain
 
 log = logging.getLogger("ackbot.database")
-
-LOST_IN_TRANSACTION = "the database connection was lost in the middle of a transaction"
 
 
 def refused_before_sending(error: BaseException) -> bool:

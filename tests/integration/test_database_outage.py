@@ -23,11 +23,10 @@ from incidents import api_keys
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import EngineConfig
 from incidents.service import IncidentService
-from storage.availability import is_unavailable
+from storage.availability import LOST_IN_TRANSACTION, is_unavailable
 from storage.database import close_database, database, is_postgres, open_database, write_transaction
 from storage.enums import Channel, DeliveryStatus, IncidentStatus
 from storage.models import Incident, NotificationLog, Team, TeamMember, User
-from storage.postgres_bridge import LOST_IN_TRANSACTION
 from tests.fakes.channel import ScriptedChannel
 from tests.fakes.tcp_proxy import TcpProxy
 

@@ -96,6 +96,10 @@ def test_bugs_and_bad_data_are_not(tmp_path):
     assert not is_unavailable(_peewee_wrapped(asyncpg.UniqueViolationError("duplicate key"), peewee.IntegrityError))
     assert not is_unavailable(_peewee_wrapped(asyncpg.UndefinedTableError("relation does not exist")))
     assert not is_unavailable(ValueError("bad"))
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")  # as a call to Slack might
+    except OSError as elsewhere:
+        assert not is_unavailable(elsewhere), "an OSError raised away from the database is not its outage"
     assert not is_unavailable(peewee.OperationalError("something else"))
 
 
