@@ -12,7 +12,7 @@ from bot.access_log import redacted_path
 from bot.api import SERVICE_KEY
 from incidents import metrics
 from storage.availability import OutageLog, OutageWatch, is_unavailable, kind
-from storage.database import database, is_postgres
+from storage.database import database, is_postgres, probe_writable
 
 log = logging.getLogger("ackbot")
 
@@ -37,12 +37,16 @@ def add_routes(app: web.Application) -> None:
 def watch_outages(app: web.Application) -> None:
     """One warning when the database goes away and one when it is back, however many requests
     meet the outage in between."""
-    app[OUTAGE_KEY] = watch = OutageWatch(database, OutageLog(log, "server"))
+    app[OUTAGE_KEY] = watch = OutageWatch(_probe_writable, OutageLog(log, "server"))
 
     async def stop_watching(app: web.Application) -> None:
         await watch.close()
 
     app.on_cleanup.append(stop_watching)
+
+
+async def _probe_writable() -> None:
+    await database.run(probe_writable)
 
 
 @web.middleware

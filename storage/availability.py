@@ -123,12 +123,12 @@ class OutageLog:
             self._since = None
 
 
-async def wait_until_available(database, outage: OutageLog, interval: float = 0.2) -> None:
-    """Probe ``database`` every ``interval`` seconds until it answers (any answer that is not an
-    outage: it can be reached again); then report it back."""
+async def wait_until_available(probe, outage: OutageLog, interval: float = 0.2) -> None:
+    """Await ``probe()`` every ``interval`` seconds until it succeeds (or fails otherwise than by
+    an outage: the database can be reached again); then report it back."""
     while True:
         try:
-            await database.run(database.execute_sql, "SELECT 1")
+            await probe()
         except Exception as error:
             if is_unavailable(error):
                 await asyncio.sleep(interval)
@@ -139,20 +139,20 @@ async def wait_until_available(database, outage: OutageLog, interval: float = 0.
 
 class OutageWatch:
     """For a server: requests ``report`` the outage errors they meet (the first one is logged),
-    and one background probe notices when the database is back (and says so)."""
+    and one background ``probe`` (an async callable) notices when the database is back."""
 
-    def __init__(self, database, outage: OutageLog, interval: float = 0.2):
-        self._database = database
+    def __init__(self, probe, outage: OutageLog, interval: float = 0.2):
+        self._probe = probe
         self.outage = outage
         self._interval = interval
-        self._probe: asyncio.Task | None = None
+        self._task: asyncio.Task | None = None
 
     def report(self, error: BaseException) -> None:
         self.outage.unavailable(error)
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.create_task(wait_until_available(self._database, self.outage, self._interval))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(wait_until_available(self._probe, self.outage, self._interval))
 
     async def close(self) -> None:
-        if self._probe is not None and not self._probe.done():
-            self._probe.cancel()
-            await asyncio.gather(self._probe, return_exceptions=True)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

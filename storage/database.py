@@ -98,6 +98,18 @@ def _one_writer_at_a_time():
         lock.release()
 
 
+def probe_writable() -> None:
+    """Succeeds when the database can be used again. On SQLite it takes the write lock (another
+    process may hold it) in a transaction that writes nothing, without taking this process's
+    turn (``write_transaction``): it must not hold up the writers of this process while it waits.
+    Synchronous."""
+    if is_postgres():
+        database.execute_sql("SELECT 1")
+        return
+    with database.atomic("IMMEDIATE"):
+        pass
+
+
 def lock_rows(query, skip_locked: bool = False):
     """``query`` with FOR UPDATE on PostgreSQL; SQLite's write transaction already excludes
     other writers, so there it is unchanged."""

@@ -134,6 +134,17 @@ async def test_a_locked_sqlite_database_answers_503_not_500(api, settings, caplo
     assert refused.status == 503 and refused.headers["Retry-After"] == "1"
     assert (await api.post("/api/v1/incidents", json={"title": "x", "team": "payments"}, headers=api.auth)).status == 201
     assert await database.count(Incident.select()) == 1
+
+    def outage_lines():
+        return [record.getMessage() for record in caplog.records if record.getMessage().startswith("server: ")]
+
+    for _ in range(100):  # the probe notices the lock is gone
+        if len(outage_lines()) == 2:
+            break
+        await asyncio.sleep(0.05)
+    went, back = outage_lines()
+    assert "database is unavailable (OperationalError: database is locked)" in went
+    assert back.startswith("server: the database is back after")
     _no_tracebacks(caplog)
 
 
