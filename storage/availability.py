@@ -42,7 +42,7 @@ _UNAVAILABLE_MESSAGES = (
 
 # Where the database is reached from: an OSError raised elsewhere (a call to Slack, say) is not
 # the database's.
-_DATABASE_MODULES = ("asyncpg", "aiosqlite", "sqlite3", "peewee", "playhouse", "storage.")
+_DATABASE_MODULES = ("asyncpg", "aiosqlite", "peewee", "playhouse")
 
 
 def is_unavailable(error: BaseException) -> bool:
