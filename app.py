@@ -489,6 +489,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(teams_bot.context(settings))
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     operations.add_routes(app)
+    operations.watch_outages(app)
     api.add_routes(app)
     pagerduty.add_routes(app)
     opsgenie.add_routes(app)

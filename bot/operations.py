@@ -11,9 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.access_log import log_rejected, redacted_path
 from bot.api import SERVICE_KEY
 from incidents import metrics
-from storage.database import database, is_postgres
+from storage.availability import OutageLog, OutageWatch, is_unavailable, kind
+from storage.database import database, is_postgres, probe_writable
 
 log = logging.getLogger("ackbot")
+
+# Seconds a client is asked to wait (Retry-After) while the database is unavailable.
+RETRY_AFTER_SECONDS = 1
+OUTAGE_KEY = web.AppKey("database_outage", OutageWatch)
 
 # {"email": "on" | "off: set …"} for every channel, set when the engine starts.
 CHANNEL_STATES_KEY = web.AppKey("channel_states", dict)
@@ -28,6 +33,21 @@ _SURFACES = (
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
+
+
+def watch_outages(app: web.Application) -> None:
+    """One warning when the database goes away and one when it is back, however many requests
+    meet the outage in between."""
+    app[OUTAGE_KEY] = watch = OutageWatch(_probe_writable, OutageLog(log, "server"))
+
+    async def stop_watching(app: web.Application) -> None:
+        await watch.close()
+
+    app.on_cleanup.append(stop_watching)
+
+
+async def _probe_writable() -> None:
+    await database.run(probe_writable)
 
 
 @web.middleware
@@ -57,11 +77,24 @@ def error_middleware(max_body_bytes: int):
             if error.status < 400 or error.content_type == "application/json":
                 raise
             return web.json_response({"error": error.reason}, status=error.status, headers=_safe_headers(error))
-        except Exception:
+        except Exception as error:
+            if is_unavailable(error):
+                return _database_unavailable(request, error)
             log.exception("unhandled error on %s %s", request.method, redacted_path(request.path))
             return web.json_response({"error": "internal error"}, status=500)
 
     return middleware
+
+
+def _database_unavailable(request: web.Request, error: BaseException) -> web.Response:
+    """503 with Retry-After: nothing was done, and the sender should try again (Alertmanager and
+    most senders retry a 5xx). One short line per request; the outage itself is logged once."""
+    request.app[OUTAGE_KEY].report(error)
+    log.warning("503 %s %s: database unavailable (%s)", request.method, redacted_path(request.path), kind(error))
+    return web.json_response(
+        {"error": "the database is unavailable; try again shortly"}, status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _safe_headers(error: web.HTTPException) -> dict:
@@ -74,7 +107,9 @@ async def healthz(request: web.Request) -> web.Response:
         await database.run(database.execute_sql, "SELECT 1")
         database_state = {"ok": True, "engine": "postgresql" if is_postgres() else "sqlite"}
     except Exception as error:
-        database_state = {"ok": False, "error": type(error).__name__}
+        if is_unavailable(error):
+            request.app[OUTAGE_KEY].report(error)
+        database_state = {"ok": False, "error": kind(error)}
     body = {
         "status": "ok" if database_state["ok"] else "degraded",
         "database": database_state,

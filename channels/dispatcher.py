@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,8 +25,13 @@ from channels.types import Channel, ChannelDeliveryResult, NotificationChannel
 from incidents import metrics
 from incidents.outbox import Delivery, DeliveryOutcome, TeamPostDelivery
 from incidents.service import IncidentService
+from storage.availability import OutageLog, is_unavailable
 
 log = logging.getLogger("ackbot.dispatcher")
+
+# Waits between attempts to record a batch's results while the database is unavailable.
+RECORD_RETRY_FIRST = 0.05
+RECORD_RETRY_CAP = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: list[Delivery | TeamPostDelivery] = []
+        self._outage = OutageLog(log, "dispatcher")
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -71,27 +78,58 @@ class Dispatcher:
         await self.service.check_heartbeats()
         await self.service.escalate_due()
         await self.service.announce_handoffs()
+        lease_ends = time.monotonic() + self.service.config.lease.total_seconds()  # at the latest
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
+        self._outage.available()
         if not deliveries:
             return 0
         # Cleared only once recorded: a batch cut short (cancelled at shutdown) is what ``stop``
         # hands back to the queue.
         self._in_flight = deliveries
         outcomes = await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
-        statuses = await self.service.record_outcomes(self.worker_id, list(zip(deliveries, outcomes, strict=True)))
+        statuses = await self._record(list(zip(deliveries, outcomes, strict=True)), lease_ends)
         self._in_flight = []
         lost = [delivery.label for delivery, status in zip(deliveries, statuses, strict=True) if status is None]
         if lost:
             log.warning("claims lost before results were recorded: %s", ", ".join(lost))
         return len(deliveries)
 
+    async def _record(self, results: list, lease_ends: float) -> list:
+        """Record a sent batch's results. While the database is unavailable they are kept and
+        recording is tried again, with backoff, for as long as the lease keeps the rows ours: an
+        outage shorter than the lease sends nothing twice. After that the rows may be claimed
+        again (and sent again: the crash bound), so the results are no longer ours to record."""
+        delay = RECORD_RETRY_FIRST
+        while True:
+            try:
+                statuses = await self.service.record_outcomes(self.worker_id, results)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                self._outage.unavailable(error)
+                remaining = lease_ends - time.monotonic()
+                if remaining <= 0:
+                    log.warning("the lease on %d sent notification(s) ran out before their results could be"
+                                " recorded; they will be sent again", len(results))
+                    return [None] * len(results)
+                await asyncio.sleep(min(delay, remaining))
+                delay = min(delay * 2, RECORD_RETRY_CAP)
+            else:
+                self._outage.available()
+                return statuses
+
     async def run(self) -> None:
-        """Work until ``stop``; a batch that filled up is followed at once by the next."""
+        """Work until ``stop``; a batch that filled up is followed at once by the next. While
+        the database is unavailable it says so once, tries again every poll interval, and says
+        when it is back."""
         while not self._stopping:
             try:
                 handled = await self.run_once()
-            except Exception:
-                log.exception("dispatcher batch failed; retrying after the poll interval")
+            except Exception as error:
+                if is_unavailable(error):
+                    self._outage.unavailable(error)
+                else:
+                    log.exception("dispatcher batch failed; retrying after the poll interval")
                 handled = 0
             if handled < self.config.batch_size and not self._stopping:
                 await self._idle()
@@ -114,7 +152,14 @@ class Dispatcher:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if self._in_flight:
-            released = await self.service.release_claims(self.worker_id, self._in_flight)
+            try:
+                released = await self.service.release_claims(self.worker_id, self._in_flight)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                log.warning("could not hand %d unfinished notification(s) back (the database is unavailable);"
+                            " they are claimed again when their lease runs out", len(self._in_flight))
+                return
             log.info("released %d unfinished notification(s) back to the queue", released)
 
     async def _attempt(self, delivery: Delivery | TeamPostDelivery) -> DeliveryOutcome:

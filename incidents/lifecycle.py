@@ -154,7 +154,9 @@ def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, 
             record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}. {chosen.reason}", now)
             queue_alert_post(incident, team, config.enabled_channels, now)
         escalate(incident, config, now)
-    return Triggered(Incident.get_by_id(incident.id), True, team.name if team else None, chosen.reason)
+        # Read inside the transaction: once it has committed, the answer must not depend on
+        # the database answering again (a 5xx then would make the sender open it twice).
+        return Triggered(Incident.get_by_id(incident.id), True, team.name if team else None, chosen.reason)
 
 
 def open_incident_id(dedup_key: str) -> int | None:
@@ -365,7 +367,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
         )
         _queue_status_notices(number, actor, now)
         queue_status_posts(number, now)
-    return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)
+        return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)  # as committed
 
 
 def involved(incident: Incident, user_id: int) -> bool:

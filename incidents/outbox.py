@@ -85,7 +85,8 @@ def claim_due_notifications(
 ) -> list[Delivery | TeamPostDelivery]:
     """Claim up to ``limit`` due rows for ``worker_id`` (team posts first: there are few of them
     and each batch takes at most one per chat channel, then pages to people) and return what is
-    needed to send them."""
+    needed to send them. One transaction, loading included: a claim whose deliveries could not be
+    loaded (the database went away) is not left behind in SENDING until its lease runs out."""
     with write_transaction():
         for row in leases.exhausted_leases(NotificationLog, config, now):
             _fail(row, leases.gave_up_message(row.attempt_count), now)
@@ -94,8 +95,8 @@ def claim_due_notifications(
         ids = [row.id for row in leases.due_candidates(NotificationLog, room, now)] if room > 0 else []
         if ids:
             leases.claim(NotificationLog, ids, worker_id, config, now)
-    pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
-    return [*load_team_posts(post_ids), *pages]
+        pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
+        return [*load_team_posts(post_ids), *pages]
 
 
 # Channels that can only carry links, so their Acknowledge/Resolve buttons are one-time tokens.

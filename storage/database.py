@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from peewee import DatabaseProxy
 from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase, await_
 
+from storage.postgres_bridge import SteadyPostgresqlDatabase
+
 database = DatabaseProxy()
 
 SQLITE_PRAGMAS = (
@@ -41,7 +43,9 @@ def make_database(url: str, pool_size: int = 10):
         opened.write_lock = asyncio.Lock()  # see write_transaction
         return opened
     if scheme in ("postgresql", "postgres"):
-        return AsyncPostgresqlDatabase(url, pool_size=pool_size, pool_min_size=1)
+        # No minimum pool size: asyncpg would keep reconnecting to restore it during an outage,
+        # logging a traceback each time; connections are made when tasks need them.
+        return SteadyPostgresqlDatabase(url, pool_size=pool_size, pool_min_size=0)
     raise DatabaseURLError("expected a sqlite:/// or postgresql:// URL")
 
 
@@ -92,6 +96,18 @@ def _one_writer_at_a_time():
     finally:
         state._writer = None
         lock.release()
+
+
+def probe_writable() -> None:
+    """Succeeds when the database can be used again. On SQLite it takes the write lock (another
+    process may hold it) in a transaction that writes nothing, without taking this process's
+    turn (``write_transaction``): it must not hold up the writers of this process while it waits.
+    Synchronous."""
+    if is_postgres():
+        database.execute_sql("SELECT 1")
+        return
+    with database.atomic("IMMEDIATE"):
+        pass
 
 
 def lock_rows(query, skip_locked: bool = False):

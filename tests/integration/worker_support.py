@@ -68,6 +68,15 @@ async def wait_until(predicate, timeout: float, what: str, interval: float = 0.0
         await asyncio.sleep(interval)
 
 
+def session_named(database_url: str, label: str) -> str:
+    """On PostgreSQL, ``database_url`` with its sessions named ``label`` (``application_name``),
+    so a test can tell when a killed worker's sessions have ended."""
+    if not database_url.startswith("postgres"):
+        return database_url
+    separator = "&" if "?" in database_url else "?"
+    return f"{database_url}{separator}application_name={label}"
+
+
 class Workers:
     """Starts worker subprocesses and always kills what is still running on exit."""
 
@@ -85,6 +94,7 @@ class Workers:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env.update(self.base_env)
         env["ACKBOT_WORKER_LABEL"] = label
+        env["ACKBOT_WORKER_DATABASE_URL"] = session_named(self.base_env["ACKBOT_WORKER_DATABASE_URL"], label)
         env.update({f"ACKBOT_WORKER_{name.upper()}": str(value) for name, value in settings.items()})
         log_path = self.tmp_path / f"worker-{label}.log"
         with open(log_path, "wb") as log:

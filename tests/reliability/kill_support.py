@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.database import database
+from storage.database import database, is_postgres
 from storage.enums import DeliveryStatus
 from storage.models import NotificationLog
 from tests.integration.worker_support import (  # noqa: F401  (re-exported for the kill tests)
@@ -29,12 +29,23 @@ def worker_id(ready_file: Path) -> str:
     return ready_file.read_text().split()[1]
 
 
-async def in_hands(worker: str) -> set[int]:
-    """Ids of the rows ``worker`` had claimed and not recorded (SENDING, claimed by it)."""
+async def in_hands(worker: str, label: str) -> set[int]:
+    """Ids of the rows ``worker`` (started as ``label``, now killed) had claimed and not recorded
+    (SENDING, claimed by it). On PostgreSQL, once its sessions have ended: a COMMIT it wrote just
+    before it died still takes effect after its death."""
+    if is_postgres():
+        await wait_until(lambda: _sessions_ended(label), 10, f"the sessions of {label} to end")
     query = NotificationLog.select(NotificationLog.id).where(
         (NotificationLog.status == DeliveryStatus.SENDING) & (NotificationLog.claimed_by == worker)
     )
     return {row.id for row in await database.list(query)}
+
+
+async def _sessions_ended(label: str) -> bool:
+    cursor = await database.run(
+        database.execute_sql, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (label,)
+    )
+    return cursor.fetchone()[0] == 0
 
 
 async def kill_at_random(workers: Workers, process, recorder, label: str, rng: random.Random, window: float) -> float:

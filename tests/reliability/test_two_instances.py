@@ -56,7 +56,7 @@ async def test_the_survivor_finishes_and_resends_only_what_the_killed_worker_hel
             await wait_until(both_ready, 20, "both workers to connect")
             gate.touch()
             moment = await kill_at_random(workers, processes["victim"], recorder, "victim", rng, 0.4)
-            held = await in_hands(worker_id(ready["victim"]))
+            held = await in_hands(worker_id(ready["victim"]), "victim")
             sent_at_kill = len(set(recorder.notification_ids()))
             assert sent_at_kill < ROWS, "the kill came too late to matter"
 

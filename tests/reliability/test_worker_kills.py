@@ -48,7 +48,7 @@ async def test_random_sigkills_lose_nothing_and_resend_at_most_what_was_in_fligh
                 label, ready = f"victim-{number}", tmp_path / f"victim-{number}.ready"
                 victim = workers.start(label, ready_file=ready, **SETTINGS)
                 moments.append(await kill_at_random(workers, victim, recorder, label, rng, KILL_WINDOW))
-                held_at_kills.append(await in_hands(worker_id(ready)))
+                held_at_kills.append(await in_hands(worker_id(ready), label))
             sent_before_survivor = len(set(recorder.notification_ids()))
             assert sent_before_survivor < ROWS, "the kills came too late to matter"
 

@@ -1,0 +1,132 @@
+"""peewee's asyncio PostgreSQL database (``playhouse.pwasyncio``, asyncpg underneath), made to
+behave when connections are lost.
+
+pwasyncio keeps one pooled connection per asyncio task. Under connection loss (peewee 4.5,
+asyncpg 0.32) three things go wrong, and are put right here:
+
+1. A task keeps its dead connection. ``aconnect`` hands a stale connection back to the pool and
+   then acquires another; when that fails (the server is down) the task still refers to the one
+   it handed back, and every later attempt hands it back again, each time trying to roll it
+   back and logging ``Error rolling back connection`` with asyncpg's ``connection has been
+   released back to the pool``. Here the task forgets the connection before acquiring again, and
+   a connection that is closed or already handed back is not rolled back.
+2. A connection whose rollback fails is handed back to the pool in an unknown state. Here it is
+   terminated instead, so no other task can get it.
+3. A restart or failover ends every server process: each sends its client a FATAL error, then
+   closes. asyncpg reads the error of an idle connection as a protocol error and waits for an
+   end of message that never comes; a statement sent in the moment before the close is seen
+   is refused with ``cannot switch to state …; another operation (2) is in progress``. No other
+   operation uses the connection: it is dead. asyncpg refuses before sending anything, so here
+   the connection is dropped and, outside a transaction, the statement (or the BEGIN) is run
+   once more on a fresh connection. Inside a transaction the transaction is lost: that is said
+   plainly, and the task never carries on on another connection as if it still were in one
+   (pwasyncio would: its next statement ran on a fresh connection, outside any transaction).
+   A ROLLBACK on a dead connection succeeds at once: the server rolled back when it ended.
+"""
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+import peewee
+from playhouse.pwasyncio import AsyncPostgresqlConnection, AsyncPostgresqlDatabase, CursorAdapter
+
+from storage.availability import LOST_IN_TRANSACTION, error_chain
+
+log = logging.getLogger("ackbot.database")
+
+
+def refused_before_sending(error: BaseException) -> bool:
+    """asyncpg refused a statement before sending it, on a connection the server had ended (or
+    whose loss had already handed it back to the pool)."""
+    return any(
+        (isinstance(item, asyncpg.InternalClientError) and str(item).startswith("cannot switch to state"))
+        or (isinstance(item, asyncpg.InterfaceError) and "released back to the pool" in str(item))
+        for item in error_chain(error)
+    )
+
+
+def _dead(proxy) -> bool:
+    try:
+        return proxy.is_closed()
+    except asyncpg.InterfaceError:  # detached: already handed back
+        return True
+
+
+class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
+    """``AsyncPostgresqlDatabase`` with the fixes above."""
+
+    async def aconnect(self):
+        conn = self._state.conn
+        if conn is not None and conn.stale():
+            if self.in_transaction():
+                raise peewee.OperationalError(LOST_IN_TRANSACTION)
+            await self.forget_connection()
+        return await super().aconnect()
+
+    async def forget_connection(self) -> None:
+        """Drop this task's connection: hand it back, or terminate it when it is not usable."""
+        state = self._state._current()
+        conn, state.conn, state.closed = state.conn, None, True
+        if conn is None:
+            return
+        try:
+            await self._release_conn(conn)
+        except Exception as error:  # the connection is gone either way
+            log.debug("dropping a lost connection: %s", error)
+
+    async def _pool_acquire(self, pool):
+        plain = await super()._pool_acquire(pool)
+        return _SteadyConnection(plain.conn, self)
+
+    async def _pool_release(self, conn):
+        proxy = conn.conn if conn is not None else None
+        if proxy is None or getattr(proxy, "_con", None) is None:
+            return  # already handed back (asyncpg detached the proxy)
+        if proxy.is_closed():
+            proxy.terminate()  # finishes asyncpg's clean-up and frees its pool slot
+            return
+        try:
+            top_transaction = getattr(proxy, "_top_xact", None)
+            if top_transaction is not None:
+                await top_transaction.rollback()
+            elif proxy.is_in_transaction():
+                await proxy.execute("ROLLBACK")
+        except Exception as error:
+            log.debug("terminating a connection that could not be rolled back: %s", error)
+            _terminate(proxy)
+            return
+        try:
+            await self._pool.release(proxy)
+        except Exception as error:  # its reset failed: asyncpg has terminated it
+            log.debug("a connection lost while being handed back: %s", error)
+            _terminate(proxy)
+
+
+class _SteadyConnection(AsyncPostgresqlConnection):
+    """Every statement of a task goes through here (queries, and BEGIN/COMMIT/ROLLBACK)."""
+
+    def __init__(self, conn, database: SteadyPostgresqlDatabase):
+        super().__init__(conn)
+        self._database = database
+
+    async def execute(self, sql, params=None):
+        if sql == "ROLLBACK" and _dead(self.conn):
+            return CursorAdapter()
+        try:
+            return await super().execute(sql, params)
+        except Exception as error:
+            if sql == "ROLLBACK" and _dead(self.conn):
+                return CursorAdapter()
+            if not refused_before_sending(error):
+                raise
+            _terminate(self.conn)
+            if self._database.in_transaction():
+                raise peewee.OperationalError(LOST_IN_TRANSACTION) from error
+            fresh = await self._database.aconnect()
+            return await fresh.execute(sql, params)
+
+
+def _terminate(proxy) -> None:
+    if getattr(proxy, "_con", None) is not None:
+        proxy.terminate()
