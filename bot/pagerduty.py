@@ -47,7 +47,7 @@ async def enqueue(request: web.Request) -> web.Response:
         return _invalid(request, len(raw), f"'{problem.field}' {problem.message}")
     key = await api_keys.authenticate(event.routing_key)
     if key is None:
-        return _invalid(request, len(raw), "Invalid routing key")
+        return _invalid(request, len(raw), "Invalid routing key", logged="invalid PagerDuty event: Invalid routing key")
     service = request.app[SERVICE_KEY]
     actor = Actor(f"API key {key.name}", VIA)
     if event.action == "trigger":
@@ -61,8 +61,10 @@ async def enqueue(request: web.Request) -> web.Response:
     )
 
 
-def _invalid(request: web.Request, size: int, error: str) -> web.Response:
-    log_rejected(request, "invalid PagerDuty event", size)
+def _invalid(request: web.Request, size: int, error: str, logged: str = "invalid PagerDuty event") -> web.Response:
+    """PagerDuty's answer to an invalid event; ``error`` may quote the sender's field names, so
+    the log line is ``logged``, in Ackbot's words."""
+    log_rejected(request, logged, size)
     return web.json_response(
         {"status": "invalid event", "message": "Event object is invalid", "errors": [error]}, status=400
     )

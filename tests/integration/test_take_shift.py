@@ -3,6 +3,7 @@ grammar) and overrides from the CLI, on SQLite and PostgreSQL: who may, what the
 what the person replaced receives, and that ``directory apply`` leaves these overrides alone."""
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -76,8 +77,12 @@ async def phone(aiohttp_client, settings, people_file):
     return client
 
 
+_SIDS = itertools.count(1)
+
+
 async def sms(client, text: str, number: str = ALICE) -> str:
-    params = {"From": number, "To": FROM_NUMBER, "Body": text, "MessageSid": "SMin"}
+    # Each message its own sid, as Twilio gives: a repeated sid is a replay, answered as the first.
+    params = {"From": number, "To": FROM_NUMBER, "Body": text, "MessageSid": f"SMin{next(_SIDS)}"}
     response = await client.post("/twilio/sms", data=params, headers=signed(PUBLIC_URL + "/twilio/sms", params, AUTH_TOKEN))
     assert response.status == 200
     return [child.text for child in ET.fromstring(await response.text())][0]
