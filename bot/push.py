@@ -84,6 +84,7 @@ async def subscribe_page(request: web.Request) -> web.Response:
         return page("This link was already used", "Each push link subscribes one browser. Ask for a new one.")
     if visit.state != "valid":
         return page(*NEUTRAL, status=404)
+    assert visit.person is not None  # set for a valid link
     html = Template(_static("push.html")).substitute(
         person=escape(visit.person), public_key=escape(public_key, quote=True),
         credential=escape(visit.credential or "", quote=True),

@@ -159,8 +159,9 @@ class IncidentService:
     async def status_view(self, number: int, time_zone: str) -> StatusView:
         """What became of every page of #number and what is paged next, in words, with times in
         ``time_zone`` (the reader's). Raises IncidentNotFound."""
-        inputs = await database.run(_status_inputs, number, self.config)
-        return build_status_view(*inputs, self.clock(), time_zone)
+        now = self.clock()
+        status_report, outlook, names = await database.run(_status_inputs, number, self.config, now)
+        return build_status_view(status_report, outlook, names, now, time_zone)
 
     async def list_view(self, time_zone: str, limit: int = 20) -> ListView:
         """The newest ``limit`` open incidents (and whether there are more) for a reader in ``time_zone``."""
@@ -328,12 +329,14 @@ def _report(number: int) -> report.IncidentReport:
     return report.incident_report(incident)
 
 
-def _status_inputs(number: int, config: EngineConfig):
-    """The report, the escalation outlook and the names of the people it mentions."""
+def _status_inputs(
+    number: int, config: EngineConfig, now: datetime
+) -> tuple[report.IncidentReport, escalation.Outlook, dict[int, str]]:
+    """The report, the escalation outlook at ``now`` and the names of the people it mentions."""
     incident = Incident.get_or_none(Incident.id == number)
     if incident is None:
         raise IncidentNotFound(number)
-    snapshot = lifecycle.build_snapshot(incident, config.enabled_channels)
+    snapshot, _turns = lifecycle.build_snapshot(incident, config.enabled_channels, now)
     outlook = escalation.outlook(snapshot, config.tier_timeout)
     user_ids = outlook.level.user_ids if outlook.level else ()
     names = dict(User.select(User.id, User.name).where(User.id.in_(list(user_ids))).tuples()) if user_ids else {}
