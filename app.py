@@ -306,6 +306,10 @@ class Settings:
         "ACKBOT_TEAMS_TOKEN_URL", "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token", _url,
         "Where the bot gets its own tokens for proactive messages (tests use a fake).",
     )
+    teams_token_service_url: str = setting(
+        "ACKBOT_TEAMS_TOKEN_SERVICE_URL", "https://api.botframework.com", _url,
+        "The Bot Framework token service that runs the OAuth sign-in of `link` (tests use a fake).",
+    )
 
     twilio_account_sid: str = setting("ACKBOT_TWILIO_ACCOUNT_SID", "", _text, "Twilio account SID; unset switches SMS and voice off.")
     twilio_auth_token: Secret | None = setting("ACKBOT_TWILIO_AUTH_TOKEN", None, _secret, "Twilio auth token.")

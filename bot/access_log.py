@@ -33,9 +33,10 @@ def log_rejected(request: web.BaseRequest, reason: str, size: int | None = None)
     """The one line a refused request gets: route, reason, size — never its body or headers.
 
     ``reason`` is Ackbot's own words (never text taken from the request); ``size`` is the body's
-    length in bytes, by default the declared Content-Length.
+    length in bytes, by default the declared Content-Length ("?" for a chunked body).
     """
-    size = request.content_length if size is None else size
+    if size is None:
+        size = request.content_length if request.body_exists else 0
     rejections.info(
         "rejected %s %s: %s (%s bytes)", request.method, redacted_path(request.path), reason,
         "?" if size is None else size,

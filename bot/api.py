@@ -7,11 +7,13 @@ Errors are JSON ``{"error": message, "field": name}``: 400 for a body that is no
 from __future__ import annotations
 
 import base64
-import json
+import re
 
 from aiohttp import web
 
+from bot.access_log import log_rejected
 from bot.commands import parse_number
+from bot.json_body import read_json, rejection_reason
 from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
 from incidents.report import STATUS_FILTERS, IncidentReport
@@ -40,6 +42,12 @@ def error(status: int, message: str, field: str | None = None) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
+def refused(request: web.Request, problem: IntakeError) -> web.Response:
+    """The answer to a refused body or query, and its one log line."""
+    log_rejected(request, rejection_reason(problem))
+    return error(problem.status, problem.message, problem.field)
+
+
 async def _api_key(request: web.Request) -> ApiKey | None:
     return await api_keys.authenticate(presented_key(request.headers.get("Authorization", "")))
 
@@ -65,17 +73,10 @@ async def api_key_middleware(request: web.Request, handler):
     if request.path.startswith(("/api/v1/", "/webhooks/")) or request.path == "/api/v1":
         key = await _api_key(request)
         if key is None:
+            log_rejected(request, "missing or invalid API key")
             return error(401, "missing or invalid API key (Authorization: Bearer <key>, or basic auth with the key as password)")
         request[API_KEY] = key
     return await handler(request)
-
-
-async def _json_body(request: web.Request):
-    raw = await request.read()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        raise IntakeError(None, f"the body is not valid JSON ({problem})", 400) from None
 
 
 def _service(request: web.Request) -> IncidentService:
@@ -135,10 +136,10 @@ def report_json(report: IncidentReport) -> dict:
 
 async def create_incident(request: web.Request) -> web.Response:
     try:
-        trigger = parse_incident_request(await _json_body(request))
+        trigger = parse_incident_request(await read_json(request))
         outcome = await _service(request).trigger(trigger, request[API_KEY])
     except IntakeError as problem:
-        return error(problem.status, problem.message, problem.field)
+        return refused(request, problem)
     return web.json_response(
         {**incident_json(outcome.incident, outcome.team_name), "deduplicated": not outcome.created, "routing": outcome.reason},
         status=201 if outcome.created else 200,
@@ -149,11 +150,33 @@ async def list_incidents(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     if status not in STATUS_FILTERS:
         return error(422, f"expected one of {', '.join(STATUS_FILTERS)}", "status")
-    limit_text = request.query.get("limit", "50")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 500:
+    limit = _limit(request.query.get("limit", "50"))
+    if limit is None:
         return error(422, "expected a whole number from 1 to 500", "limit")
-    incidents = await _service(request).list_incidents(STATUS_FILTERS[status], request.query.get("team"), int(limit_text))
+    try:
+        team = _team_filter(request.query.get("team") or None)
+    except IntakeError as problem:
+        return refused(request, problem)
+    incidents = await _service(request).list_incidents(STATUS_FILTERS[status], team, limit)
     return web.json_response(incidents_json(incidents))
+
+
+_TEAM_FILTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def _team_filter(text: str | None) -> str | None:
+    """A team name to list by, read as the people file writes names (case aside)."""
+    if text is None:
+        return None
+    if not _TEAM_FILTER.fullmatch(text):
+        raise IntakeError("team", "must be a team name: up to 100 letters, digits, '-' or '_'")
+    return text.lower()
+
+
+def _limit(text: str) -> int | None:
+    if not (text.isascii() and text.isdigit()) or len(text) > 3 or not 1 <= int(text) <= 500:
+        return None
+    return int(text)
 
 
 def _number(request: web.Request) -> int:
@@ -203,7 +226,7 @@ async def resolve_incident(request: web.Request) -> web.Response:
 async def alertmanager_webhook(request: web.Request) -> web.Response:
     """Firing groups trigger (deduplicated by group key); a resolved group resolves its incident."""
     try:
-        group = parse_alertmanager(await _json_body(request))
+        group = parse_alertmanager(await read_json(request))
         service = _service(request)
         if group.firing:
             outcome = await service.trigger(group.trigger, request[API_KEY])
@@ -214,5 +237,5 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         assert group.trigger.dedup_key is not None  # every Alertmanager group is keyed by its group key
         resolved = await service.resolve_open(group.trigger.dedup_key, Actor("Alertmanager", "ALERTMANAGER"))
     except IntakeError as problem:
-        return error(problem.status, problem.message, problem.field)
+        return refused(request, problem)
     return web.json_response({"incident": resolved.incident.id if resolved else None, "resolved": bool(resolved)})

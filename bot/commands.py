@@ -121,12 +121,25 @@ def parse_duration(text: str) -> timedelta | None:
     return length if length <= MAX_TAKE else None
 
 
-def parse_number(text: str) -> int | None:
-    """The incident number in "42" or "#42"; None when ``text`` is not one (at most 12 digits)."""
-    digits = text.lstrip("#")
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+# The largest incident number: ids are 32-bit integers on PostgreSQL.
+MAX_INCIDENT_NUMBER = 2**31 - 1
+
+
+def parse_number(value) -> int | None:
+    """The incident number in ``value``: text like "42" or "#42" (ASCII digits), or an int (card
+    data arrives as either); None when it is not one from 1 to MAX_INCIDENT_NUMBER."""
+    if isinstance(value, bool):
         return None
-    return int(digits)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        digits = value.lstrip("#")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_INCIDENT_NUMBER)):
+            return None
+        number = int(digits)
+    else:
+        return None
+    return number if 1 <= number <= MAX_INCIDENT_NUMBER else None
 
 
 def _quote(word: str) -> str:

@@ -10,7 +10,8 @@ from aiohttp import web
 
 from bot.access_log import log_rejected
 from bot.api import API_KEY, error
-from bot.signals import act_on, read_json
+from bot.json_body import read_json
+from bot.signals import act_on
 from incidents.intake import IntakeError
 from incidents.intake.grafana import parse_grafana
 from incidents.service import Actor

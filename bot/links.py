@@ -10,6 +10,7 @@ from html import escape
 
 from aiohttp import web
 
+from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
 from bot.render import action_answer
 from incidents.action_tokens import TokenView
@@ -72,10 +73,16 @@ def _state_line(incident) -> str:
     return "Nobody has acknowledged it yet."
 
 
+def _refused_page(request: web.Request, view: TokenView) -> web.Response:
+    if view.state not in ("used", "resolved"):
+        log_rejected(request, "unknown or expired action link")
+    return view_page(view)
+
+
 async def confirm_page(request: web.Request) -> web.Response:
     view = await request.app[SERVICE_KEY].inspect_action_token(request.match_info["token"])
     if view.state != "valid":
-        return view_page(view)
+        return _refused_page(request, view)
     assert view.action is not None and view.incident is not None  # a valid token names both
     verb = _VERBS[view.action]
     button = (
@@ -88,6 +95,6 @@ async def confirm_page(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     view, outcome = await request.app[SERVICE_KEY].act_with_token(request.match_info["token"])
     if outcome is None:
-        return view_page(view)
+        return _refused_page(request, view)
     title = "Done" if outcome.changed else "Nothing changed"
     return page(title, action_answer(outcome), f"Thank you, {view.person}." if outcome.changed else "")

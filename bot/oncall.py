@@ -12,7 +12,8 @@ from aiohttp import web
 
 from bot.access_log import log_rejected
 from bot.api import error
-from bot.signals import act_on, read_json
+from bot.json_body import read_json
+from bot.signals import act_on
 from incidents import api_keys
 from incidents.intake import IntakeError
 from incidents.intake.oncall import INTEGRATIONS, parse_oncall

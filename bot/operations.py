@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.access_log import redacted_path
+from bot.access_log import log_rejected, redacted_path
 from bot.api import SERVICE_KEY
 from incidents import metrics
 from storage.database import database, is_postgres
@@ -51,6 +51,7 @@ def error_middleware(max_body_bytes: int):
         try:
             return await handler(request)
         except web.HTTPRequestEntityTooLarge:
+            log_rejected(request, "body too large")
             return web.json_response({"error": f"request body too large (limit {max_body_bytes} bytes)"}, status=413)
         except web.HTTPException as error:
             if error.status < 400 or error.content_type == "application/json":

@@ -13,7 +13,6 @@ or unknown key, 400 for a body that is not JSON, 422 naming the field for a bad 
 """
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC
@@ -22,6 +21,7 @@ from aiohttp import web
 
 from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
+from bot.json_body import parse_json
 from incidents import api_keys, opsgenie_requests
 from incidents.intake import IntakeError
 from incidents.intake.opsgenie import parse_create, parse_description, parse_message, parse_note, parse_reference
@@ -74,9 +74,11 @@ async def _json(request: web.Request, optional: bool = False):
     if optional and not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IntakeError(None, "Invalid JSON body", 400) from None
+        return parse_json(raw)
+    except IntakeError as problem:
+        if problem.status == 400:
+            raise IntakeError(None, "Invalid JSON body", 400) from None
+        raise
 
 
 def _answer(request: web.Request, body: dict, status: int) -> web.Response:

@@ -10,13 +10,13 @@ event", …, "errors": [...]}`` for an invalid one, which senders do not retry. 
 """
 from __future__ import annotations
 
-import json
 import uuid
 
 from aiohttp import web
 
 from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
+from bot.json_body import parse_json
 from incidents import api_keys
 from incidents.intake import IntakeError
 from incidents.intake.pagerduty import EVENT_MAX_BYTES, parse_event
@@ -34,9 +34,13 @@ async def enqueue(request: web.Request) -> web.Response:
     if len(raw) > EVENT_MAX_BYTES:
         return _invalid(request, len(raw), f"Event object is too large (at most {EVENT_MAX_BYTES // 1024} KB)")
     try:
-        event = parse_event(json.loads(raw), request.headers.get("X-Routing-Key"), lambda: uuid.uuid4().hex)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _unrecognized(request, len(raw), "JSON parse error")
+        data = parse_json(raw)
+    except IntakeError as problem:
+        if problem.status == 400:
+            return _unrecognized(request, len(raw), "JSON parse error")
+        return _invalid(request, len(raw), f"'{problem.field}' {problem.message}")
+    try:
+        event = parse_event(data, request.headers.get("X-Routing-Key"), lambda: uuid.uuid4().hex)
     except IntakeError as problem:
         if problem.field is None:
             return _unrecognized(request, len(raw), problem.message)

@@ -2,7 +2,9 @@
 
 Every route checks ``X-Twilio-Signature`` against ``ACKBOT_PUBLIC_URL`` + the path and query
 Twilio called (never the Host header, which a proxy or an attacker sets), with the auth token or
-the secondary one kept during rotation. Anything else gets 403 and changes nothing.
+the secondary one kept during rotation. Anything else gets 403 and changes nothing. Twilio's
+signature has no nonce, so an inbound SMS (by MessageSid) and a key that acts (by CallSid and
+digit) run once: a replay within a day changes nothing and gets the first answer again.
 
 - ``POST /twilio/sms``: an inbound SMS. The sender is found by number; the text is a command
   (``ACK 42``, ``RES 42``, a bare ``ACK``/``RES`` for the latest SMS page, ``STATUS 42``,
@@ -21,9 +23,11 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bot import commands
+from bot.access_log import log_rejected
 from bot.actions import run_command
 from bot.api import SERVICE_KEY
 from bot.phone_replies import (
+    CALL_BUSY,
     CALL_GONE,
     DIGITS,
     NEUTRAL_REPLY,
@@ -86,13 +90,23 @@ def add_routes(app: web.Application, settings) -> None:
 
 def _signed(handler):
     async def checked(request: web.Request) -> web.Response:
-        form = await request.post() if request.content_type == FORM else None
+        form = await _form(request)
         if form is None or not _authentic(request, form):
-            log.warning("refused %s %s: missing or invalid %s", request.method, request.path, SIGNATURE_HEADER)
+            log_rejected(request, f"missing or invalid {SIGNATURE_HEADER}")
             return web.Response(status=403, text=f"missing or invalid {SIGNATURE_HEADER}\n")
         return await handler(request, form)
 
     return checked
+
+
+async def _form(request: web.Request):
+    """The form Twilio posts; None for anything else, which no signature can cover."""
+    if request.content_type != FORM:
+        return None
+    try:
+        return await request.post()
+    except (ValueError, LookupError):  # not text in its charset (UnicodeDecodeError), or an unknown charset
+        return None
 
 
 def _authentic(request: web.Request, form) -> bool:
@@ -114,13 +128,21 @@ def _service(request: web.Request) -> IncidentService:
 
 
 async def inbound_sms(request: web.Request, form) -> web.Response:
+    """Each MessageSid is answered once; a replayed message gets the first reply again."""
+    sid = form.get("MessageSid", "")
+    if not sid:
+        return _twiml(await _sms_reply(request, form))
+    return _twiml(await _service(request).answer_once(f"twilio-sms:{sid}", lambda: _sms_reply(request, form), sms_reply("")))
+
+
+async def _sms_reply(request: web.Request, form) -> str:
     text = form.get("Body", "")
     if text.strip().upper() in OPT_KEYWORDS:
-        return _twiml(sms_reply(""))
+        return sms_reply("")
     person = await phone_lookup.person_with_number(form.get("From", ""))
     if person is None:
-        return _twiml(sms_reply(NEUTRAL_REPLY))
-    return _twiml(sms_reply(await _answer(_service(request), commands.parse_command(text), person)))
+        return sms_reply(NEUTRAL_REPLY)
+    return sms_reply(await _answer(_service(request), commands.parse_command(text), person))
 
 
 async def _answer(service: IncidentService, command: commands.Command, person: phone_lookup.Person) -> str:
@@ -177,7 +199,9 @@ def _menu_url(request: web.Request) -> str:
 
 
 async def _call(request: web.Request) -> phone_lookup.Call | None:
-    return await phone_lookup.call(int(request.match_info["notification"]))
+    # Row ids are 32-bit on PostgreSQL: a larger number in the path is no call, not a query error.
+    notification = commands.parse_number(request.match_info["notification"])
+    return await phone_lookup.call(notification) if notification is not None else None
 
 
 async def call_twiml(request: web.Request, form) -> web.Response:
@@ -197,9 +221,19 @@ async def call_keypress(request: web.Request, form) -> web.Response:
     action = DIGITS.get(digit)
     if action is None:
         return _twiml(call_redirect(_menu_url(request), f"Sorry, {digit or 'no key'} is not an option."))
-    service = _service(request)
+    sid = form.get("CallSid", "")
+    if not sid:
+        return _twiml(await _keypress_answer(request, call, action))
+    identity = f"twilio-call:{sid}:{request.match_info['notification']}:{digit}"
+    return _twiml(await _service(request).answer_once(identity, lambda: _keypress_answer(request, call, action),
+                                                      call_refusal(CALL_BUSY)))
+
+
+async def _keypress_answer(request: web.Request, call: phone_lookup.Call, action) -> str:
+    """A key that acts, pressed once on a call; a replay of it gets this answer again."""
+    actor = Actor(call.person.name, Channel.VOICE, call.person.user_id)
     try:
-        outcome = await service.act(call.incident.id, action, Actor(call.person.name, Channel.VOICE, call.person.user_id))
+        outcome = await _service(request).act(call.incident.id, action, actor)
     except (IncidentNotFound, NotAllowed):
-        return _twiml(call_refusal(CALL_GONE))
-    return _twiml(call_answer(outcome))
+        return call_refusal(CALL_GONE)
+    return call_answer(outcome)

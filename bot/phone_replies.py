@@ -153,3 +153,4 @@ def call_refusal(text: str) -> str:
 
 
 CALL_GONE = "This Ackbot call is no longer valid. Goodbye."
+CALL_BUSY = "Your key press is being handled. Goodbye."

@@ -13,7 +13,6 @@ Routes:
 """
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from functools import cache
 from html import escape
@@ -22,11 +21,14 @@ from string import Template
 
 from aiohttp import web
 
+from bot.access_log import log_rejected
 from bot.api import SERVICE_KEY
+from bot.json_body import read_json, rejection_reason
 from bot.links import HEADERS as LINK_HEADERS
 from bot.links import NEUTRAL, page, summary
 from bot.render import action_answer
 from incidents import push_links
+from incidents.intake import IntakeError
 from incidents.push_subscriptions import SubscriptionError, parse_subscription
 
 PUBLIC_KEY = web.AppKey("push_public_key", str)
@@ -83,6 +85,7 @@ async def subscribe_page(request: web.Request) -> web.Response:
     if visit.state == "used":
         return page("This link was already used", "Each push link subscribes one browser. Ask for a new one.")
     if visit.state != "valid":
+        log_rejected(request, "unknown or expired push link")
         return page(*NEUTRAL, status=404)
     assert visit.person is not None  # set for a valid link
     html = Template(_static("push.html")).substitute(
@@ -101,11 +104,13 @@ async def register(request: web.Request) -> web.Response:
         return _json(503, error=NOT_SET_UP)
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
+        log_rejected(request, "missing registration credential")
         return _json(401, error="missing registration credential (open your push link again)")
     try:
-        info = parse_subscription(json.loads(await request.read()))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _json(400, error="the body is not valid JSON")
+        info = parse_subscription(await read_json(request))
+    except IntakeError as problem:
+        log_rejected(request, rejection_reason(problem))
+        return _json(problem.status, error=problem.message, **({"field": problem.field} if problem.field else {}))
     except SubscriptionError as problem:
         return _json(422, error=str(problem), field=problem.field)
     service = request.app[SERVICE_KEY]
@@ -113,6 +118,7 @@ async def register(request: web.Request) -> web.Response:
         credential.strip(), info, request.headers.get("User-Agent"), service.clock()
     )
     if person is None:
+        log_rejected(request, "used or expired registration credential")
         return _json(403, error="this push link was already used or has expired; ask for a new one")
     return _json(201, ok=True, message=f"Done: this browser will get Ackbot pages for {person}.")
 
@@ -125,4 +131,5 @@ async def act(request: web.Request) -> web.Response:
         return _json(409, ok=False, error="This action was already used.", message=f"Already used. {summary(view)}")
     if view.state == "resolved":
         return _json(409, ok=False, error="This incident is resolved.", message=summary(view))
+    log_rejected(request, "unknown or expired action link")
     return _json(404, ok=False, error=NEUTRAL[0], message=NEUTRAL[1])

@@ -1,24 +1,13 @@
-"""What the Grafana and Grafana OnCall routes share: reading the JSON body, acting on a parsed
-signal with one call into ``incidents``, and the one short line a refused request is logged as."""
+"""What the Grafana and Grafana OnCall routes share: acting on a parsed signal with one call into
+``incidents``."""
 from __future__ import annotations
-
-import json
 
 from aiohttp import web
 
 from bot.api import SERVICE_KEY
-from incidents.intake import IntakeError
 from incidents.intake.grafana import Signal
 from incidents.service import Actor
 from storage.models import ApiKey
-
-
-async def read_json(request: web.Request):
-    raw = await request.read()
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        raise IntakeError(None, f"the body is not valid JSON ({problem})", 400) from None
 
 
 async def act_on(request: web.Request, signal: Signal, key: ApiKey, source: Actor) -> dict:

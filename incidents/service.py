@@ -6,7 +6,7 @@ the time from the injected clock, so tests run on a fixed one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from incidents import (
@@ -23,6 +23,7 @@ from incidents import (
     routing,
     routing_store,
     shift_overrides,
+    webhook_replays,
 )
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
@@ -303,6 +304,11 @@ class IncidentService:
         """A provider's later word on a send (SENT → DELIVERED or FAILED), by provider id."""
         return await database.run(outbox.record_receipt, provider_id, status, error, self.clock())
 
+    async def answer_once(self, identity: str, run: Callable[[], Awaitable[str]], busy: str) -> str:
+        """Run a provider webhook identified by ``identity`` once, across instances; a replay
+        within a day gets the first answer and changes nothing (see webhook_replays)."""
+        return await webhook_replays.answer_once(identity, run, busy, self.clock())
+
     async def queue_stats(self) -> tuple[int, float]:
         """(notifications due and waiting, seconds the oldest has waited)."""
         return await database.run(outbox.queue_stats, self.clock())
@@ -332,11 +338,11 @@ def _report(number: int) -> report.IncidentReport:
 def _status_inputs(
     number: int, config: EngineConfig, now: datetime
 ) -> tuple[report.IncidentReport, escalation.Outlook, dict[int, str]]:
-    """The report, the escalation outlook at ``now`` and the names of the people it mentions."""
+    """The report, the escalation outlook and the names of the people it mentions."""
     incident = Incident.get_or_none(Incident.id == number)
     if incident is None:
         raise IncidentNotFound(number)
-    snapshot, _turns = lifecycle.build_snapshot(incident, config.enabled_channels, now)
+    snapshot, _ = lifecycle.build_snapshot(incident, config.enabled_channels, now)
     outlook = escalation.outlook(snapshot, config.tier_timeout)
     user_ids = outlook.level.user_ids if outlook.level else ()
     names = dict(User.select(User.id, User.name).where(User.id.in_(list(user_ids))).tuples()) if user_ids else {}

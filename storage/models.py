@@ -517,6 +517,17 @@ class Heartbeat(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
 
 
+class HandledWebhook(BaseModel):
+    """A provider webhook that was answered, kept for a day so a replay runs nothing and gets the
+    same answer (see incidents/webhook_replays.py). ``key`` is the SHA-256 of the webhook's
+    identity; ``answer`` is None while the first delivery is still being handled."""
+
+    id = AutoField()
+    key = CharField(unique=True, max_length=64)
+    answer = TextField(null=True)
+    received_at = UTCDateTimeField(index=True)
+
+
 MODELS = (
     Team,
     User,
@@ -548,6 +559,7 @@ MODELS = (
     WebSession,
     OpsgenieRequest,
     Heartbeat,
+    HandledWebhook,
 )
 
 

@@ -49,8 +49,19 @@ class SlackApp:
         return self.link_flow if state.startswith(f"{LINK_STATE}.") else self.install_flow
 
 
+class WithheldOAuthCode(logging.Filter):
+    """Bolt logs a failed OAuth code exchange with the code (a credential) in the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "oauth.v2.access" in str(record.msg) and "code" in str(record.msg):
+            record.msg, record.args = "the Slack OAuth code exchange (oauth.v2.access) failed", ()
+        return True
+
+
 def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackSurface) -> SlackApp:
     bolt_log = quiet_logger("ackbot.slack.bolt")
+    if not any(isinstance(existing, WithheldOAuthCode) for existing in bolt_log.filters):
+        bolt_log.addFilter(WithheldOAuthCode())
     client = AsyncWebClient(base_url=config.api_url, session=session, retry_handlers=[], logger=bolt_log)
     installations = PeeweeInstallationStore(config.client_id, clock=surface.identity.clock)
     install_flow = AsyncOAuthFlow(client=client, logger=bolt_log, settings=_oauth_settings(

@@ -13,6 +13,8 @@ import hmac
 
 from slack_bolt.request.internals import parse_body
 
+from incidents.intake.fields import is_web_url
+
 MAX_AGE_SECONDS = 300
 _MAX_TIMESTAMP_DIGITS = 12
 
@@ -53,6 +55,13 @@ def shape_problem(payload: dict) -> str | None:
             return "user must be an object"
         if payload.get("team") is not None and not isinstance(payload["team"], dict):
             return "team must be an object"
+        ids = (payload["user"].get("id"), payload["user"].get("team_id"), (payload.get("team") or {}).get("id"))
+        if not isinstance(ids[0], str) or not all(isinstance(value, str | None) for value in ids[1:]):
+            return "user and team ids must be text"
     if payload.get("type") == "event_callback" and not isinstance(payload.get("event"), dict):
         return "event must be an object"
+    # Bolt answers through it (even to say the workspace is not installed): not a URL, it fails.
+    response_url = payload.get("response_url")
+    if response_url is not None and not (isinstance(response_url, str) and is_web_url(response_url)):
+        return "response_url must be an http(s) URL"
     return None

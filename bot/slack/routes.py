@@ -14,7 +14,7 @@ import json
 import time
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.access_log import log_rejected
@@ -73,11 +73,10 @@ def _malformed(problem: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": f"malformed Slack request: {problem}"}), content_type="application/json")
 
 
-async def _bolt_request(request: web.Request):
-    try:
-        return await to_bolt_request(request)
-    except ValueError:  # not UTF-8, or a payload that is not JSON
-        raise _malformed("not a Slack request") from None
+def _query_request(request: web.Request) -> AsyncBoltRequest:
+    """The Bolt request of an OAuth GET: its query and headers (any body is ignored)."""
+    # Bolt reads headers through .items(), which aiohttp's multidict has; its annotation says dict.
+    return AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
 
 
 def _signed_bolt_request(request: web.Request, raw: bytes) -> AsyncBoltRequest:
@@ -119,15 +118,15 @@ async def events(request: web.Request) -> web.Response:
 
 async def install(request: web.Request) -> web.Response:
     slack = _slack(request)
-    return await to_aiohttp_response(await slack.install_flow.handle_installation(await _bolt_request(request)))
+    return await to_aiohttp_response(await slack.install_flow.handle_installation(_query_request(request)))
 
 
 async def link(request: web.Request) -> web.Response:
     slack = _slack(request)
-    return await to_aiohttp_response(await slack.link_flow.handle_installation(await _bolt_request(request)))
+    return await to_aiohttp_response(await slack.link_flow.handle_installation(_query_request(request)))
 
 
 async def oauth_redirect(request: web.Request) -> web.Response:
     slack = _slack(request)
     flow = slack.flow_for_state(request.query.get("state", ""))
-    return await to_aiohttp_response(await flow.handle_callback(await _bolt_request(request)))
+    return await to_aiohttp_response(await flow.handle_callback(_query_request(request)))

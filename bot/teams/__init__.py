@@ -61,7 +61,7 @@ def context(settings):
                 for url in (settings.teams_openid_metadata_url, AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL)
             ]
             authentication = auth.build_authentication(
-                credentials, token, settings.teams_openid_metadata_url, auth.TOKEN_SERVICE_URL
+                credentials, token, settings.teams_openid_metadata_url, settings.teams_token_service_url
             )
             sign_in = SignIn(settings.teams_oauth_connection) if settings.teams_oauth_connection else None
             push = subscribe_links(settings)

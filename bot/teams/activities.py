@@ -6,6 +6,7 @@ import re
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ChannelAccount
 
+from bot.commands import MAX_INCIDENT_NUMBER, parse_number
 from storage.enums import Action
 
 PERSONAL, TEAM_CHANNEL = "personal", "channel"
@@ -47,7 +48,10 @@ def parse_card_action(value) -> tuple[Action, int] | str:
     if verb not in (Action.ACKNOWLEDGE, Action.RESOLVE):
         return f"unknown verb {str(verb)[:40]!r}"
     data = action.get("data")
-    number = data.get("incident") if isinstance(data, dict) else None
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+    value = data.get("incident") if isinstance(data, dict) else None
+    if value is None:
         return "the action names no incident"
+    number = parse_number(value)
+    if number is None:
+        return f"incident must be a number from 1 to {MAX_INCIDENT_NUMBER}"
     return Action(verb), number

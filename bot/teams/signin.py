@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import aiohttp
 from botbuilder.core import CardFactory, CloudAdapterBase, MessageFactory, TurnContext
 from botbuilder.schema import ActionTypes, CardAction, OAuthCard, TokenResponse
+from msrest.exceptions import ClientException
 
 from incidents import teams_connections
 
 log = logging.getLogger("ackbot.teams")
+
+SIGN_IN_UNAVAILABLE = "Sign-in is unavailable right now (the Bot Framework token service did not answer). Say link again in a few minutes."
+# What the token service client raises when the service is down, slow or answers an error.
+TOKEN_SERVICE_ERRORS = (ClientException, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class SignIn:
@@ -24,13 +30,21 @@ class SignIn:
         self.connection_name = connection_name
 
     async def start(self, turn_context: TurnContext, user) -> None:
-        """Keep the person's token if the token service has one, else send the sign-in card."""
-        token = await self._token(turn_context, magic_code=None)
+        """Keep the person's token if the token service has one, else send the sign-in card; say
+        so when the token service cannot be reached."""
+        try:
+            token = await self._token(turn_context, magic_code=None)
+            resource = None if token else await _client(turn_context).get_sign_in_resource(
+                self.connection_name, turn_context.activity, None
+            )
+        except TOKEN_SERVICE_ERRORS as error:
+            await _unavailable(turn_context, error)
+            return
         if token is not None:
             await self._keep(turn_context, token)
             await turn_context.send_activity(f"Linked and signed in as {user.name}.")
             return
-        resource = await _client(turn_context).get_sign_in_resource(self.connection_name, turn_context.activity, None)
+        assert resource is not None  # asked for whenever there is no token
         card = OAuthCard(
             text=f"Sign in to link this Teams account to {user.name} in Ackbot.",
             connection_name=self.connection_name,
@@ -42,7 +56,11 @@ class SignIn:
         """The ``signin/verifyState`` invoke: trade its magic code for the token and keep it."""
         value = turn_context.activity.value
         code = value.get("state") if isinstance(value, dict) else None
-        token = await self._token(turn_context, magic_code=str(code)) if code else None
+        try:
+            token = await self._token(turn_context, magic_code=str(code)) if code else None
+        except TOKEN_SERVICE_ERRORS as error:
+            await _unavailable(turn_context, error)
+            return
         if token is None:
             await turn_context.send_activity("Signing in didn't finish; say link to try again.")
             return
@@ -61,6 +79,11 @@ class SignIn:
         )
         if not stored:
             log.warning("a Teams sign-in finished for an account without a connection; token not kept")
+
+
+async def _unavailable(turn_context: TurnContext, error: Exception) -> None:
+    log.warning("the Bot Framework token service failed: %s", type(error).__name__)
+    await turn_context.send_activity(SIGN_IN_UNAVAILABLE)
 
 
 def _client(turn_context: TurnContext):

@@ -134,16 +134,17 @@ async def test_listing_filters_by_status(api):
     assert bad.status == 422 and (await bad.json())["field"] == "status"
 
 
-def _alertmanager(status: str) -> dict:
+def _alertmanager(status: str, description: str | None = None) -> dict:
+    annotations = {"summary": "5xx above 5%", **({"description": description} if description else {})}
     alert = {
         "status": status, "labels": {"alertname": "HighErrorRate", "team": "payments", "severity": "critical"},
-        "annotations": {"summary": "5xx above 5%"}, "startsAt": "2026-11-28T14:00:00Z",
+        "annotations": annotations, "startsAt": "2026-11-28T14:00:00Z",
         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus.example/graph", "fingerprint": "abc",
     }
     return {
         "version": "4", "groupKey": '{}:{alertname="HighErrorRate"}', "truncatedAlerts": 0, "status": status,
         "receiver": "ackbot", "groupLabels": {"alertname": "HighErrorRate"},
-        "commonLabels": alert["labels"], "commonAnnotations": alert["annotations"],
+        "commonLabels": alert["labels"], "commonAnnotations": {"summary": "5xx above 5%"},
         "externalURL": "http://alertmanager.example", "alerts": [alert],
     }
 
@@ -177,6 +178,52 @@ async def test_a_bad_alertmanager_payload_names_the_field(api):
     payload["alerts"][0]["status"] = "burning"
     response = await _post(api, "/webhooks/alertmanager", payload)
     assert response.status == 422 and (await response.json())["field"] == "alerts[0].status"
+
+
+_NESTED = b"[" * 100_000 + b"]" * 100_000
+_HUGE_NUMBER = b"9" * 5000
+
+
+@pytest.mark.parametrize(
+    "path, payload, status, field",
+    [
+        ("/api/v1/incidents", _NESTED, 400, None),
+        ("/webhooks/alertmanager", _NESTED, 400, None),
+        ("/api/v1/incidents", b'{"title": "x", "body": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, None),
+        ("/api/v1/incidents", b'{"title": "x", "priority": ' + _HUGE_NUMBER + b"}", 422, "priority"),
+        ("/webhooks/alertmanager", b'{"version": "4", "truncatedAlerts": ' + _HUGE_NUMBER + b"}", 422, "truncatedAlerts"),
+        ("/api/v1/incidents", b'{"title": "x", "body": 1e999}', 422, "body"),
+        ("/api/v1/incidents", b'{"title": "x", "body": NaN}', 400, None),
+        ("/api/v1/incidents", b'{"title": "x", "body": "a\\u0000b"}', 422, "body"),
+        ("/api/v1/incidents", b'{"title": "x", "service": "db\\u0000"}', 422, "service"),
+        ("/api/v1/incidents", b'{"title": "x", "dedup_key": "\\u0000"}', 422, "dedup_key"),
+        ("/api/v1/incidents", b'{"title": "x", "body": "\\ud800"}', 422, "body"),
+        ("/webhooks/alertmanager", json.dumps({**_alertmanager("firing"), "groupKey": "{}:\x00"}).encode(), 422, "groupKey"),
+        ("/webhooks/alertmanager", json.dumps(_alertmanager("firing", description="down\x00")).encode(), 422,
+         "alerts[0].annotations.description"),
+    ],
+    ids=["deep", "deep alertmanager", "deep field", "huge int", "huge int alertmanager", "huge float", "NaN", "NUL body",
+         "NUL service", "NUL dedup_key", "lone surrogate", "NUL groupKey", "NUL annotation"],
+)
+async def test_hostile_json_is_refused_naming_the_field_alike_on_both_databases(api, path, payload, status, field):
+    response = await api.post(path, data=payload, headers={**api.auth, "Content-Type": "application/json"})
+    body = await response.json()
+    assert (response.status, body.get("field")) == (status, field), body
+    assert body["error"]
+    assert await Incident._meta.database.count(Incident.select()) == 0
+
+
+@pytest.mark.parametrize("query, field", [("team=%00", "team"), ("team=no%20such%20team", "team"), ("limit=%C2%B2", "limit"),
+                                          ("limit=" + "9" * 5000, "limit")])
+async def test_a_bad_listing_query_is_refused_naming_the_parameter(api, query, field):
+    response = await api.get(f"/api/v1/incidents?{query}", headers=api.auth)
+    assert (response.status, (await response.json())["field"]) == (422, field)
+
+
+async def test_listing_by_team_reads_the_name_as_intake_does(api):
+    await _post(api, "/api/v1/incidents", {"title": "one", "team": "payments"})
+    listed = await (await api.get("/api/v1/incidents?team=Payments", headers=api.auth)).json()
+    assert [incident["title"] for incident in listed["incidents"]] == ["one"]
 
 
 async def test_the_running_dispatcher_pages_as_soon_as_an_incident_arrives(aiohttp_client, settings, channels):

@@ -8,8 +8,6 @@ and every row must end SENT. What may be sent twice is bounded by the rows in fl
 """
 from __future__ import annotations
 
-import asyncio
-import signal
 import time
 from collections import Counter
 
@@ -60,7 +58,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(storage, encryption_key, 
                 return not any(counts[status] for status in UNFINISHED)
 
             await wait_until(finished, 60, "every row to leave QUEUED and SENDING", interval=0.1)
-            await asyncio.sleep(0.3)  # anything still arriving would be a send after the row was recorded
+            await workers.stop(survivor)
 
         rows = await notification_rows()
         received = recorder.notification_ids()
@@ -116,11 +114,8 @@ async def test_two_workers_never_send_the_same_row_twice(storage, encryption_key
                 return counts[DeliveryStatus.SENT] == len(ids)
 
             await wait_until(finished, 30, "every row to be SENT", interval=0.05)
-            await asyncio.sleep(0.3)
             for process in processes:  # a graceful stop, too: SIGTERM exits 0
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                assert process.wait(timeout=15) == 0, workers.logs()
+                await workers.stop(process)
 
         rows = await notification_rows()
         received = list(recorder.received)

@@ -4,6 +4,7 @@ refused. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import timedelta
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from storage.database import database
 from storage.models import PersonalLinkToken, PushSubscription, User
 from tests.fakes.channel import FixedClock
 from tests.fakes.push_service import BrowserSubscription
+from tests.log_support import assert_logs_clean, rejection_lines
 
 CREDENTIAL = re.compile(r'data-credential="([^"]+)"')
 TTL = timedelta(hours=24)
@@ -131,6 +133,31 @@ async def test_missing_bad_or_expired_credentials_are_refused(world):
     world.clock.advance(hours=1, seconds=1)
     assert (await _register(world, credential, _browser().to_json())).status == 403
     assert await database.list(PushSubscription.select()) == []
+
+
+async def test_json_nested_too_deep_is_a_400_with_one_short_line(world, caplog):
+    caplog.set_level(logging.DEBUG)
+    credential = await _visit(world)
+    body = "[" * 5000 + "]" * 5000
+    response = await world.client.post("/push/subscriptions", data=body, headers={"Authorization": f"Bearer {credential}"})
+    assert response.status == 400 and (await response.json())["error"] == "the body is nested more than 64 levels deep"
+    assert_logs_clean(caplog, credential, "[[[[")
+    assert rejection_lines(caplog) == [f"rejected POST /push/subscriptions: the body is not valid JSON ({len(body)} bytes)"]
+
+
+async def test_an_unknown_link_leaves_one_line_without_its_token(world, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = "y" * 43
+    for method, path in (("GET", f"/push/p/{token}"), ("POST", f"/push/act/{token}"), ("GET", f"/a/{token}"), ("POST", f"/a/{token}")):
+        assert (await world.client.request(method, path)).status == 404
+    assert rejection_lines(caplog) == [
+        "rejected GET /push/p/<token>: unknown or expired push link (0 bytes)",
+        "rejected POST /push/act/<token>: unknown or expired action link (0 bytes)",
+        "rejected GET /a/<token>: unknown or expired action link (0 bytes)",
+        "rejected POST /a/<token>: unknown or expired action link (0 bytes)",
+    ]
+    assert_logs_clean(caplog)
+    assert not [record for record in caplog.records if record.name == "ackbot.rejected" and token in record.getMessage()]
 
 
 async def test_an_expired_or_unknown_link_gets_the_neutral_page(world):

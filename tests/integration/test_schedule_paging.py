@@ -107,7 +107,7 @@ async def test_a_schedule_with_nobody_on_call_is_stated_and_its_level_passed_ove
     incident = await trigger(engine)
     assert await paged(incident) == [("carol", "EMAIL", 2)]
     assert await timeline(incident) == [
-        "Triggered: DB primary down",
+        "Triggered: DB primary down. Routed to payments: the alert names it",
         "Nobody on call for payments-primary (level 1)",
         "Level 1 passed over: nobody to page",
         "Paging Carol on email (level 2, primary)",

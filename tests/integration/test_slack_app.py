@@ -346,6 +346,8 @@ async def test_a_megabyte_of_unsigned_body_leaves_one_short_line(client, fake, c
     ({"user": "UALICE"}, "user must be an object"),
     ({"team": 42}, "team must be an object"),
     ({"enterprise": 42}, "unexpected field types"),
+    ({"user": {"id": 42, "team_id": "T1"}}, "user and team ids must be text"),
+    ({"team": {"id": ["T1"]}}, "user and team ids must be text"),
 ])
 async def test_a_signed_click_of_the_wrong_shape_gets_a_clear_400(client, fake, caplog, changes, problem):
     caplog.set_level(logging.DEBUG)
@@ -399,3 +401,12 @@ async def test_slash_oncall_take_and_calendar(client, fake):
     assert url.startswith("http://ackbot.test/calendar/ackcal_")
     feed = await client.get(url.removeprefix("http://ackbot.test"))
     assert feed.status == 200 and "SUMMARY:On call: payments-primary (Alice\\, override)" in await feed.text()
+
+
+async def test_the_oauth_routes_ignore_a_body(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    for path in ("/slack/install", "/slack/link", "/slack/oauth_redirect?state=x&code=y"):
+        response = await client.get(path, data="payload=%5B%5D", allow_redirects=False,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert response.status < 500
+    assert_logs_clean(caplog)

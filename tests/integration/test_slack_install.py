@@ -174,6 +174,17 @@ async def test_expiring_bot_tokens_are_rotated_for_pages_and_for_clicks(client, 
     assert (await Incident.aget_by_id(number)).acknowledged_by_name == "Carol"
 
 
+async def test_a_refused_code_exchange_keeps_the_code_out_of_the_log(client, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    state, _, cookie = await _start(client, "/slack/install")
+    response = await _finish(client, "unknown-oauth-code-4711", state, cookie)
+    assert response.status < 500 and fake.calls("oauth.v2.access")
+    # aiohttp.access is the test server's own access log; `ackbot serve` logs no query strings.
+    assert not [record for record in caplog.records
+                if record.name != "aiohttp.access" and "unknown-oauth-code-4711" in record.getMessage()]
+    assert await database.count(SlackInstallation.select()) == 0
+
+
 async def test_tokens_stay_out_of_the_logs_even_at_debug_level(aiohttp_client, settings, fake, caplog):
     caplog.set_level(logging.DEBUG)
     client = await aiohttp_client(create_app(slack_settings(settings, fake)))

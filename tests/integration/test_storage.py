@@ -18,6 +18,7 @@ from storage.migrations.m0007_schedules import SCHEDULE_TABLES
 from storage.models import (
     ApiKey,
     EscalationLevel,
+    HandledWebhook,
     Incident,
     IncidentAlert,
     LevelSchedule,
@@ -217,4 +218,15 @@ async def test_a_database_from_before_schedules_is_brought_up_to_date(storage):
     await LevelSchedule.acreate(escalation_level=level, schedule=schedule)
     stored = await database.run(lambda: OnCallSchedule.get(OnCallSchedule.name == "payments-primary"))
     assert stored.definition == {"rotations": []}
+
+
+async def test_a_database_from_before_handled_webhooks_is_brought_up_to_date(storage):
+    def downgrade():
+        database.drop_tables([HandledWebhook])
+        SchemaMigration.delete().where(SchemaMigration.version == "m0003_handled_webhooks").execute()
+
+    await database.run(downgrade)
+    assert await migrate() == ["m0003_handled_webhooks"]
+    await HandledWebhook.acreate(key="0" * 64, answer="<Response/>", received_at=utcnow())
+    assert [row.answer for row in await database.list(HandledWebhook.select())] == ["<Response/>"]
     assert await migrate() == []

@@ -15,6 +15,7 @@ from storage.enums import Channel, DeliveryStatus, EventKind, NotificationKind
 from storage.models import Incident, IncidentEvent, SlackInstallation, Team, TeamPost, User
 from tests.fakes.channel import DELIVER, HANG, PERMANENT, TEMPORARY
 from tests.integration.test_engine import Engine, _level, _person
+from tests.integration.worker_support import wait_until
 
 
 @pytest.fixture
@@ -171,8 +172,8 @@ async def test_stopping_hands_unfinished_posts_and_pages_back_to_the_queue(engin
     engine.dispatcher.config = DispatcherConfig(send_timeout=30, shutdown_grace=0.1)
     number = await _trigger(engine)
     task = asyncio.create_task(engine.dispatcher.run())
-    while len(engine.channels[Channel.EMAIL].sent) + len(_team_posts(engine)) < 2:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: len(engine.channels[Channel.EMAIL].sent) + len(_team_posts(engine)) >= 2, 10,
+                     "the page and the post to be sent")
     await engine.dispatcher.stop(task)
     [post] = await _posts(number)
     assert (post.status, post.claimed_by, post.lease_expires_at) == (DeliveryStatus.QUEUED, None, None)

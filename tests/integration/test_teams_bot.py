@@ -4,6 +4,8 @@ Action.Execute clicks, card replacement and commands."""
 from __future__ import annotations
 
 import json
+import logging
+import socket
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +13,8 @@ import pytest
 
 from app import DISPATCHER_KEY, Secret, create_app
 from bot.api import SERVICE_KEY
-from bot.teams import auth as teams_auth
+from bot.commands import MAX_INCIDENT_NUMBER
+from bot.teams.signin import SIGN_IN_UNAVAILABLE
 from channels.push import generate_vapid_keys
 from incidents import api_keys
 from incidents.intake import TriggerRequest
@@ -20,6 +23,7 @@ from storage.models import Incident, NotificationLog, Team, TeamMember, TeamsCha
 from tests.adaptive_card_schema import schema_errors
 from tests.fakes.bot_connector import FakeBotConnector, make_key
 from tests.fakes.service import Fault
+from tests.log_support import assert_logs_clean, rejection_lines
 
 APP_ID = "0b1c2d3e-0000-4000-8000-00000000a11b"
 TENANT = "tenant-1"
@@ -174,6 +178,16 @@ async def test_an_activity_without_service_url_is_refused(client, connector):
     del body["serviceUrl"]
     response = await send(client, connector, body)
     assert response.status == 400
+
+
+@pytest.mark.parametrize(("missing", "error"), [("conversation", "the activity has no conversation"),
+                                              ("from", "the activity has no sender")])
+async def test_an_authentic_activity_without_a_conversation_or_sender_is_a_400(client, connector, missing, error):
+    body = activity(connector, "message", text="help")
+    del body[missing]
+    response = await send(client, connector, body)
+    assert (response.status, await response.json()) == (400, {"error": error})
+    assert connector.posted() == []
 
 
 # --- install and identity ------------------------------------------------------------------
@@ -440,10 +454,11 @@ async def test_commands_from_someone_unknown_say_how_to_link(client, connector):
 
 
 async def test_link_with_an_oauth_connection_signs_in_and_keeps_the_token_encrypted(
-    aiohttp_client, teams_settings, connector, monkeypatch
+    aiohttp_client, teams_settings, connector
 ):
-    monkeypatch.setattr(teams_auth, "TOKEN_SERVICE_URL", connector.url)
-    client = await aiohttp_client(create_app(teams_settings.replace(teams_oauth_connection="aad")))
+    client = await aiohttp_client(create_app(
+        teams_settings.replace(teams_oauth_connection="aad", teams_token_service_url=connector.url)
+    ))
     await User.acreate(handle="alice", name="Alice", email="alice@example.com")
     await install(client, connector)
 
@@ -525,3 +540,96 @@ async def test_web_answers_with_a_link_that_signs_in_once(client, connector):
     path = answer.split("http://ackbot.test", 1)[1]
     signed = await client.post(path, allow_redirects=False)
     assert signed.status == 303 and "ackbot_session=" in signed.headers["Set-Cookie"]
+
+
+# --- hardening -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("authenticated", [True, False])
+async def test_json_nested_5000_deep_is_a_400_without_a_traceback(client, connector, caplog, authenticated):
+    caplog.set_level(logging.DEBUG)
+    raw = '{"type": "message", "value": ' + "[" * 5000 + "]" * 5000 + "}"
+    headers = {"Content-Type": "application/json", **(connector.auth_header() if authenticated else {})}
+    response = await client.post("/api/messages", data=raw, headers=headers)
+    assert response.status == 400 and (await response.json()) == {"error": "the body is not valid JSON"}
+    assert_logs_clean(caplog, "[[[[")
+    assert rejection_lines(caplog) == [f"rejected POST /api/messages: the body is not valid JSON ({len(raw)} bytes)"]
+
+
+async def test_an_unauthenticated_body_is_not_read_nor_logged(client, connector, caplog):
+    caplog.set_level(logging.DEBUG)
+    body = activity(connector, "message", text="secret-text", attachments="not-a-list", timestamp="not-a-time",
+                    entities=[{"type": 42}], value={"secret": "secret-value"})
+    response = await send(client, connector, body, headers={"Authorization": "Bearer forged.token.value"})
+    assert response.status == 401
+    assert_logs_clean(caplog, "secret-text", "secret-value", "not-a-list", "not-a-time", "forged.token.value")
+    assert rejection_lines(caplog) == [
+        f"rejected POST /api/messages: missing or invalid Bot Framework token ({len(json.dumps(body))} bytes)"
+    ]
+
+
+async def test_a_token_without_expiry_is_refused(client, connector):
+    claims = connector.channel_claims()
+    del claims["exp"]
+    response = await send(client, connector, activity(connector, "message", text="help"),
+                          headers={"Authorization": f"Bearer {connector.sign(claims)}"})
+    assert response.status == 401
+    assert connector.posted() == []
+
+
+async def test_a_token_expired_within_the_clock_skew_is_accepted(client, connector):
+    now = connector.channel_claims()["iat"] + 10
+    response = await send(client, connector, activity(connector, "message", text="help"),
+                          headers=connector.auth_header(exp=now - 240))
+    assert response.status == 201
+
+
+@pytest.mark.parametrize("number", [10**30, -1, 0, MAX_INCIDENT_NUMBER + 1, "1e3", " 15", 1.5, True])
+async def test_an_out_of_range_incident_number_is_a_clear_400(client, connector, caplog, number):
+    caplog.set_level(logging.DEBUG)
+    await install(client, connector)
+    response = await send(client, connector, click(connector, "acknowledge", number))
+    assert response.status == 400
+    answer = await response.json()
+    assert answer["value"]["message"] == f"incident must be a number from 1 to {MAX_INCIDENT_NUMBER}"
+    assert_logs_clean(caplog)
+
+
+async def test_a_card_number_sent_as_text_acts(client, connector):
+    await install(client, connector)
+    incident = (await client.app[SERVICE_KEY].trigger(TriggerRequest(title="DB down", team="payments"))).incident
+    response = await send(client, connector, click(connector, "acknowledge", str(incident.id)))
+    assert response.status == 200
+    assert (await Incident.aget_by_id(incident.id)).status == "ACKNOWLEDGED"
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def test_link_says_sign_in_is_unavailable_when_the_token_service_cannot_be_reached(
+    aiohttp_client, teams_settings, connector, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    client = await aiohttp_client(create_app(
+        teams_settings.replace(teams_oauth_connection="aad", teams_token_service_url=_closed_port_url())
+    ))
+    await User.acreate(handle="alice", name="Alice", email="alice@example.com")
+    await install(client, connector)
+    response = await send(client, connector, activity(connector, "message", text="link"))
+    assert response.status == 201
+    assert connector.posted()[-1]["text"] == SIGN_IN_UNAVAILABLE
+    verify = await send(client, connector, activity(connector, "invoke", name="signin/verifyState", value={"state": "402913"}))
+    assert verify.status < 500 and connector.posted()[-1]["text"] == SIGN_IN_UNAVAILABLE
+    assert_logs_clean(caplog)
+
+
+async def test_while_the_signing_keys_are_unavailable_requests_get_503_and_one_fetch(aiohttp_client, teams_settings, connector):
+    client = await aiohttp_client(create_app(teams_settings.replace(teams_openid_metadata_url=f"{connector.url}/missing")))
+    responses = [await send(client, connector, activity(connector, "message", text="help")) for _ in range(5)]
+    assert [response.status for response in responses] == [503] * 5
+    assert all(1 <= int(response.headers["Retry-After"]) <= 5 for response in responses)
+    assert len(connector.requests_to("/missing")) == 1

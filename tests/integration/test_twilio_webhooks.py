@@ -3,13 +3,14 @@ act, anything else is refused and changes nothing; SMS replies, the voice menu a
 receipts as Twilio sends them."""
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from app import DISPATCHER_KEY, Secret, create_app
 from bot.api import SERVICE_KEY
-from bot.phone_replies import NEUTRAL_REPLY, SMS_HELP
+from bot.phone_replies import CALL_GONE, NEUTRAL_REPLY, SMS_HELP
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.enums import Channel
@@ -64,8 +65,19 @@ async def post(client, path: str, params: dict, *, token=AUTH_TOKEN, signed_url=
     return await client.post(path, data=params, headers={**signature, **(headers or {})})
 
 
+_message_sids = itertools.count(1)
+
+
+def inbound(text: str, number: str = ALICE, sid: str | None = None) -> dict:
+    """An inbound SMS's parameters as Twilio sends them, each message with its own MessageSid."""
+    return {"From": number, "To": FROM_NUMBER, "Body": text, "MessageSid": sid or f"SM{next(_message_sids):032x}"}
+
+
 async def sms(client, text: str, number: str = ALICE) -> str:
-    response = await post(client, "/twilio/sms", {"From": number, "To": FROM_NUMBER, "Body": text, "MessageSid": "SMin"})
+    return await sms_answer(await post(client, "/twilio/sms", inbound(text, number)))
+
+
+async def sms_answer(response) -> str:
     assert response.status == 200 and response.content_type == "text/xml"
     messages = [child.text for child in ET.fromstring(await response.text())]
     return messages[0] if messages else ""
@@ -254,9 +266,9 @@ async def test_pressing_1_acknowledges_via_voice_and_2_resolves(phone):
     assert root.find("Say").text == "Incident 1 acknowledged. Thank you. Goodbye."
     incident = await Incident.aget_by_id(1)
     assert (incident.status, incident.acknowledged_by_name, incident.acknowledged_via) == ("ACKNOWLEDGED", "Alice", "VOICE")
-    root = await _twiml(await post(phone, path, {"CallSid": phone.voice_row.provider_id, "Digits": "1"}))
+    root = await _twiml(await post(phone, path, {"CallSid": "CAsecondcall", "Digits": "1"}))
     assert root.find("Say").text == "Incident 1 was already acknowledged by Alice. Nothing changed. Goodbye."
-    root = await _twiml(await post(phone, path, {"CallSid": phone.voice_row.provider_id, "Digits": "2"}))
+    root = await _twiml(await post(phone, path, {"CallSid": "CAthirdcall", "Digits": "2"}))
     assert root.find("Say").text == "Incident 1 resolved. Thank you. Goodbye."
     assert (await Incident.aget_by_id(1)).resolved_via == "VOICE"
 
@@ -281,6 +293,12 @@ async def test_a_call_url_that_is_not_a_voice_notification_acts_on_nothing(phone
     assert (await post(phone, "/twilio/voice/abc", {"Digits": "1"})).status == 404
 
 
+async def test_a_call_number_beyond_any_row_id_is_no_call_on_either_database(phone):
+    for path in ("/twilio/voice/999999999999", "/twilio/voice/2147483648/gather"):
+        root = await _twiml(await post(phone, path, {"CallSid": "CA1", "Digits": "1"}))
+        assert root.find("Say").text == CALL_GONE
+
+
 async def test_a_test_call_says_so(phone):
     await phone.app[SERVICE_KEY].send_test(phone.alice.id)
     await phone.app[DISPATCHER_KEY].run_once()
@@ -290,3 +308,44 @@ async def test_a_test_call_says_so(phone):
     assert "test call from Ackbot for Alice" in root.find("Say").text and root.find("Gather") is None
     root = await _twiml(await post(phone, f"/twilio/voice/{row.id}/gather", {"Digits": "1"}))
     assert root.find("Hangup") is not None
+
+
+# --- replays ---------------------------------------------------------------------------------
+
+
+async def _incident_states() -> list[tuple]:
+    return [(incident.id, incident.status) for incident in await database.list(Incident.select().order_by(Incident.id))]
+
+
+@pytest.mark.parametrize(("verb", "answer"), [("ACK", "#1 acknowledged by Alice via SMS."), ("RES", "#1 resolved by Alice via SMS.")])
+async def test_a_replayed_bare_reply_does_not_act_on_a_newer_incident_and_answers_as_before(phone, verb, answer):
+    captured = inbound(verb)
+    assert await sms_answer(await post(phone, "/twilio/sms", captured)) == answer
+    service = phone.app[SERVICE_KEY]
+    newer = (await service.trigger(TriggerRequest(title="Disk full", team="payments"))).incident
+    await phone.app[DISPATCHER_KEY].run_once()
+    assert await service.latest_page_for(phone.alice.id, Channel.SMS) == newer.id
+    before = await _incident_states()
+
+    assert await sms_answer(await post(phone, "/twilio/sms", captured)) == answer
+    assert await _incident_states() == before
+    assert (await Incident.aget_by_id(newer.id)).status == "TRIGGERED"
+
+
+async def test_a_replayed_test_request_sends_no_second_test_page(phone):
+    captured = inbound("TEST")
+    first = await sms_answer(await post(phone, "/twilio/sms", captured))
+    assert first.startswith("Test page")
+    pages = await database.count(NotificationLog.select().where(NotificationLog.kind == "TEST"))
+    assert await sms_answer(await post(phone, "/twilio/sms", captured)) == first
+    assert await database.count(NotificationLog.select().where(NotificationLog.kind == "TEST")) == pages
+
+
+async def test_a_replayed_keypress_changes_nothing_and_answers_as_the_first_time(phone):
+    path = f"/twilio/voice/{phone.voice_row.id}/gather"
+    captured = {"CallSid": phone.voice_row.provider_id, "Digits": "1"}
+    first = await (await post(phone, path, captured)).text()
+    assert "Incident 1 acknowledged. Thank you." in first
+    before = await _state(phone)
+    assert await (await post(phone, path, captured)).text() == first
+    assert await _state(phone) == before

@@ -99,6 +99,16 @@ class Workers:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    async def stop(self, process: subprocess.Popen, timeout: float = 15) -> None:
+        """Stop ``process`` gracefully (SIGTERM: it finishes its batch) and check it exits 0.
+        Once it has exited it can send nothing more, so sends counted afterwards are all of them."""
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.to_thread(process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"a worker did not stop within {timeout:g}s of SIGTERM\n{self.logs()}")
+        assert code == 0, self.logs()
+
     def alive(self, process: subprocess.Popen) -> bool:
         return process.poll() is None
 

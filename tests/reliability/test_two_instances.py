@@ -3,9 +3,7 @@ finishes all the work, and the only rows sent twice are ones the killed worker h
 (it had sent them, but never recorded it): at most one batch."""
 from __future__ import annotations
 
-import asyncio
 import random
-import signal
 import time
 
 import pytest
@@ -67,9 +65,7 @@ async def test_the_survivor_finishes_and_resends_only_what_the_killed_worker_hel
                 return await everything_finished()
 
             await wait_until(finished, 30, "the survivor to finish every row", interval=0.05)
-            await asyncio.sleep(0.3)  # a send still arriving now would come after its row was recorded
-            processes["survivor"].send_signal(signal.SIGTERM)
-            assert processes["survivor"].wait(timeout=15) == 0, workers.logs()
+            await workers.stop(processes["survivor"])
 
         final = await notification_rows()
         tally = Tally.of(list(recorder.received))

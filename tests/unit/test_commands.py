@@ -1,7 +1,19 @@
 """The shared command grammar: what each surface's text turns into."""
 import pytest
 
-from bot.commands import ACKNOWLEDGE, HELP, LIST, RESOLVE, STATUS, TEST, Command, help_text, parse_command
+from bot.commands import (
+    ACKNOWLEDGE,
+    HELP,
+    LIST,
+    MAX_INCIDENT_NUMBER,
+    RESOLVE,
+    STATUS,
+    TEST,
+    Command,
+    help_text,
+    parse_command,
+    parse_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +66,14 @@ def test_oncall_and_take_read_a_name_and_a_duration_in_either_order():
     assert parse_command("take 2h 3h").problem == "take takes a schedule name and a duration like 2h, each at most once."
     assert parse_command("take 15d").problem == "take lasts at most 14 days."
     assert parse_command("oncall a b").problem == "oncall takes one team or schedule name."
+
+
+@pytest.mark.parametrize(
+    "value, number",
+    [("42", 42), ("#42", 42), (42, 42), ("15", 15), (MAX_INCIDENT_NUMBER, MAX_INCIDENT_NUMBER),
+     (str(MAX_INCIDENT_NUMBER), MAX_INCIDENT_NUMBER), (MAX_INCIDENT_NUMBER + 1, None),
+     (str(MAX_INCIDENT_NUMBER + 1), None), (10**30, None), ("9" * 5000, None), (0, None), ("0", None),
+     (-1, None), ("-1", None), (True, None), (1.0, None), ("١٢", None), ("1e3", None), (None, None), ([1], None)],
+)
+def test_incident_numbers_are_whole_numbers_from_1_to_the_largest_id(value, number):
+    assert parse_number(value) == number

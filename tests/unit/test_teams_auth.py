@@ -1,5 +1,6 @@
 """The signing keys the Teams bot checks tokens with: fetched without blocking, refreshed daily,
-and an unknown key id refreshes them at most hourly."""
+an unknown key id refreshes them at most hourly, and a failed fetch is retried only after a
+growing backoff."""
 from __future__ import annotations
 
 import aiohttp
@@ -63,3 +64,31 @@ async def test_unreachable_metadata_means_no_token_can_be_checked(connector, ses
     keys = SigningKeys(f"{connector.url}/missing", session)
     with pytest.raises(SigningKeysUnavailable):
         await keys.get(KEY_ID)
+
+
+async def test_after_a_failed_fetch_the_next_waits_out_a_growing_backoff(connector, session):
+    clock = Seconds()
+    keys = SigningKeys(f"{connector.url}/missing", session, clock)
+    waits = []
+    for _ in range(3):
+        with pytest.raises(SigningKeysUnavailable) as failure:
+            await keys.get(KEY_ID)
+        waits.append(failure.value.retry_after)
+        for _ in range(20):  # a flood while it is down fetches nothing more
+            with pytest.raises(SigningKeysUnavailable):
+                await keys.get(KEY_ID)
+        clock.now += failure.value.retry_after
+    assert len(connector.requests_to("/missing")) == 3
+    assert 3 <= waits[0] <= 5 and 5 <= waits[1] <= 10 and 10 <= waits[2] <= 20
+
+
+async def test_the_backoff_is_capped_and_ends_once_the_keys_are_back(connector, session):
+    clock = Seconds()
+    keys = SigningKeys(f"{connector.url}/missing", session, clock)
+    for _ in range(12):
+        with pytest.raises(SigningKeysUnavailable) as failure:
+            await keys.get(KEY_ID)
+        clock.now += failure.value.retry_after
+    assert failure.value.retry_after <= 300
+    keys.url = connector.metadata_url
+    assert (await keys.get(KEY_ID)).endorsements == ["msteams"]

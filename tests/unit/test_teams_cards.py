@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from botbuilder.schema import Activity
 
+from bot.commands import MAX_INCIDENT_NUMBER
 from bot.teams.activities import command_text, parse_card_action
 from bot.teams.cards import card_response, outcome_text, refreshed_card
 from channels.teams_cards import BODY_LIMIT, CardFacts, incident_card
@@ -74,6 +75,9 @@ def test_the_refreshed_card_offers_only_what_is_left():
     assert response.body == {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card}
 
 
+OUT_OF_RANGE = f"incident must be a number from 1 to {MAX_INCIDENT_NUMBER}"
+
+
 @pytest.mark.parametrize(
     "value, expected",
     [
@@ -82,8 +86,10 @@ def test_the_refreshed_card_offers_only_what_is_left():
         (None, "expected an Action.Execute action"),
         ({"action": {"type": "Action.Submit"}}, "expected an Action.Execute action"),
         ({"action": {"type": "Action.Execute", "verb": "escalate", "data": {"incident": 3}}}, "unknown verb 'escalate'"),
-        ({"action": {"type": "Action.Execute", "verb": "resolve", "data": {"incident": True}}}, "the action names no incident"),
-        ({"action": {"type": "Action.Execute", "verb": "resolve", "data": {"incident": -1}}}, "the action names no incident"),
+        ({"action": {"type": "Action.Execute", "verb": "resolve", "data": {"incident": True}}}, OUT_OF_RANGE),
+        ({"action": {"type": "Action.Execute", "verb": "resolve", "data": {"incident": -1}}}, OUT_OF_RANGE),
+        ({"action": {"type": "Action.Execute", "verb": "resolve", "data": {"incident": 10**30}}}, OUT_OF_RANGE),
+        ({"action": {"type": "Action.Execute", "verb": "resolve", "data": {"incident": "15"}}}, (Action.RESOLVE, 15)),
         ({"action": {"type": "Action.Execute", "verb": "resolve"}}, "the action names no incident"),
     ],
 )
