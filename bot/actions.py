@@ -26,9 +26,11 @@ NOT_INVOLVED = (
 
 async def run_command(service: IncidentService, command: commands.Command, actor: Actor) -> str:
     """The answer to ``command`` from ``actor`` (a known person: ``actor.user_id`` is set)."""
+    assert actor.user_id is not None
     if command.verb in (commands.ACKNOWLEDGE, commands.RESOLVE):
         return await _act(service, command, actor)
     if command.verb == commands.STATUS:
+        assert command.number is not None  # the parser requires a number for status
         try:
             return status_grid(await service.status(command.number))
         except IncidentNotFound as error:
@@ -58,6 +60,7 @@ async def _take(service: IncidentService, command: commands.Command, actor: Acto
         taken = await service.take_shift(actor, command.name, command.duration)
     except OverrideRefused as refusal:
         return str(refusal)
+    assert actor.user_id is not None
     zone = ZoneInfo(await service.time_zone_of(actor.user_id))
     replaced = f" instead of {taken.replaced} (they are told)" if taken.replaced else ""
     return f"You are on call for {taken.schedule}{replaced} until {when(taken.end, ZoneInfo(taken.time_zone))}" + (
@@ -68,6 +71,7 @@ async def _take(service: IncidentService, command: commands.Command, actor: Acto
 async def _act(service: IncidentService, command: commands.Command, actor: Actor) -> str:
     number = command.number
     if number is None:
+        assert actor.user_id is not None
         number = await service.latest_page_for(actor.user_id, actor.via)
         if number is None:
             return f"No page was sent to you here yet; say {command.verb[:3]} 42 to name the incident."

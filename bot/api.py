@@ -102,7 +102,7 @@ def incident_json(incident: Incident, team_name: str | None = None) -> dict:
 
 def incidents_json(incidents: list[Incident]) -> dict:
     """A list of incidents (their teams joined), as ``GET /api/v1/incidents`` answers."""
-    return {"incidents": [incident_json(incident, incident.team.name if incident.team_id else None) for incident in incidents]}
+    return {"incidents": [incident_json(incident, incident.team.name if incident.team is not None else None) for incident in incidents]}
 
 
 def report_json(report: IncidentReport) -> dict:
@@ -230,6 +230,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
                 "incident": outcome.incident.id, "deduplicated": not outcome.created, "team": outcome.team_name,
                 "alert_count": outcome.incident.alert_count,
             })
+        assert group.trigger.dedup_key is not None  # every Alertmanager group is keyed by its group key
         resolved = await service.resolve_open(group.trigger.dedup_key, Actor("Alertmanager", "ALERTMANAGER"))
     except IntakeError as problem:
         return refused(request, problem)

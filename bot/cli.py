@@ -246,6 +246,7 @@ async def override_add_command(service: IncidentService, schedule: str, handle: 
             raise CommandError(f"--for: expected a duration like 30m, 2h or 1d (at most 14 days), got {length_text!r}")
         end = start + length
     else:
+        assert end_text is not None  # exactly one of --to and --for, checked above
         end = _cli_time("--to", end_text)
     try:
         view = await service.add_override(schedule, handle, start, end, "the command line")

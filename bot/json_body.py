@@ -67,7 +67,7 @@ def parse_json(raw: bytes) -> object:
 
 def _check(value: object) -> None:
     """Walks ``value`` without recursion, refusing what ``parse_json`` documents."""
-    pending = [(value, None, 1)]
+    pending: list[tuple[object, str | None, int]] = [(value, None, 1)]
     while pending:
         item, path, depth = pending.pop()
         if isinstance(item, _OversizedNumber):

@@ -47,6 +47,7 @@ def page(title: str, *paragraphs: str, form: str = "", status: int = 200) -> web
 
 def summary(view: TokenView) -> str:
     incident = view.incident
+    assert incident is not None  # every state but invalid names its incident
     service = f" · {incident.service}" if incident.service else ""
     return f"#{incident.id} {incident.priority}{service}: {incident.title} — now {incident.status.lower()}."
 
@@ -82,6 +83,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     view = await request.app[SERVICE_KEY].inspect_action_token(request.match_info["token"])
     if view.state != "valid":
         return _refused_page(request, view)
+    assert view.action is not None and view.incident is not None  # a valid token names both
     verb = _VERBS[view.action]
     button = (
         '<form method="post"><button type="submit" style="font-size:1.1em;padding:.6em 1.4em">'

@@ -51,6 +51,7 @@ async def enqueue(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
     actor = Actor(f"API key {key.name}", VIA)
     if event.action == "trigger":
+        assert event.trigger is not None  # set for triggers
         await service.trigger(event.trigger, key=key)
     elif event.action == "acknowledge":
         await service.acknowledge_open(event.incident_key, actor)

@@ -149,6 +149,7 @@ async def _answer(service: IncidentService, command: commands.Command, person: p
     if command.verb == commands.HELP:
         return sms_help(command.problem)
     if command.verb == commands.STATUS:
+        assert command.number is not None  # the parser requires a number for status
         try:
             return sms_status(await service.status(command.number))
         except IncidentNotFound as error:

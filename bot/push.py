@@ -87,6 +87,7 @@ async def subscribe_page(request: web.Request) -> web.Response:
     if visit.state != "valid":
         log_rejected(request, "unknown or expired push link")
         return page(*NEUTRAL, status=404)
+    assert visit.person is not None  # set for a valid link
     html = Template(_static("push.html")).substitute(
         person=escape(visit.person), public_key=escape(public_key, quote=True),
         credential=escape(visit.credential or "", quote=True),

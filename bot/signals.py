@@ -20,6 +20,7 @@ async def act_on(request: web.Request, signal: Signal, key: ApiKey, source: Acto
             "alert_count": outcome.incident.alert_count,
         }
     if signal.resolved:
+        assert signal.trigger.dedup_key is not None  # every intake format keys its signals
         resolved = await service.resolve_open(signal.trigger.dedup_key, source)
         return {"incident": resolved.incident.id if resolved else None, "resolved": bool(resolved)}
     return {"incident": None, "ignored": True}

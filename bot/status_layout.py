@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.enums import DeliveryStatus
 
-STATUS_MARKS = {
+STATUS_MARKS: dict[str, str] = {
     DeliveryStatus.FAILED: "❌",
     DeliveryStatus.SENDING: "📤",
     DeliveryStatus.QUEUED: "⏳",

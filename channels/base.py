@@ -12,7 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -193,6 +193,7 @@ def format_timestamp(moment: datetime, time_zone: str) -> str:
     """
     if moment.tzinfo is None:
         raise ValueError("format_timestamp needs an aware datetime")
+    zone: tzinfo
     try:
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -1,6 +1,8 @@
 """Turning a claimed outbox row (a page or a team post) into the NotificationPayload a channel sends."""
 from __future__ import annotations
 
+from typing import Literal
+
 from channels.base import format_timestamp
 from channels.types import NotificationAction, NotificationPayload, Recipient
 from incidents.lifecycle import available_actions
@@ -8,7 +10,7 @@ from incidents.outbox import Delivery, TeamPostDelivery
 from storage.enums import Action, Channel, IncidentStatus, NotificationKind, Priority, surface_label
 from storage.models import Incident
 
-_BUTTONS = {
+_BUTTONS: dict[str, tuple[str, Literal["primary", "danger", "default"]]] = {
     Action.ACKNOWLEDGE: ("Acknowledge", "primary"),
     Action.RESOLVE: ("Resolve", "danger"),
 }

@@ -126,7 +126,7 @@ class PushChannel(BaseChannel):
         if result.success and any(not attempt.result.success for attempt in attempts):
             logger.warning(
                 "push to user %s reached some subscriptions only: %s", payload.user_id,
-                "; ".join(attempt.result.error for attempt in attempts if not attempt.result.success),
+                "; ".join(attempt.result.error or "" for attempt in attempts if not attempt.result.success),
             )
         return result
 

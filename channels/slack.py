@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -41,18 +41,28 @@ ROTATION_MARGIN = timedelta(minutes=10)
 
 
 class BotToken(Protocol):
-    """A workspace's bot token as the token store keeps it."""
+    """A workspace's bot token as the token store keeps it (read-only: stores keep frozen records)."""
 
-    token: str
-    refresh_token: str | None
-    expires_at: datetime | None
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def refresh_token(self) -> str | None: ...
+
+    @property
+    def expires_at(self) -> datetime | None: ...
 
 
-class BotTokenStore(Protocol):
-    async def for_team(self, team_id: str) -> BotToken | None:
+StoredToken = TypeVar("StoredToken", bound=BotToken)
+
+
+class BotTokenStore(Protocol[StoredToken]):
+    """Hands out its own kind of token record and takes the same kind back when it rotates."""
+
+    async def for_team(self, team_id: str) -> StoredToken | None:
         """The bot token of the active installation for Slack workspace ``team_id``."""
 
-    async def rotated(self, old: BotToken, token: str, refresh_token: str | None, expires_at: datetime | None) -> None:
+    async def rotated(self, old: StoredToken, token: str, refresh_token: str | None, expires_at: datetime | None) -> None:
         """Keep the token that replaced ``old``."""
 
 
@@ -103,7 +113,7 @@ class SlackChannel(BaseChannel):
         self,
         api_url: str,
         session: aiohttp.ClientSession,
-        tokens: BotTokenStore,
+        tokens: BotTokenStore[Any],
         app: SlackAppCredentials,
         pacer: ChannelPacer | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -129,7 +139,10 @@ class SlackChannel(BaseChannel):
         client = self._client(await self._bot_token(recipient.slack_team_id))
         if payload.kind == NotificationKind.STATUS and payload.message_reference:
             return await self._update_card(client, payload)
-        channel = recipient.slack_channel_id or await self._open_direct_message(client, recipient.slack_user_id)
+        channel = recipient.slack_channel_id
+        if not channel:
+            assert recipient.slack_user_id  # checked above: without a channel there is a linked user
+            channel = await self._open_direct_message(client, recipient.slack_user_id)
         if payload.kind == NotificationKind.TEST:
             text, blocks = check_message(payload)
         else:
@@ -146,6 +159,7 @@ class SlackChannel(BaseChannel):
 
     async def _update_card(self, client: AsyncWebClient, payload: NotificationPayload) -> ChannelDeliveryResult:
         reference = payload.message_reference
+        assert reference is not None  # only called for a payload that has one
         updated = await _call("chat.update", client.chat_update(
             channel=reference["channel"], ts=reference["ts"], text=fallback_text(payload), blocks=incident_card(payload),
         ))
@@ -203,7 +217,7 @@ def classify_slack_error(method: str, response) -> Exception:
     slack_sdk hands over its own response, or the raw aiohttp one when the body was not JSON."""
     data = getattr(response, "data", None)
     data = data if isinstance(data, dict) else {}
-    status = getattr(response, "status_code", None) or getattr(response, "status", 0)
+    status: int = getattr(response, "status_code", 0) or getattr(response, "status", 0)
     error = data.get("error") or f"HTTP {status}"
     message = f"Slack {method}: {error}"
     # Slack sends Retry-After with ok:false rate limits too, not only with HTTP 429.

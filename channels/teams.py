@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -199,7 +200,7 @@ class TeamsChannel(BaseChannel):
         return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
-        activity = {
+        activity: dict[str, Any] = {
             "type": "message",
             "summary": truncate(payload_summary(payload), 300),
             "attachments": [attachment(payload_card(payload))],
@@ -235,6 +236,7 @@ class TeamsChannel(BaseChannel):
                 raise TemporaryDeliveryError("the Bot Connector rejected the bot's token (HTTP 401); a new one will be fetched")
             if response.status >= 400:
                 failure = classify_http_failure(response.status, response.headers, _connector_error(answer))
+                assert failure.error is not None  # a failure always says what failed
                 if failure.temporary:
                     raise TemporaryDeliveryError(failure.error, failure.retry_after)
                 raise PermanentDeliveryError(failure.error)

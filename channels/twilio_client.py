@@ -23,7 +23,7 @@ from channels.base import PermanentDeliveryError, TemporaryDeliveryError, classi
 
 RATE_LIMITED = 20429
 UNSUBSCRIBED = 21610
-_HINTS = {UNSUBSCRIBED: "they replied STOP to this number; replying START lets Ackbot text them again"}
+_HINTS: dict[int | None, str] = {UNSUBSCRIBED: "they replied STOP to this number; replying START lets Ackbot text them again"}
 
 # With an empty mapping the SDK falls back to os.environ, where TWILIO_EDGE / TWILIO_REGION would
 # rewrite the API host; Ackbot's settings are its only configuration.
@@ -78,6 +78,7 @@ class TwilioApiError(Exception):
         detail = f"{self} ({hint})" if hint else str(self)
         status = 429 if self.code == RATE_LIMITED else self.status
         result = classify_http_failure(status, self.headers, detail)
+        assert result.error is not None  # a failure always says what failed
         if result.temporary:
             return TemporaryDeliveryError(result.error, result.retry_after)
         return PermanentDeliveryError(result.error)

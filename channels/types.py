@@ -199,7 +199,7 @@ class NotificationChannel(Protocol):
     an optional method, so callers use ``provider_status(channel)``.
     """
 
-    name: str
+    name: Channel
 
     async def send(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         """Deliver ``payload`` to ``payload.recipient``.

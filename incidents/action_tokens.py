@@ -98,5 +98,6 @@ def act_with_token(token: str, now: datetime) -> tuple[TokenView, ActionOutcome 
         if view.state != "valid":
             return view, None
         MagicLinkToken.update(used=True, used_at=now).where(MagicLinkToken.id == row.id).execute()
+        assert view.person is not None  # a valid token names its person
         actor = Actor(view.person, row.channel, row.user_id)
         return view, transition(row.incident_id, Action(row.action), actor, now)

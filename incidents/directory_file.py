@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidents.schedules.model import WEEKDAYS, WHOLE_DAY, ShiftLength, Window, parse_shift_length, parse_window
@@ -233,6 +234,10 @@ class _Table:
         entry = f"{self.entry}: " if self.entry else ""
         return DirectoryError(f"{self.source}: {entry}{self.prefix}{field}: {message}")
 
+    @overload
+    def text(self, key: str, required: Literal[True] = True) -> str: ...
+    @overload
+    def text(self, key: str, required: bool) -> str | None: ...
     def text(self, key: str, required: bool = True) -> str | None:
         value = self.data.get(key)
         if value is None:
@@ -245,6 +250,10 @@ class _Table:
             raise self.error(key, f"too long: at most {MAX_TEXT} characters")
         return value.strip()
 
+    @overload
+    def matching(self, key: str, pattern: re.Pattern, expected: str, required: Literal[True] = True) -> str: ...
+    @overload
+    def matching(self, key: str, pattern: re.Pattern, expected: str, required: bool) -> str | None: ...
     def matching(self, key: str, pattern: re.Pattern, expected: str, required: bool = True) -> str | None:
         value = self.text(key, required)
         if value is not None and not pattern.fullmatch(value):
@@ -296,8 +305,8 @@ _SLUG_RULE = "lowercase letters, digits, - and _, starting with a letter or digi
 
 def _entry(kind: str, position: int, data: dict, key: str) -> str:
     name = data.get(key)
-    named = isinstance(name, str) and name.strip()
-    return f"{kind}[{position}] ({name.strip()})" if named else f"{kind}[{position}]"
+    named = name.strip() if isinstance(name, str) else ""
+    return f"{kind}[{position}] ({named})" if named else f"{kind}[{position}]"
 
 
 def _team(top: _Table, position: int, data: dict) -> TeamEntry:

@@ -70,6 +70,7 @@ def _announce_once(row: OnCallSchedule, audience: str, shift: Shift, enabled, no
 
 def _queue(row, audience, shift: Shift, person: User, team: Team | None, enabled, now):
     if audience == TEAM:
+        assert team is not None  # a team notice is only queued for a team with channels
         zone = ZoneInfo(row.time_zone)
         title = f"{person.name} is on call for {row.name} until {_when(shift.end, zone)}"
         return queue_team_notice(team, title, f"From {_when(shift.start, zone)}.", enabled, now)

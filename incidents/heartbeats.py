@@ -180,7 +180,7 @@ async def create_heartbeat(name: str, team: str | None, timeout: timedelta, key:
     """Create heartbeat ``name`` and return its key (``key``, or a new one): the only time it is
     available. Raises HeartbeatError."""
     kept = key is not None
-    key = key if kept else new_key()
+    key = key if key is not None else new_key()
     await database.run(create_now, name, team, timeout, key, kept, now)
     return key
 

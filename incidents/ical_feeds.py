@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from peewee import Field
 
 from incidents.ical_import import Person
 from storage.database import write_transaction
@@ -43,7 +46,7 @@ def feed_people() -> list[Person]:
 
 def record_feed(schedule_id: int, shifts: list[dict] | None, error: str | None, now: datetime) -> None:
     """A refresh's outcome: the new copy (``shifts``), or ``error`` with the old copy kept."""
-    changes = {OnCallSchedule.feed_checked_at: now, OnCallSchedule.feed_error: error}
+    changes: dict[Field, Any] = {OnCallSchedule.feed_checked_at: now, OnCallSchedule.feed_error: error}
     if shifts is not None:
         changes.update({OnCallSchedule.feed_shifts: shifts, OnCallSchedule.feed_loaded_at: now})
     with write_transaction():

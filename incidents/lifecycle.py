@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from peewee import IntegrityError
+from peewee import Field, IntegrityError
 
 from incidents import alert_groups
 from incidents.directory import channel_tiers_for_users
@@ -48,7 +49,7 @@ _NOTICE_SKIPS_ACTOR = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
 
 
 class IncidentNotFound(LookupError):
-    def __init__(self, number: int):
+    def __init__(self, number: int | str):
         super().__init__(f"no incident #{number}")
         self.number = number
 
@@ -173,7 +174,7 @@ def update_text(number: int, title: str | None, body: str | None, actor: Actor, 
         incident = lock_rows(Incident.select().where(Incident.id == number)).first()
         if incident is None:
             raise IncidentNotFound(number)
-        changes = {
+        changes: dict[Field, str] = {
             field: value for field, value in ((Incident.title, title), (Incident.body, body))
             if value is not None and value != getattr(incident, field.name)
         }
@@ -188,6 +189,7 @@ def update_text(number: int, title: str | None, body: str | None, actor: Actor, 
 
 
 def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:
+    assert request.group is not None  # called for grouped alerts only
     state = alert_groups.record_alerts(incident.id, request.group, now)
     incident.body = alert_groups.render_body(request.body, state, request.group.left_out)
     incident.alert_count = max(state.seen, 1)
@@ -195,7 +197,7 @@ def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> N
 
 
 def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: Teams, now: datetime) -> Triggered:
-    changes = {Incident.updated_at: now}
+    changes: dict[Field, Any] = {Incident.updated_at: now}
     if request.group is None:
         changes[Incident.alert_count] = Incident.alert_count + 1
         incident.alert_count += 1
@@ -208,6 +210,7 @@ def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: T
             changes.update({Incident.alert_count: incident.alert_count, Incident.body: incident.body})
         message = alert_groups.describe_change(state)
         raised = most_severe((Priority(incident.priority), chosen.priority))
+        assert raised is not None  # the most severe of two
         if raised != incident.priority:
             incident.priority = changes[Incident.priority] = raised
             message += f"; priority raised to {raised}"

@@ -65,7 +65,8 @@ def who_is_on_call(rows: list[OnCallSchedule], at: datetime) -> list[OnCallAnswe
     } if handles else {}
     answers = []
     for row in rows:
-        person = people.get(found[row.id].handle) if found[row.id] else None
+        answer = found[row.id]
+        person = people.get(answer.handle) if answer else None
         answers.append(OnCallAnswer(
             row.id, row.name, person.handle if person else None, person.id if person else None, person.name if person else None,
         ))

@@ -57,7 +57,7 @@ def reachable_channels(user_ids: list[int], enabled: frozenset[Channel]) -> dict
         TeamsConnection, user_ids, TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False)
     )
     push = _users_with(PushSubscription, user_ids, True)
-    reach = {}
+    reach: dict[int, frozenset[Channel]] = {}
     for user_id in user_ids:
         user = users.get(user_id)
         if user is None:

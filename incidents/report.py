@@ -78,7 +78,7 @@ class IncidentReport:
 
 
 def incident_report(incident: Incident) -> IncidentReport:
-    team_name = incident.team.name if incident.team_id else None
+    team_name = incident.team.name if incident.team is not None else None
     rows = (
         NotificationLog.select(NotificationLog, User.name)
         .join(User)

@@ -35,7 +35,7 @@ def routing_references(routing: RoutingEntry | None) -> list[tuple[str, str, tup
     """(entry, field, team names) for every team ``[routing]`` names, for the apply's checks."""
     if routing is None:
         return []
-    named = [("routing", "default_team", (routing.default_team,))] if routing.default_team else []
+    named: list[tuple[str, str, tuple[str, ...]]] = [("routing", "default_team", (routing.default_team,))] if routing.default_team else []
     return named + [(rule.label, "team", (rule.team,)) for rule in routing.rules]
 
 

@@ -161,8 +161,8 @@ class IncidentService:
         """What became of every page of #number and what is paged next, in words, with times in
         ``time_zone`` (the reader's). Raises IncidentNotFound."""
         now = self.clock()
-        inputs = await database.run(_status_inputs, number, self.config, now)
-        return build_status_view(*inputs, now, time_zone)
+        status_report, outlook, names = await database.run(_status_inputs, number, self.config, now)
+        return build_status_view(status_report, outlook, names, now, time_zone)
 
     async def list_view(self, time_zone: str, limit: int = 20) -> ListView:
         """The newest ``limit`` open incidents (and whether there are more) for a reader in ``time_zone``."""
@@ -335,7 +335,9 @@ def _report(number: int) -> report.IncidentReport:
     return report.incident_report(incident)
 
 
-def _status_inputs(number: int, config: EngineConfig, now: datetime):
+def _status_inputs(
+    number: int, config: EngineConfig, now: datetime
+) -> tuple[report.IncidentReport, escalation.Outlook, dict[int, str]]:
     """The report, the escalation outlook and the names of the people it mentions."""
     incident = Incident.get_or_none(Incident.id == number)
     if incident is None:

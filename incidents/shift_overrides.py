@@ -149,6 +149,6 @@ def remove_override(override_id: int) -> OverrideView | None:
 
 def _view(override: ShiftOverride) -> OverrideView:
     row, user = override.schedule, override.user
-    replaced = override.replaced.handle if override.replaced_id else None
+    replaced = override.replaced.handle if override.replaced is not None else None
     return OverrideView(override.id, row.name, row.time_zone, user.handle, user.name, override.starts_at, override.ends_at,
                         replaced, override.created_by)

@@ -171,7 +171,7 @@ def _people(pages: list[NotificationLine], outlook: Outlook, clock: _Clock) -> t
     people = []
     for (user_id, name), lines in grouped.items():
         levels = [line.escalation_level for line in lines if line.escalation_level is not None]
-        next_tier = upcoming.get(user_id)
+        next_tier = upcoming.get(user_id) if user_id is not None else None
         words = None
         if next_tier is not None:
             channels = " and ".join(channel_label(channel) for channel in next_tier.channels)
@@ -250,7 +250,7 @@ def _summary(incident: Incident, clock: _Clock) -> IncidentSummary:
     acknowledged = None
     if incident.status == IncidentStatus.ACKNOWLEDGED:
         acknowledged = _state(incident, clock)[0]
-    team = (incident.team.display_name or incident.team.name) if incident.team_id else None
+    team = (incident.team.display_name or incident.team.name) if incident.team is not None else None
     return IncidentSummary(
         number=incident.id, priority=incident.priority, title=incident.title, team=team, status=incident.status,
         age=age(clock.now - incident.triggered_at), acknowledged=acknowledged,

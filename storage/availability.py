@@ -55,7 +55,7 @@ def error_chain(error: BaseException):
     """``error``, then what it wraps (its cause, its context, and peewee's ``orig``: the driver
     error a peewee error was made from)."""
     seen: set[int] = set()
-    pending = [error]
+    pending: list[BaseException | None] = [error]
     while pending:
         item = pending.pop()
         if item is None or id(item) in seen:

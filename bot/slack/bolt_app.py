@@ -82,7 +82,8 @@ def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackS
     # after the app from its own on every request: named "ackbot", it set Ackbot's level.
     bolt = AsyncApp(
         name=bolt_log.name, logger=bolt_log, signing_secret=config.signing_secret, client=client,
-        installation_store=installations, oauth_flow=install_flow, authorize=authorize,
+        # Bolt accepts an AsyncAuthorize instance here, but its annotation names only plain callables.
+        installation_store=installations, oauth_flow=install_flow, authorize=authorize,  # type: ignore[arg-type]
         request_verification_enabled=False, raise_error_for_unhandled_request=True,
     )
     bolt.error(_on_error)

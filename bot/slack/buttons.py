@@ -27,8 +27,8 @@ def register(bolt, surface: SlackSurface) -> None:
 
     for action_id in (Action.ACKNOWLEDGE, Action.RESOLVE):
         bolt.action(str(action_id))(on_incident_button)
-    for action_id in (DASHBOARD_ACTION, OPEN_ACTION):
-        bolt.action(action_id)(on_link_button)
+    for link_action_id in (DASHBOARD_ACTION, OPEN_ACTION):
+        bolt.action(link_action_id)(on_link_button)
 
 
 async def act(surface: SlackSurface, body: dict, action: dict, respond, client) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_bolt.error import BoltError
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -28,7 +29,8 @@ async def profile_email(client: AsyncWebClient, slack_user_id: str, token: str |
     """The email on the Slack user's profile, or None when Slack does not say (missing scope,
     no email, an API error)."""
     try:
-        answer = await client.users_info(user=slack_user_id, **({"token": token} if token else {}))
+        as_user: dict[str, Any] = {"token": token} if token else {}
+        answer = await client.users_info(user=slack_user_id, **as_user)
     except SlackApiError as error:
         log.warning("users.info for %s failed: %s", slack_user_id, error.response.get("error"))
         return None
@@ -42,14 +44,14 @@ class SlackIdentity:
     async def linked(self, slack_user_id: str) -> User | None:
         return await database.run(slack_identity.linked_user, slack_user_id, self.clock())
 
-    async def user_for(self, client: AsyncWebClient, team_id: str, slack_user_id: str) -> User | None:
+    async def user_for(self, client: AsyncWebClient, team_id: str | None, slack_user_id: str) -> User | None:
         """The Ackbot user behind ``slack_user_id``, linking them by profile email on first
         contact; None when they are not linked and their email matches nobody."""
         user = await self.linked(slack_user_id)
         if user is not None:
             return user
         email = await profile_email(client, slack_user_id)
-        if email is None:
+        if email is None or team_id is None:
             return None
         return await database.run(slack_identity.link_by_email, slack_user_id, team_id, email, self.clock())
 

@@ -75,12 +75,14 @@ def _malformed(problem: str) -> web.HTTPBadRequest:
 
 def _query_request(request: web.Request) -> AsyncBoltRequest:
     """The Bolt request of an OAuth GET: its query and headers (any body is ignored)."""
-    return AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)
+    # Bolt reads headers through .items(), which aiohttp's multidict has; its annotation says dict.
+    return AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
 
 
 def _signed_bolt_request(request: web.Request, raw: bytes) -> AsyncBoltRequest:
     """The Bolt request for a body whose signature is verified, or HTTPBadRequest saying what is
     wrong with it."""
+    problem: str | None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -89,7 +91,8 @@ def _signed_bolt_request(request: web.Request, raw: bytes) -> AsyncBoltRequest:
         problem = payload_problem(text, request.headers.get("Content-Type", "").split(";")[0] or None)
     if problem is None:
         try:
-            return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)
+            # Bolt reads headers through .items(), which aiohttp's multidict has; its annotation says dict.
+            return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):  # Bolt reads ids from odd shapes
             problem = "unexpected field types"
     log_rejected(request, f"malformed Slack request: {problem}", len(raw))

@@ -44,6 +44,7 @@ async def answer(surface: SlackSurface, command: dict, client) -> Answer:
     if parsed.verb == commands.PUSH:
         return await push_link(surface, user)
     if parsed.verb == commands.STATUS:
+        assert parsed.number is not None  # the parser requires a number for status
         try:
             return status_message(await surface.service.status_view(parsed.number, user.time_zone))
         except IncidentNotFound as error:

@@ -19,7 +19,7 @@ class InFlight:
     """Handler work that goes on after the HTTP answer (Slack wants one within 3 seconds).
     Shutdown waits for it; so do tests, instead of sleeping."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._tasks: set[asyncio.Task] = set()
 
     def track(self) -> None:

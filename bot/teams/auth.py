@@ -90,9 +90,10 @@ class SigningKeys:
         async with self._lock:
             if self._fetched_at is None or self._clock() - self._fetched_at > KEYS_MAX_AGE:
                 await self._refresh()
+            assert self._fetched_at is not None  # set by _refresh
             if key_id not in self._keys and self._clock() - self._fetched_at > UNKNOWN_KEY_REFRESH:
                 await self._refresh()
-        key = self._keys.get(key_id)
+        key = self._keys.get(key_id) if key_id is not None else None
         if key is None:  # the SDK would fail on None with an AttributeError
             raise PermissionError("the token is signed with an unknown key")
         return _SigningKey(RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", []))

@@ -129,6 +129,7 @@ class TeamsBot(ActivityHandler):
             await turn_context.send_activity(replies.NOT_LINKED)
             return
         if command.verb == commands.STATUS:
+            assert command.number is not None  # the parser requires a number for status
             await turn_context.send_activity(await self._status(command.number, user.time_zone))
         elif command.verb == commands.LIST:
             view = await self.service.list_view(user.time_zone)

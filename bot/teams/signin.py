@@ -44,6 +44,7 @@ class SignIn:
             await self._keep(turn_context, token)
             await turn_context.send_activity(f"Linked and signed in as {user.name}.")
             return
+        assert resource is not None  # asked for whenever there is no token
         card = OAuthCard(
             text=f"Sign in to link this Teams account to {user.name} in Ackbot.",
             connection_name=self.connection_name,

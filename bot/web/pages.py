@@ -1,6 +1,8 @@
 """The signed-in pages: incidents, one incident (acting on it too), people, the delivery log."""
 from __future__ import annotations
 
+from typing import overload
+
 from aiohttp import web
 
 from bot.api import SERVICE_KEY
@@ -26,6 +28,10 @@ def _page_number(request: web.Request) -> int:
     return number
 
 
+@overload
+def _choice(request: web.Request, name: str, allowed, default: str) -> str: ...
+@overload
+def _choice(request: web.Request, name: str, allowed, default: None = None) -> str | None: ...
 def _choice(request: web.Request, name: str, allowed, default: str | None = None) -> str | None:
     value = request.query.get(name) or default
     if value is not None and value not in allowed:

@@ -122,7 +122,7 @@ def priority(value: object) -> Priority:
     if value is None:
         return Priority.HIGH
     name = value.strip().upper() if isinstance(value, str) else None
-    if name not in Priority.__members__:
+    if name is None or name not in Priority.__members__:
         raise IntakeError("priority", f"must be one of {', '.join(Priority)}")
     return Priority[name]
 

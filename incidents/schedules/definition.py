@@ -6,10 +6,13 @@ The JSON is what ``ackbot directory apply`` writes (``incidents.directory_sync``
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from incidents.schedules.model import WEEKDAYS, WHOLE_DAY, Override, Rotation, Schedule, parse_shift_length, parse_window
 from incidents.schedules.times import to_instant
+
+_Parsed = TypeVar("_Parsed")
 
 
 def rotation_json(users, start: datetime, shift, days, hours) -> dict:
@@ -30,9 +33,10 @@ def schedule_from_json(name: str, time_zone: str, definition: dict, extra_overri
     zone = ZoneInfo(time_zone)
     rotations = tuple(
         Rotation(
-            tuple(rotation["users"]), datetime.fromisoformat(rotation["start"]), parse_shift_length(rotation["shift"]),
+            tuple(rotation["users"]), datetime.fromisoformat(rotation["start"]),
+            _stored(parse_shift_length(rotation["shift"]), "shift"),
             frozenset(WEEKDAYS.index(day) for day in rotation["days"]),
-            parse_window(rotation["hours"]) if rotation["hours"] else WHOLE_DAY,
+            _stored(parse_window(rotation["hours"]), "hours") if rotation["hours"] else WHOLE_DAY,
         )
         for rotation in definition["rotations"]
     )
@@ -48,3 +52,10 @@ def schedule_from_json(name: str, time_zone: str, definition: dict, extra_overri
         for shift in feed_shifts or ()
     )
     return Schedule(name, zone, rotations, overrides + tuple(extra_overrides), feed)
+
+
+def _stored(parsed: _Parsed | None, field: str) -> _Parsed:
+    """A field of a stored definition, which was checked when the directory file was applied."""
+    if parsed is None:
+        raise ValueError(f"a stored rotation has an unreadable {field}")
+    return parsed
