@@ -190,6 +190,10 @@ class WebViews:
     async def version(self, viewer: Viewer, number: int) -> tuple:
         return await database.run(incident_version, viewer, number)
 
+    async def team_names(self, viewer: Viewer) -> tuple[str, ...]:
+        """The teams the viewer sees (every team, for admins)."""
+        return await database.run(_visible_team_names, viewer)
+
     async def people(self, viewer: Viewer, enabled: frozenset[Channel]) -> tuple[PersonReach, ...]:
         """Reachability over the ``enabled`` channels."""
         return await database.run(people_reach, viewer, enabled)

@@ -23,6 +23,8 @@ def add_routes(app: web.Application, config: WebConfig) -> None:
     app.router.add_get(r"/incidents/{number}", pages.incident)
     app.router.add_post(r"/incidents/{number}/{action:acknowledge|resolve}", pages.act)
     app.router.add_get(r"/incidents/{number}/live", live.incident_changes)
+    app.router.add_get("/oncall", pages.oncall)
+    app.router.add_post("/oncall/take", pages.take_shift)
     app.router.add_get("/people", pages.people)
     app.router.add_post("/people/test", pages.test_page)
     app.router.add_get("/log", pages.delivery_log)

@@ -1,20 +1,26 @@
-"""The signed-in pages: incidents, one incident (acting on it too), people, the delivery log."""
+"""The signed-in pages: incidents, one incident (acting on it too), who is on call (taking a shift
+too), people, the delivery log."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import overload
 
 from aiohttp import web
 
 from bot.api import SERVICE_KEY
-from bot.commands import parse_number
+from bot.commands import is_name, parse_duration, parse_number
 from bot.render import action_answer
 from bot.web.config import WEB_KEY
 from bot.web.grid import delivery_grid
+from bot.web.oncall_picture import DAYS, two_weeks
 from bot.web.render import page
 from bot.web.session import VIEWER, signed_in
+from channels.base import format_timestamp
 from incidents.lifecycle import available_actions
+from incidents.oncall import UnknownSchedule
 from incidents.report import STATUS_FILTERS
 from incidents.service import Actor, IncidentNotFound, NotAllowed
+from incidents.shift_overrides import OverrideRefused
 from storage.enums import Action, Channel, DeliveryStatus
 
 _MAX_PAGE = 10_000
@@ -123,3 +129,47 @@ async def delivery_log(request: web.Request) -> web.Response:
         request, "log.html", lines=lines, has_next=has_next, page_number=number, channel=channel, status=status,
         channels=tuple(Channel), statuses=tuple(DeliveryStatus),
     )
+
+
+@signed_in
+async def oncall(request: web.Request) -> web.Response:
+    return await _oncall_page(request)
+
+
+@signed_in
+async def take_shift(request: web.Request) -> web.Response:
+    """Put the signed-in person on call for a schedule now, until the shift ends or for a while."""
+    viewer = request[VIEWER]
+    form = await request.post()
+    schedule, length = form.get("schedule"), form.get("duration") or None
+    if not isinstance(schedule, str) or not is_name(schedule):
+        return await _oncall_page(request, "Choose a schedule to take.", 422)
+    duration = parse_duration(length) if isinstance(length, str) else None
+    if length is not None and duration is None:
+        return await _oncall_page(request, "Say how long like 30m, 2h or 1d (at most 14 days), or leave it empty.", 422)
+    try:
+        view = await request.app[SERVICE_KEY].take_shift(Actor(viewer.name, "WEB", viewer.user_id), schedule, duration)
+    except OverrideRefused as refusal:
+        return await _oncall_page(request, str(refusal), 409)
+    except UnknownSchedule:
+        return await _oncall_page(request, "There is no such schedule.", 404)
+    replaced = f" instead of {view.replaced} (they are told)" if view.replaced else ""
+    return await _oncall_page(request, f"You are on call for {view.schedule}{replaced} until {_local(view.end, view.time_zone)}.")
+
+
+def _local(moment, time_zone: str) -> str:
+    return format_timestamp(moment, time_zone)
+
+
+async def _oncall_page(request: web.Request, notice: str | None = None, http_status: int = 200) -> web.Response:
+    """Each schedule the viewer's teams have: who is on call now and next, and two weeks of shifts."""
+    viewer, service = request[VIEWER], request.app[SERVICE_KEY]
+    teams = set(await request.app[WEB_KEY].views.team_names(viewer))
+    now = service.clock()
+    schedules = []
+    for line in await service.on_call(at=now, upcoming=2):
+        if not (viewer.is_admin or line.team is None or line.team in teams):
+            continue
+        _, shifts = await service.shifts(line.schedule, now, now + timedelta(days=DAYS))
+        schedules.append((line, two_weeks(shifts, now, line.time_zone)))
+    return page(request, "oncall.html", http_status=http_status, schedules=schedules, notice=notice, teams=teams)

@@ -15,7 +15,7 @@ from bot.web.session import COOKIE
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.enums import Channel
-from storage.models import Incident, NotificationLog, Team, TeamMember, User, WebSession
+from storage.models import Incident, NotificationLog, OnCallSchedule, ShiftOverride, Team, TeamMember, User, WebSession
 from tests.fakes.channel import FixedClock, ScriptedChannel
 from tests.fakes.smtp_server import SmtpServer
 from tests.integration.web_support import csrf_of, sign_in, sign_in_link
@@ -191,3 +191,43 @@ async def test_the_sign_in_form_mails_a_link_and_answers_the_same_for_an_unknown
         link = re.search(r"http://ackbot\.test(/signin/\S+)", message.get_content()).group(1)
         assert (await client.post(link, allow_redirects=False)).status == 303
         assert (await client.post("/signin", data={"email": ""})).status == 422
+
+
+async def _payments_schedule(handles: list[str]) -> None:
+    rotation = {"users": handles, "start": "2026-01-05T09:00", "shift": "1w", "days": [], "hours": None}
+    payments = await Team.aget(Team.name == "payments")
+    await OnCallSchedule.acreate(name="payments-primary", team=payments, time_zone="Europe/Berlin",
+                                 definition={"rotations": [rotation], "overrides": []})
+
+
+async def test_the_oncall_page_shows_now_next_and_two_weeks_and_a_shift_can_be_taken(world):
+    client = world.client
+    await User.acreate(handle="bob", name="Bob")
+    await TeamMember.acreate(team=await Team.aget(Team.name == "payments"), user=await User.aget(User.handle == "bob"))
+    await _payments_schedule(["bob", "alice"])
+    await sign_in(client, "alice")
+    page = await (await client.get("/oncall")).text()
+    assert "payments-primary" in page and "<svg" in page and page.count("<rect") >= 2
+    now_line = re.search(r"<dt>Now</dt>\s*<dd>(.*?)</dd>", page, re.S).group(1)
+    assert "Bob" in now_line and "Mon 30 Nov 2026, 09:00 CET" in now_line
+    token = await csrf_of(client, "/oncall")
+    taken = await client.post("/oncall/take", data={"csrf": token, "schedule": "payments-primary", "duration": "2h"})
+    assert taken.status == 200
+    assert "You are on call for payments-primary instead of bob (they are told) until" in await taken.text()
+    [override] = await database.list(ShiftOverride.select())
+    assert (await User.aget_by_id(override.user_id)).handle == "alice"
+    after = await (await client.get("/oncall")).text()
+    assert "(override)" in re.search(r"<dt>Now</dt>\s*<dd>(.*?)</dd>", after, re.S).group(1)
+    refused = await client.post("/oncall/take", data={"csrf": token, "schedule": "payments-primary", "duration": "20d"})
+    assert refused.status == 422
+
+
+async def test_another_teams_schedule_is_not_shown_nor_taken(world):
+    client = world.client
+    await _payments_schedule(["alice"])
+    await sign_in(client, "dave")
+    assert "payments-primary" not in await (await client.get("/oncall")).text()
+    token = await csrf_of(client, "/oncall")
+    refused = await client.post("/oncall/take", data={"csrf": token, "schedule": "payments-primary"})
+    assert refused.status == 409 and "may take payments-primary shifts" in await refused.text()
+    assert await database.list(ShiftOverride.select()) == []
