@@ -20,7 +20,7 @@ from channels.registry import slack_channel
 from incidents.intake import TriggerRequest
 from incidents.service import Actor
 from storage.enums import Channel
-from storage.models import SlackConnection, SlackInstallation, Team, TeamMember, User
+from storage.models import OnCallSchedule, SlackConnection, SlackInstallation, Team, TeamMember, User
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
 from tests.integration.slack_support import slack_settings
 
@@ -53,6 +53,12 @@ async def server(aiohttp_server, settings, slack):
         for person in (alice, bob):
             await TeamMember.acreate(team=payments, user=person)
         await SlackConnection.acreate(user=alice, slack_user_id="UALICE", slack_team_id="T1")
+        rotations = [
+            {"users": ["bob", "alice"], "start": "2026-01-05T09:00", "shift": "1w", "days": [], "hours": None},
+            {"users": ["alice"], "start": "2026-01-05T09:00", "shift": "1d", "days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00"},
+        ]
+        await OnCallSchedule.acreate(name="payments-primary", team=payments, time_zone="Europe/Berlin",
+                                     definition={"rotations": rotations, "overrides": []})
         await SlackInstallation.acreate(
             client_id=CLIENT_ID, app_id="A1", team_id="T1", team_name="Acme", bot_token=slack.add_bot_token(),
             bot_id="B1", bot_user_id="UBOT", bot_scopes="chat:write,commands", user_id="UINSTALLER",
@@ -119,7 +125,7 @@ async def test_sign_in_acknowledge_by_keyboard_and_see_slacks_card_edited(server
     await server.app[DISPATCHER_KEY].run_once()
     assert len(slack.calls("chat.update")) == 1
     assert "Acknowledged by Alice via the web view" in str(slack.message(card.channel, card.ts).blocks)
-    for path, name in (("/people", "people"), ("/log", "log"), ("/signin", "signin")):
+    for path, name in (("/oncall", "oncall"), ("/people", "people"), ("/log", "log"), ("/signin", "signin")):
         await page.goto(str(server.make_url(path)))
         await _shot(page, name)
     assert problems == []
