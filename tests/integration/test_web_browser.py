@@ -55,7 +55,8 @@ async def server(aiohttp_server, settings, slack):
         await SlackConnection.acreate(user=alice, slack_user_id="UALICE", slack_team_id="T1")
         rotations = [
             {"users": ["bob", "alice"], "start": "2026-01-05T09:00", "shift": "1w", "days": [], "hours": None},
-            {"users": ["alice"], "start": "2026-01-05T09:00", "shift": "1d", "days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00"},
+            {"users": ["alice"], "start": "2026-01-05T09:00", "shift": "1d",
+             "days": ["mon", "tue", "wed", "thu", "fri"], "hours": "09:00-17:00"},
         ]
         await OnCallSchedule.acreate(name="payments-primary", team=payments, time_zone="Europe/Berlin",
                                      definition={"rotations": rotations, "overrides": []})
