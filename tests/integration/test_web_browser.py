@@ -108,6 +108,20 @@ async def _tab_to(page, name: str, limit: int = 40) -> None:
     raise AssertionError(f"the keyboard never reached {name!r}")
 
 
+CONTROLS = "Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea'))"
+
+
+async def _every_control_takes_focus(page) -> None:
+    """Tabbing through the page reaches every link, button and field on it."""
+    count = await page.evaluate(f"{CONTROLS}.length")
+    reached = set()
+    for _ in range(count + 5):
+        await page.keyboard.press("Tab")
+        reached.add(await page.evaluate(f"{CONTROLS}.indexOf(document.activeElement)"))
+    reached.discard(-1)
+    assert len(reached) == count, f"{count - len(reached)} of {count} controls on {page.url} never take focus"
+
+
 async def test_sign_in_acknowledge_by_keyboard_and_see_slacks_card_edited(server, browser, slack):
     number = await _trigger(server, "DB primary down")
     [card] = slack.messages.values()
@@ -119,6 +133,8 @@ async def test_sign_in_acknowledge_by_keyboard_and_see_slacks_card_edited(server
     assert await page.locator("#incident-status").inner_text() == "triggered"
     assert "delivered" in await page.locator("#grid").inner_text()
     await _shot(page, "incident")
+    await _every_control_takes_focus(page)
+    await page.goto(page.url)
     await _tab_to(page, "Acknowledge")
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#incident-status:has-text('acknowledged')")
@@ -128,6 +144,7 @@ async def test_sign_in_acknowledge_by_keyboard_and_see_slacks_card_edited(server
     assert "Acknowledged by Alice via the web view" in str(slack.message(card.channel, card.ts).blocks)
     for path, name in (("/oncall", "oncall"), ("/people", "people"), ("/log", "log"), ("/signin", "signin")):
         await page.goto(str(server.make_url(path)))
+        await _every_control_takes_focus(page)
         await _shot(page, name)
     assert problems == []
 
