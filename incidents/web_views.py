@@ -187,6 +187,10 @@ class WebViews:
         """Raises IncidentNotFound for an incident that does not exist or the viewer may not see."""
         return await database.run(_report, viewer, number)
 
+    async def check_visible(self, viewer: Viewer, number: int) -> None:
+        """Raises IncidentNotFound unless the viewer may see #number."""
+        await database.run(visible_incident, viewer, number)
+
     async def version(self, viewer: Viewer, number: int) -> tuple:
         return await database.run(incident_version, viewer, number)
 

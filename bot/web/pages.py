@@ -85,7 +85,7 @@ async def act(request: web.Request) -> web.Response:
     action = Action(request.match_info["action"])
     viewer = request[VIEWER]
     try:
-        await request.app[WEB_KEY].views.report(viewer, number)
+        await request.app[WEB_KEY].views.check_visible(viewer, number)
         outcome = await request.app[SERVICE_KEY].act(number, action, Actor(viewer.name, "WEB", viewer.user_id))
     except IncidentNotFound:
         return page(request, "not_found.html", http_status=404, number=number)
@@ -154,11 +154,8 @@ async def take_shift(request: web.Request) -> web.Response:
     except UnknownSchedule:
         return await _oncall_page(request, "There is no such schedule.", 404)
     replaced = f" instead of {view.replaced} (they are told)" if view.replaced else ""
-    return await _oncall_page(request, f"You are on call for {view.schedule}{replaced} until {_local(view.end, view.time_zone)}.")
-
-
-def _local(moment, time_zone: str) -> str:
-    return format_timestamp(moment, time_zone)
+    until = format_timestamp(view.end, view.time_zone)
+    return await _oncall_page(request, f"You are on call for {view.schedule}{replaced} until {until}.")
 
 
 async def _oncall_page(request: web.Request, notice: str | None = None, http_status: int = 200) -> web.Response:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from tests.integration import worker_support
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,18 +91,9 @@ class Processes:
                 process.wait(timeout=10)
 
 
-async def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
-    """Poll ``predicate`` (sync or async) until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(interval)
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
+    """``worker_support.wait_until`` at a slower pace: these predicates poll over HTTP."""
+    return worker_support.wait_until(predicate, timeout, what, interval)
 
 
 async def healthz(session: aiohttp.ClientSession, base_url: str) -> tuple[int, dict | None]:
