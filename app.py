@@ -486,7 +486,7 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     app.cleanup_ctx.append(storage_context)
     app.cleanup_ctx.append(http_client_context)
     app.cleanup_ctx.append(engine_context(channels, clock))
-    app.cleanup_ctx.append(teams_bot.context(settings))
+    app.cleanup_ctx.append(teams_bot.context(settings, HTTP_KEY, CHANNELS_KEY))
     app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
     operations.add_routes(app)
     operations.watch_outages(app)

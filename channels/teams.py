@@ -10,7 +10,7 @@ without the response headers (Retry-After) this channel needs.
 
 ``BotFrameworkToken`` is the bot's own access token (client credentials, or a managed
 identity), fetched from the configured token endpoint and reused until shortly before it
-expires; the Teams bot (``bot.teams``) uses the same class for its replies.
+expires; the Teams bot (``bot.teams``) replies with this channel's token, so a process has one.
 """
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ class TeamsChannel(BaseChannel):
     name = Channel.TEAMS
 
     def __init__(self, token: BotFrameworkToken, session: aiohttp.ClientSession):
-        self._token = token
+        self.token = token
         self._session = session
 
     def supports_interactivity(self) -> bool:
@@ -224,7 +224,7 @@ class TeamsChannel(BaseChannel):
     async def _call(self, method: str, url: str, body: dict) -> dict:
         """The connector's JSON answer; raises the delivery error a failed call amounts to."""
         try:
-            token = await self._token.get()
+            token = await self.token.get()
         except TokenError as error:
             raise (TemporaryDeliveryError(str(error), error.retry_after) if error.temporary
                    else PermanentDeliveryError(str(error))) from None
@@ -232,7 +232,7 @@ class TeamsChannel(BaseChannel):
         async with self._session.request(method, url, json=body, headers=headers) as response:
             answer = await _json_or_text(response)
             if response.status == 401:
-                self._token.forget()
+                self.token.forget()
                 raise TemporaryDeliveryError("the Bot Connector rejected the bot's token (HTTP 401); a new one will be fetched")
             if response.status >= 400:
                 failure = classify_http_failure(response.status, response.headers, _connector_error(answer))

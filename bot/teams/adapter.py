@@ -1,46 +1,49 @@
-"""The CloudAdapter at ``POST /api/messages``, with the HTTP step that botbuilder-integration-
-aiohttp 4.17.1 gets wrong written out here.
+"""Ackbot's Bot Framework adapter at ``POST /api/messages``: a ``BotAdapter`` of its own, on
+botbuilder-core's public extension points only.
 
-Its ``CloudAdapter.process`` answers 500 for a request without Content-Type or with a body that
-is not JSON, runs the bot without checking that the activity has a serviceUrl (the SDK then
-skips the ``serviceurl`` claim check), and serialises every invoke response a second time:
-``ActivityHandler`` already turned the body into a dict, and ``serializer_helper`` on a dict
-raises, so every ``adaptiveCard/action`` answer became a 500. Here bad input gets 400/415 (JSON
-nested too deep to read included), a request that fails authentication gets 401 before its body
-is deserialised or the bot sees anything, every refusal leaves its one log line, and only bodies
-that are still msrest models are serialised.
+``process`` reads the request (400/415 for what is not a JSON activity, JSON nested too deep
+included), checks the channel's token (``bot.teams.auth``: 401 before the body is read as an
+activity, 503 with Retry-After while the signing keys cannot be fetched), parses the activity
+as data, runs the bot in a ``TurnContext``, and answers with the bot's invoke response (or 201).
+Every refusal leaves its one log line. What the bot sends goes through ``BotConnector``.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
-from botbuilder.core import Bot, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
-from msrest.exceptions import DeserializationError
-from msrest.serialization import Model
+from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, ConversationReference, ResourceResponse
 
 from bot.access_log import log_rejected
 from bot.json_body import parse_json
-from bot.teams.auth import SigningKeysUnavailable
+from bot.teams.auth import ChannelTokens, SigningKeysUnavailable, TokenRejected
+from bot.teams.connector import BotConnector
 from incidents.intake import IntakeError
 
+# Where a turn keeps the invoke response the bot "sent", for the HTTP answer.
+INVOKE_RESPONSE_KEY = "ackbot.teams.invoke_response"
+INVALID_TOKEN = "missing or invalid Bot Framework token"
 
-class TeamsAdapter(CloudAdapter):
-    async def process(self, request: web.Request, bot: Bot, ws_response=None) -> web.Response:
-        """Authenticate, run ``bot`` on the activity, and answer with its invoke response (if any).
 
-        The token is checked before the body is deserialised into an Activity: only the two
-        fields the check needs (channelId, serviceUrl) are read from an unauthenticated body."""
+class TeamsAdapter(BotAdapter):
+    def __init__(self, tokens: ChannelTokens, connector: BotConnector):
+        super().__init__()
+        self.tokens = tokens
+        self.connector = connector
+
+    async def process(self, request: web.Request, on_turn: Callable[[TurnContext], Awaitable]) -> web.Response:
+        """Authenticate, run ``on_turn`` on the activity, and answer with its invoke response (if any).
+
+        The token is checked before the body is parsed into an Activity: only the two fields
+        the check needs (channelId, serviceUrl) are read from an unauthenticated body."""
         body = await _read_body(request)
         if isinstance(body, web.Response):
             return body
         try:
-            authenticated = await self.bot_framework_authentication.authenticate_request(
-                Activity(channel_id=body.get("channelId"), service_url=body["serviceUrl"]),
-                request.headers.get("Authorization", ""),
-            )
-        except PermissionError:
-            return _refused(request, 401, "missing or invalid Bot Framework token")
+            await self.tokens.check(request.headers.get("Authorization", ""), body.get("channelId"), body["serviceUrl"])
+        except TokenRejected:
+            return _refused(request, 401, INVALID_TOKEN)
         except SigningKeysUnavailable as unavailable:
             return _refused(
                 request, 503, "cannot check Bot Framework tokens right now (signing keys unavailable)",
@@ -49,13 +52,42 @@ class TeamsAdapter(CloudAdapter):
         activity = _activity(body)
         if isinstance(activity, str):
             return _refused(request, 400, activity)
-        invoke_response = await self.process_activity(authenticated, activity, bot.on_turn)
-        if invoke_response is None:
+        context = TurnContext(self, activity)
+        await self.run_pipeline(context, on_turn)
+        if activity.type != ActivityTypes.invoke:
             return web.Response(status=201)
-        answer = invoke_response.body
-        if isinstance(answer, Model):
-            answer = serializer_helper(answer)
-        return web.json_response(answer, status=invoke_response.status)
+        invoke = context.turn_state.get(INVOKE_RESPONSE_KEY)
+        if invoke is None:  # the bot did not answer (another tenant's invoke, say)
+            return web.json_response(None, status=501)
+        return web.json_response(_json_ready(invoke.body), status=invoke.status)
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        """Post each activity to its conversation (a reply when it has ``replyToId``); an invoke
+        response is kept for the HTTP answer instead."""
+        responses = []
+        for activity in activities:
+            if activity.type == ActivityTypes.invoke_response:
+                context.turn_state[INVOKE_RESPONSE_KEY] = activity.value
+                responses.append(ResourceResponse())
+                continue
+            activity_id = await self.connector.send(
+                activity.service_url, activity.conversation.id, activity.serialize(), activity.reply_to_id
+            )
+            responses.append(ResourceResponse(id=activity_id))
+        return responses
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
+        await self.connector.update(activity.service_url, activity.conversation.id, activity.id, activity.serialize())
+        return ResourceResponse(id=activity.id)
+
+    async def delete_activity(self, context: TurnContext, reference: ConversationReference) -> None:
+        await self.connector.delete(reference.service_url, reference.conversation.id, reference.activity_id)
+
+
+def _json_ready(body):
+    """An invoke response body as JSON: the bot's own answers are dicts already, the SDK's
+    handlers answer with schema models."""
+    return body.serialize() if hasattr(body, "serialize") else body
 
 
 def _refused(request: web.Request, status: int, message: str, headers: dict | None = None) -> web.Response:
@@ -86,7 +118,7 @@ def _activity(body: dict) -> Activity | str:
     """The authenticated body as an Activity, or what is wrong with it."""
     try:
         activity = Activity().deserialize(body)
-    except (DeserializationError, TypeError, ValueError, AttributeError, RecursionError):
+    except Exception:  # the schema's deserializer raises its own error, or whatever a bad field trips over
         return "the body is not a Bot Framework activity"
     if not activity.type:
         return "the activity has no type"

@@ -1,23 +1,14 @@
-"""Bot Framework authentication for the Teams bot, on botframework-connector's own rules.
+"""Bot Framework authentication of the requests the channel sends to ``POST /api/messages``.
 
-Inbound, ``ConfigurationBotFrameworkAuthentication`` (parameterised with the configured OpenID
-metadata URL) checks every request's JWT: issuer, audience = the app id, signature with a key
-from the metadata, expiry (5 minutes' tolerance), the key's endorsement of the channel, and the
-``serviceurl`` claim against the activity's serviceUrl. Four gaps of botframework-connector
-4.17.1 are closed here:
+Ackbot checks the channel's JWTs itself, with PyJWT, on the Bot Framework's rules for tokens
+from the channel: an ``Authorization: Bearer`` token signed with RS256 by a key published at the
+configured OpenID metadata URL (``kid`` among the keys); that key endorses the activity's
+``channelId``; issuer ``https://api.botframework.com``; audience the bot's app id; an expiry, and
+``nbf`` when present, both with five minutes' clock skew; and a ``serviceurl`` claim equal to
+the activity's ``serviceUrl``. Anything else is a ``TokenRejected``.
 
-- its key fetcher (``_OpenIdMetadata``) uses blocking ``requests`` calls without a timeout on
-  the event loop, and fetches again on every request while the endpoint is down;
-  ``SigningKeys`` takes its place in the SDK's metadata cache, fetches with aiohttp, one fetch
-  at a time, and backs off after a failed one;
-- a token it cannot check (unknown key id, bad signature, expired, malformed, missing) raises
-  arbitrary exceptions, which become 500s; ``GuardedAuthentication`` turns every one into the
-  PermissionError the adapter answers 401 to;
-- it checks the expiry only of a token that has one; ``GuardedAuthentication`` refuses a token
-  without ``exp``;
-- its outbound credentials fetch the bot's token with MSAL, synchronously, once per turn;
-  ``TokenCredentialFactory`` hands out credentials that add the shared, cached
-  ``BotFrameworkToken`` asynchronously when a request is actually made.
+``SigningKeys`` fetches the keys with aiohttp, one fetch at a time, refreshes them daily (an
+unknown key id at most hourly), and backs off after a failed fetch.
 """
 from __future__ import annotations
 
@@ -27,24 +18,18 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import aiohttp
-from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
-from botframework.connector.auth import (
-    AuthenticateRequestResult,
-    AuthenticationConstants,
-    PasswordServiceClientCredentialFactory,
-)
-from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
+import jwt
 from jwt.algorithms import RSAAlgorithm
-from msrest.pipeline import AsyncHTTPPolicy
 
 from channels.base import backoff_delay
-from channels.teams import BotCredentials, BotFrameworkToken
 
 log = logging.getLogger("ackbot.teams")
 
+CHANNEL_ISSUER = "https://api.botframework.com"
+SIGNING_ALGORITHM = "RS256"
+CLOCK_SKEW_SECONDS = 300
 KEYS_MAX_AGE = 24 * 3600.0
 # An unknown key id refreshes the keys at most this often, so forged key ids cannot make the
 # bot hammer the metadata endpoint.
@@ -53,6 +38,13 @@ UNKNOWN_KEY_REFRESH = 3600.0
 # request flood while the endpoint is down never becomes a flood towards it.
 KEYS_RETRY_BASE = 5.0
 KEYS_RETRY_CAP = 300.0
+# The fetch happens while the channel waits for the answer to an activity.
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class TokenRejected(PermissionError):
+    """The request's token does not prove it comes from the Bot Framework channel; the message
+    says which rule it broke (Ackbot's words, never the token's)."""
 
 
 class SigningKeysUnavailable(Exception):
@@ -64,15 +56,14 @@ class SigningKeysUnavailable(Exception):
         self.retry_after = retry_after
 
 
-class _SigningKey:
-    def __init__(self, public_key, endorsements):
+class SigningKey:
+    def __init__(self, public_key, endorsements: list[str]):
         self.public_key = public_key
         self.endorsements = endorsements
 
 
 class SigningKeys:
-    """The keys published at an OpenID metadata URL, in the shape botframework-connector's
-    ``JwtTokenExtractor`` reads (``await get(kid)`` → ``public_key`` and ``endorsements``).
+    """The keys published at an OpenID metadata URL (``jwks_uri``), by key id.
 
     One fetch at a time; after a failed one, none until its backoff has passed."""
 
@@ -86,17 +77,25 @@ class SigningKeys:
         self._retry_at = -math.inf
         self._lock = asyncio.Lock()
 
-    async def get(self, key_id: str | None) -> _SigningKey:
+    async def get(self, key_id: str) -> SigningKey:
+        """The key with ``key_id``; raises TokenRejected for a key id the metadata does not
+        publish, SigningKeysUnavailable when the keys cannot be fetched."""
         async with self._lock:
             if self._fetched_at is None or self._clock() - self._fetched_at > KEYS_MAX_AGE:
                 await self._refresh()
             assert self._fetched_at is not None  # set by _refresh
             if key_id not in self._keys and self._clock() - self._fetched_at > UNKNOWN_KEY_REFRESH:
                 await self._refresh()
-        key = self._keys.get(key_id) if key_id is not None else None
-        if key is None:  # the SDK would fail on None with an AttributeError
-            raise PermissionError("the token is signed with an unknown key")
-        return _SigningKey(RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", []))
+        key = self._keys.get(key_id)
+        if key is None:
+            raise TokenRejected("the token is signed with an unknown key")
+        try:
+            public_key = RSAAlgorithm.from_jwk(json.dumps(key))
+        except (jwt.InvalidKeyError, ValueError, TypeError, KeyError):
+            raise TokenRejected("the token's signing key is not an RSA key") from None
+        endorsements = key.get("endorsements")
+        return SigningKey(public_key, [item for item in endorsements if isinstance(item, str)]
+                          if isinstance(endorsements, list) else [])
 
     async def _refresh(self) -> None:
         now = self._clock()
@@ -119,78 +118,52 @@ class SigningKeys:
         self._fetched_at = self._clock()
 
     async def _get_json(self, url: str):
-        async with self._session.get(url, raise_for_status=True) as response:
+        async with self._session.get(url, raise_for_status=True, timeout=FETCH_TIMEOUT) as response:
             return await response.json(content_type=None)
 
 
-def install_signing_keys(keys: SigningKeys) -> Callable[[], None]:
-    """Put ``keys`` in the SDK's metadata cache for its URL; returns the undo."""
-    JwtTokenExtractor.metadataCache[keys.url] = keys
+class ChannelTokens:
+    """Checks the channel's token on each request for the bot ``app_id``."""
 
-    def remove() -> None:
-        if JwtTokenExtractor.metadataCache.get(keys.url) is keys:
-            del JwtTokenExtractor.metadataCache[keys.url]
+    def __init__(self, keys: SigningKeys, app_id: str):
+        self.keys = keys
+        self.app_id = app_id
 
-    return remove
-
-
-class _BearerTokenPolicy(AsyncHTTPPolicy):
-    """msrest credentials that add the bot's token to each request as it is sent."""
-
-    def __init__(self, token: BotFrameworkToken):
-        super().__init__()
-        self._token = token
-
-    async def send(self, request, **kwargs):
-        request.http_request.headers["Authorization"] = f"Bearer {await self._token.get()}"
-        return await self.next.send(request, **kwargs)
-
-
-class TokenCredentialFactory(PasswordServiceClientCredentialFactory):
-    """The SDK's password credential rules (which app ids are valid), with credentials backed
-    by one shared ``BotFrameworkToken``."""
-
-    def __init__(self, credentials: BotCredentials, token: BotFrameworkToken):
-        super().__init__(credentials.app_id, credentials.password, credentials.tenant_id or None)
-        self._token = token
-
-    async def is_authentication_disabled(self) -> bool:
-        return False
-
-    async def create_credentials(self, app_id, oauth_scope, login_endpoint, validate_authority):
-        if not await self.is_valid_app_id(app_id):
-            raise PermissionError("credentials asked for another app id")
-        return _BearerTokenPolicy(self._token)
-
-
-class GuardedAuthentication(ConfigurationBotFrameworkAuthentication):
-    """The SDK's authentication, where every failure to authenticate is a PermissionError."""
-
-    async def authenticate_request(self, activity, auth_header: str) -> AuthenticateRequestResult:
-        if not auth_header or not auth_header.strip():
-            raise PermissionError("no Authorization header")
+    async def check(self, authorization: str, channel_id: str | None, service_url: str) -> dict:
+        """The token's claims when ``authorization`` ("Bearer <JWT>") holds a valid channel
+        token for an activity with ``channel_id`` and ``service_url``; raises TokenRejected or
+        SigningKeysUnavailable."""
+        token = _bearer_token(authorization)
         try:
-            result = await super().authenticate_request(activity, auth_header)
-        except (PermissionError, SigningKeysUnavailable):
-            raise
-        except Exception as error:  # the SDK's checks raise whatever the failing step raises
-            raise PermissionError(f"token rejected ({type(error).__name__})") from None
-        # The SDK checks an expiry (with 5 minutes' clock skew) only when the token has one.
-        if "exp" not in (result.claims_identity.claims or {}):
-            raise PermissionError("the token has no expiry")
-        return result
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise TokenRejected("the token is not a JWT") from None
+        if header.get("alg") != SIGNING_ALGORITHM:
+            raise TokenRejected("the token is not signed with RS256")
+        key_id = header.get("kid")
+        if not isinstance(key_id, str) or not key_id:
+            raise TokenRejected("the token names no signing key")
+        key = await self.keys.get(key_id)
+        if channel_id and channel_id not in key.endorsements:
+            raise TokenRejected("the signing key does not endorse the activity's channel")
+        claims = self._verified_claims(token, key)
+        if claims.get("serviceurl") != service_url:
+            raise TokenRejected("the token's serviceurl claim is not the activity's serviceUrl")
+        return claims
+
+    def _verified_claims(self, token: str, key: SigningKey) -> dict:
+        try:
+            return jwt.decode(
+                token, key.public_key, algorithms=[SIGNING_ALGORITHM], audience=self.app_id,
+                issuer=CHANNEL_ISSUER, leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.InvalidTokenError as error:
+            raise TokenRejected(f"the token is invalid ({type(error).__name__})") from None
 
 
-def build_authentication(credentials: BotCredentials, token: BotFrameworkToken, metadata_url: str,
-                         token_service_url: str) -> GuardedAuthentication:
-    """Authentication with the Bot Framework's public-cloud rules and the configured endpoints."""
-    configuration = SimpleNamespace(
-        APP_ID=credentials.app_id, APP_TYPE=credentials.app_type, APP_TENANTID=credentials.tenant_id,
-        TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-        TO_CHANNEL_FROM_BOT_LOGIN_URL=credentials.token_url,
-        TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
-        OAUTH_URL=token_service_url,
-        TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=metadata_url,
-        TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL=AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
-    )
-    return GuardedAuthentication(configuration, credentials_factory=TokenCredentialFactory(credentials, token))
+def _bearer_token(authorization: str) -> str:
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenRejected("no Bearer token")
+    return token.strip()

@@ -10,7 +10,6 @@ import logging
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
-from botbuilder.core.teams import TeamsInfo
 
 from bot import commands
 from bot.actions import NOT_INVOLVED, run_command
@@ -25,7 +24,9 @@ from bot.teams.activities import (
     reference_of,
     tenant_of,
 )
+from bot.teams.adapter import TeamsAdapter
 from bot.teams.cards import card_response, error_response, message_response, refreshed_card
+from bot.teams.connector import ConnectorError
 from bot.teams.signin import SignIn
 from bot.teams.status_card import list_card, status_card
 from incidents import push_links, teams_connections, teams_views
@@ -221,12 +222,16 @@ class TeamsBot(ActivityHandler):
 
 async def _email_of(turn_context: TurnContext) -> str | None:
     """The sender's email (or UPN) from the Bot Connector's member lookup; None when it fails."""
+    activity = turn_context.activity
+    adapter = turn_context.adapter
+    assert isinstance(adapter, TeamsAdapter)  # the only adapter the bot runs under
     try:
-        member = await TeamsInfo.get_member(turn_context, turn_context.activity.from_property.id)
-    except Exception as error:  # the connector's errors differ per failure; the lookup is optional
-        log.warning("Teams member lookup failed: %s", type(error).__name__)
+        member = await adapter.connector.member(activity.service_url, activity.conversation.id, activity.from_property.id)
+    except ConnectorError as error:  # the lookup is optional
+        log.warning("Teams member lookup failed: %s", error)
         return None
-    return member.email or member.user_principal_name or None
+    found = member.get("email") or member.get("userPrincipalName")
+    return found if isinstance(found, str) and found else None
 
 
 async def _identity(turn_context: TurnContext) -> TeamsIdentity:

@@ -11,44 +11,43 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-import aiohttp
-from botbuilder.core import CardFactory, CloudAdapterBase, MessageFactory, TurnContext
-from botbuilder.schema import ActionTypes, CardAction, OAuthCard, TokenResponse
-from msrest.exceptions import ClientException
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import ActionTypes, CardAction, OAuthCard
 
+from bot.teams.activities import reference_of
+from bot.teams.connector import ConnectorError, UserToken, UserTokenService
 from incidents import teams_connections
 
 log = logging.getLogger("ackbot.teams")
 
 SIGN_IN_UNAVAILABLE = "Sign-in is unavailable right now (the Bot Framework token service did not answer). Say link again in a few minutes."
-# What the token service client raises when the service is down, slow or answers an error.
-TOKEN_SERVICE_ERRORS = (ClientException, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class SignIn:
-    def __init__(self, connection_name: str):
+    def __init__(self, connection_name: str, tokens: UserTokenService):
         self.connection_name = connection_name
+        self.tokens = tokens
 
     async def start(self, turn_context: TurnContext, user) -> None:
         """Keep the person's token if the token service has one, else send the sign-in card; say
         so when the token service cannot be reached."""
         try:
             token = await self._token(turn_context, magic_code=None)
-            resource = None if token else await _client(turn_context).get_sign_in_resource(
-                self.connection_name, turn_context.activity, None
+            link = None if token else await self.tokens.sign_in_link(
+                self.connection_name, reference_of(turn_context.activity), _relates_to(turn_context)
             )
-        except TOKEN_SERVICE_ERRORS as error:
+        except ConnectorError as error:
             await _unavailable(turn_context, error)
             return
         if token is not None:
             await self._keep(turn_context, token)
             await turn_context.send_activity(f"Linked and signed in as {user.name}.")
             return
-        assert resource is not None  # asked for whenever there is no token
+        assert link is not None  # asked for whenever there is no token
         card = OAuthCard(
             text=f"Sign in to link this Teams account to {user.name} in Ackbot.",
             connection_name=self.connection_name,
-            buttons=[CardAction(type=ActionTypes.signin, title="Sign in", value=resource.sign_in_link)],
+            buttons=[CardAction(type=ActionTypes.signin, title="Sign in", value=link)],
         )
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.oauth_card(card)))
 
@@ -58,7 +57,7 @@ class SignIn:
         code = value.get("state") if isinstance(value, dict) else None
         try:
             token = await self._token(turn_context, magic_code=str(code)) if code else None
-        except TOKEN_SERVICE_ERRORS as error:
+        except ConnectorError as error:
             await _unavailable(turn_context, error)
             return
         if token is None:
@@ -67,13 +66,11 @@ class SignIn:
         await self._keep(turn_context, token)
         await turn_context.send_activity("Signed in: this Teams account is linked.")
 
-    async def _token(self, turn_context: TurnContext, magic_code: str | None) -> TokenResponse | None:
+    async def _token(self, turn_context: TurnContext, magic_code: str | None) -> UserToken | None:
         activity = turn_context.activity
-        return await _client(turn_context).get_user_token(
-            activity.from_property.id, self.connection_name, activity.channel_id, magic_code
-        )
+        return await self.tokens.user_token(activity.from_property.id, self.connection_name, activity.channel_id, magic_code)
 
-    async def _keep(self, turn_context: TurnContext, token: TokenResponse) -> None:
+    async def _keep(self, turn_context: TurnContext, token: UserToken) -> None:
         stored = await teams_connections.store_user_token(
             turn_context.activity.from_property.id, token.token, _expiry(token.expiration)
         )
@@ -81,13 +78,14 @@ class SignIn:
             log.warning("a Teams sign-in finished for an account without a connection; token not kept")
 
 
-async def _unavailable(turn_context: TurnContext, error: Exception) -> None:
-    log.warning("the Bot Framework token service failed: %s", type(error).__name__)
+async def _unavailable(turn_context: TurnContext, error: ConnectorError) -> None:
+    log.warning("the Bot Framework token service failed: %s", error)
     await turn_context.send_activity(SIGN_IN_UNAVAILABLE)
 
 
-def _client(turn_context: TurnContext):
-    return turn_context.turn_state[CloudAdapterBase.USER_TOKEN_CLIENT_KEY]
+def _relates_to(turn_context: TurnContext) -> dict | None:
+    relates_to = turn_context.activity.relates_to
+    return relates_to.serialize() if relates_to else None
 
 
 def _expiry(expiration: str | None) -> datetime | None:

@@ -1,12 +1,13 @@
-"""The signing keys the Teams bot checks tokens with: fetched without blocking, refreshed daily,
-an unknown key id refreshes them at most hourly, and a failed fetch is retried only after a
-growing backoff."""
+"""The signing keys the Teams bot checks tokens with (fetched without blocking, refreshed daily,
+an unknown key id refreshes them at most hourly, a failed fetch retried only after a growing
+backoff), and the rules a channel token must meet."""
 from __future__ import annotations
 
 import aiohttp
+import jwt
 import pytest
 
-from bot.teams.auth import SigningKeys, SigningKeysUnavailable
+from bot.teams.auth import ChannelTokens, SigningKeys, SigningKeysUnavailable, TokenRejected
 from tests.fakes.bot_connector import KEY_ID, FakeBotConnector
 
 
@@ -92,3 +93,46 @@ async def test_the_backoff_is_capped_and_ends_once_the_keys_are_back(connector, 
     assert failure.value.retry_after <= 300
     keys.url = connector.metadata_url
     assert (await keys.get(KEY_ID)).endorsements == ["msteams"]
+
+
+# --- the token rules, each refused for its own reason ------------------------------------------
+
+
+def _checker(connector, session) -> ChannelTokens:
+    return ChannelTokens(SigningKeys(connector.metadata_url, session), "app")
+
+
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (lambda c: c.channel_token(iss="https://sts.windows.net/tenant/"), "InvalidIssuerError"),
+        (lambda c: c.channel_token(aud="someone-else"), "InvalidAudienceError"),
+        (lambda c: c.channel_token(exp=c.channel_claims()["iat"] - 400), "ExpiredSignatureError"),
+        (lambda c: c.channel_token(nbf=c.channel_claims()["iat"] + 400), "ImmatureSignatureError"),
+        (lambda c: c.sign({k: v for k, v in c.channel_claims().items() if k != "exp"}), "MissingRequiredClaimError"),
+        (lambda c: c.sign(c.channel_claims(), kid="elsewhere"), "unknown key"),
+        (lambda c: jwt.encode(c.channel_claims(), c.key, algorithm="RS256"), "names no signing key"),
+        (lambda c: jwt.encode(c.channel_claims(), None, algorithm="none", headers={"kid": KEY_ID}), "not signed with RS256"),
+        (lambda c: jwt.encode(c.channel_claims(), "k" * 32, algorithm="HS256", headers={"kid": KEY_ID}), "not signed with RS256"),
+        (lambda c: c.channel_token(serviceurl="https://elsewhere.example/"), "serviceurl claim"),
+        (lambda c: "not-a-jwt", "not a JWT"),
+    ],
+)
+async def test_each_broken_rule_is_refused_for_its_reason(connector, session, token, reason):
+    with pytest.raises(TokenRejected, match=reason):
+        await _checker(connector, session).check(f"Bearer {token(connector)}", "msteams", connector.service_url)
+
+
+async def test_the_key_must_endorse_the_activitys_channel(connector, session):
+    checker = _checker(connector, session)
+    with pytest.raises(TokenRejected, match="does not endorse"):
+        await checker.check(f"Bearer {connector.channel_token()}", "webchat", connector.service_url)
+    claims = await checker.check(f"Bearer {connector.channel_token()}", "msteams", connector.service_url)
+    assert claims["serviceurl"] == connector.service_url
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer  ", "Basic abc", "bearer"])
+async def test_without_a_bearer_token_nothing_is_fetched(connector, session, header):
+    with pytest.raises(TokenRejected, match="no Bearer token"):
+        await _checker(connector, session).check(header, "msteams", connector.service_url)
+    assert _fetches(connector) == 0
