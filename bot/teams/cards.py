@@ -1,8 +1,8 @@
 """Answers to ``adaptiveCard/action`` invokes: the refreshed incident card, a message, or an
 error, as Universal Actions expect them. Pure.
 
-The bodies are plain JSON-ready dicts: the adapter writes them as they are (see
-``bot.teams.adapter`` on the SDK's double serialisation).
+The bodies are plain JSON-ready dicts: the adapter (``bot.teams.adapter``) writes them into the
+HTTP answer as they are.
 """
 from __future__ import annotations
 
