@@ -147,6 +147,8 @@ class ChannelTokens:
         if channel_id and channel_id not in key.endorsements:
             raise TokenRejected("the signing key does not endorse the activity's channel")
         claims = self._verified_claims(token, key)
+        if claims["aud"] != self.app_id:  # PyJWT also accepts a list holding the app id
+            raise TokenRejected("the token's audience is not only this bot")
         if claims.get("serviceurl") != service_url:
             raise TokenRejected("the token's serviceurl claim is not the activity's serviceUrl")
         return claims

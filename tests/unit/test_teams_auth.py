@@ -107,6 +107,7 @@ def _checker(connector, session) -> ChannelTokens:
     [
         (lambda c: c.channel_token(iss="https://sts.windows.net/tenant/"), "InvalidIssuerError"),
         (lambda c: c.channel_token(aud="someone-else"), "InvalidAudienceError"),
+        (lambda c: c.channel_token(aud=["app", "someone-else"]), "audience is not only this bot"),
         (lambda c: c.channel_token(exp=c.channel_claims()["iat"] - 400), "ExpiredSignatureError"),
         (lambda c: c.channel_token(nbf=c.channel_claims()["iat"] + 400), "ImmatureSignatureError"),
         (lambda c: c.sign({k: v for k, v in c.channel_claims().items() if k != "exp"}), "MissingRequiredClaimError"),
