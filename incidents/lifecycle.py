@@ -93,6 +93,11 @@ class EngineConfig:
     action_link_ttl: timedelta = timedelta(hours=24)
     handoff_lead: timedelta = timedelta(minutes=15)
 
+    def __post_init__(self) -> None:
+        undeclared = self.enabled_channels - set(self.channel_traits)
+        if undeclared:
+            raise ValueError(f"no traits declared for the enabled channels {sorted(undeclared)}")
+
     @property
     def reach(self) -> dict[Channel, Reach]:
         """Each enabled channel and the contact detail it needs."""

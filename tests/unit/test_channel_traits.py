@@ -62,3 +62,8 @@ def test_the_engine_config_reads_reach_and_team_chats_from_the_traits_of_enabled
     assert config.reach == {"PIGEON": Reach.PHONE_NUMBER, Channel.EMAIL: Reach.EMAIL_ADDRESS, Channel.TEAMS: Reach.TEAMS_CHAT}
     assert config.team_chats == {Channel.TEAMS: TeamChat.TEAMS_CHANNEL, "PIGEON": TeamChat.SLACK_CHANNEL}
     assert config.default_tiers.secondary == (Channel.SMS, "PIGEON")
+
+
+def test_an_enabled_channel_without_traits_is_refused():
+    with pytest.raises(ValueError, match="PIGEON"):
+        EngineConfig(enabled_channels=frozenset({"PIGEON", Channel.EMAIL}), channel_traits=CHANNEL_TRAITS)
