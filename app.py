@@ -43,7 +43,7 @@ from bot.slack import routes as slack_routes
 from bot.teams import manifest as teams_manifest
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
-from channels.registry import build_channels, push_public_key
+from channels.registry import CHANNEL_TRAITS, build_channels, push_public_key
 from channels.registry import describe as describe_channels
 from incidents.service import EngineConfig, IncidentService
 from incidents.web_sessions import WebSessions
@@ -382,6 +382,7 @@ class Settings:
     def engine_config(self, enabled_channels) -> EngineConfig:
         return EngineConfig(
             enabled_channels=frozenset(enabled_channels),
+            channel_traits=CHANNEL_TRAITS,
             tier_timeout=timedelta(minutes=self.tier_timeout_minutes),
             max_attempts=max(1, self.max_attempts),
             lease=timedelta(seconds=self.lease_seconds),

@@ -25,9 +25,6 @@ class NullSmsChannel(BaseChannel):
 
     name = Channel.SMS
 
-    def supports_interactivity(self) -> bool:
-        return True
-
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         return ChannelDeliveryResult.sent(f"null-{payload.notification_id}")
 

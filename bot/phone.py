@@ -201,7 +201,7 @@ def _menu_url(request: web.Request) -> str:
 async def _call(request: web.Request) -> phone_lookup.Call | None:
     # Row ids are 32-bit on PostgreSQL: a larger number in the path is no call, not a query error.
     notification = commands.parse_number(request.match_info["notification"])
-    return await phone_lookup.call(notification) if notification is not None else None
+    return await phone_lookup.call(notification, Channel.VOICE) if notification is not None else None
 
 
 async def call_twiml(request: web.Request, form) -> web.Response:

@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
-from channels.types import ChannelDeliveryResult, NotificationPayload
+from channels.types import ChannelDeliveryResult, ChannelTraits, NotificationPayload
 
 logger = logging.getLogger("ackbot.channels")
 
@@ -45,17 +46,17 @@ class PermanentDeliveryError(Exception):
 
 
 class BaseChannel(ABC):
-    """A ``NotificationChannel`` whose ``send`` never raises for a delivery problem."""
+    """A ``NotificationChannel`` whose ``send`` never raises for a delivery problem.
+
+    A subclass declares ``name`` and ``traits``: how the incident rules treat it (see
+    ``incidents.channel_traits``); ``channels.registry`` collects them."""
 
     name: str
+    traits: ClassVar[ChannelTraits]
 
     @abstractmethod
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         """Send ``payload``; may raise. ``send`` classifies what it raises."""
-
-    @abstractmethod
-    def supports_interactivity(self) -> bool:
-        """Whether people can act from the message itself."""
 
     async def send(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         return await self.with_error_handling(lambda: self.deliver(payload), payload)

@@ -15,7 +15,7 @@ import aiosmtplib
 
 from channels.base import BaseChannel, PermanentDeliveryError, TemporaryDeliveryError
 from channels.email_message import build_message
-from channels.types import Channel, ChannelDeliveryResult, NotificationPayload
+from channels.types import Channel, ChannelDeliveryResult, ChannelTraits, NotificationPayload, Reach, StatusNotice, Tier
 
 
 @dataclass(frozen=True, repr=False)
@@ -36,13 +36,11 @@ class SmtpConfig:
 
 class EmailChannel(BaseChannel):
     name = Channel.EMAIL
+    traits = ChannelTraits(Reach.EMAIL_ADDRESS, Tier.PRIMARY, StatusNotice.NEW_MESSAGE, action_links=True)
 
     def __init__(self, config: SmtpConfig):
         self.config = config
         self._tls_context = ssl.create_default_context(cafile=config.ca_file or None)
-
-    def supports_interactivity(self) -> bool:
-        return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         if not payload.recipient.email:

@@ -26,7 +26,7 @@ from pywebpush import WebPushException, webpush_async
 
 from channels import push_message
 from channels.base import TRANSIENT_ERRORS, BaseChannel, PermanentDeliveryError, classify_http_failure, truncate
-from channels.types import Channel, ChannelDeliveryResult, NotificationPayload
+from channels.types import Channel, ChannelDeliveryResult, ChannelTraits, NotificationPayload, Reach, StatusNotice, Tier
 
 logger = logging.getLogger("ackbot.channels")
 
@@ -103,14 +103,12 @@ class _Attempt:
 
 class PushChannel(BaseChannel):
     name = Channel.PUSH
+    traits = ChannelTraits(Reach.PUSH_SUBSCRIPTION, Tier.PRIMARY, StatusNotice.NEW_MESSAGE, action_links=True)
 
     def __init__(self, config: PushConfig, http: aiohttp.ClientSession):
         self.config = config
         self._vapid = load_vapid_key(config.private_key)
         self._http = http
-
-    def supports_interactivity(self) -> bool:
-        return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         subscriptions = payload.recipient.push_subscriptions

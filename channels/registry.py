@@ -1,5 +1,6 @@
-"""Which channels this process can send on. A channel without credentials is absent, and
-``describe`` says which setting switches it on, for /healthz and the start-up log."""
+"""Every channel Ackbot has, and which of them this process can send on. A channel without
+credentials is absent, and ``describe`` says which setting switches it on, for /healthz and the
+start-up log. ``CHANNEL_TRAITS`` is what each adapter declares, for the incident rules."""
 from __future__ import annotations
 
 from channels.email import EmailChannel, SmtpConfig
@@ -8,9 +9,19 @@ from channels.slack import SlackAppCredentials, SlackChannel
 from channels.sms import SmsChannel
 from channels.teams import BotCredentials, BotFrameworkToken, TeamsChannel
 from channels.twilio_client import TwilioAccount, TwilioApi
-from channels.types import Channel, NotificationChannel
+from channels.types import Channel, ChannelTraits, NotificationChannel
 from channels.voice import VoiceChannel
+from incidents.channel_traits import default_tiers
 from incidents.slack_workspaces import StoredBotTokens
+
+# Every adapter, in the order a person's default tiers list its channel.
+ADAPTERS = (EmailChannel, SlackChannel, TeamsChannel, PushChannel, SmsChannel, VoiceChannel)
+
+# The traits of every channel, enabled or not: rows and tiers may name a channel switched off.
+CHANNEL_TRAITS: dict[Channel, ChannelTraits] = {Channel(adapter.name): adapter.traits for adapter in ADAPTERS}
+
+# The tiers of a person who chose none.
+DEFAULT_CHANNEL_ESCALATION = default_tiers(CHANNEL_TRAITS)
 
 # The setting that switches each channel on; shown while it is off.
 ENABLING_SETTING = {

@@ -28,7 +28,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import BaseChannel, PermanentDeliveryError, TemporaryDeliveryError, parse_retry_after
 from channels.slack_blocks import check_message, fallback_text, incident_card
-from channels.types import Channel, ChannelDeliveryResult, NotificationKind, NotificationPayload
+from channels.types import (
+    Channel,
+    ChannelDeliveryResult,
+    ChannelTraits,
+    NotificationKind,
+    NotificationPayload,
+    Reach,
+    StatusNotice,
+    TeamChat,
+    Tier,
+)
 
 # Slack errors worth another try; every other ok:false is permanent.
 TEMPORARY_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
@@ -108,6 +118,9 @@ class ChannelPacer:
 
 class SlackChannel(BaseChannel):
     name = Channel.SLACK
+    traits = ChannelTraits(
+        Reach.SLACK_ACCOUNT, Tier.PRIMARY, StatusNotice.EDITS_MESSAGE, team_chat=TeamChat.SLACK_CHANNEL
+    )
 
     def __init__(
         self,
@@ -126,9 +139,6 @@ class SlackChannel(BaseChannel):
         self._now = now
         self._refreshing: dict[str, asyncio.Lock] = {}
         self._sdk_log = quiet_logger("ackbot.channels.slack_sdk")
-
-    def supports_interactivity(self) -> bool:
-        return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         recipient = payload.recipient

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from channels.base import BaseChannel, PermanentDeliveryError
 from channels.twilio_client import TwilioApi
-from channels.types import Channel, ChannelDeliveryResult, NotificationKind, NotificationPayload
+from channels.types import Channel, ChannelDeliveryResult, ChannelTraits, NotificationKind, NotificationPayload, Reach, StatusNotice, Tier
 
 STATUS_CALLBACK_PATH = "/twilio/sms/status"
 GSM7_SEGMENT = 160
@@ -111,13 +111,11 @@ class SmsChannel(BaseChannel):
     """Pages and status notices by SMS; people reply ``ACK 42`` (see ``bot.phone``)."""
 
     name = Channel.SMS
+    traits = ChannelTraits(Reach.PHONE_NUMBER, Tier.SECONDARY, StatusNotice.NEW_MESSAGE)
 
     def __init__(self, api: TwilioApi, public_url: str):
         self.api = api
         self.status_callback = public_url.rstrip("/") + STATUS_CALLBACK_PATH
-
-    def supports_interactivity(self) -> bool:
-        return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         phone = payload.recipient.phone

@@ -26,7 +26,17 @@ import aiohttp
 
 from channels.base import BaseChannel, PermanentDeliveryError, TemporaryDeliveryError, classify_http_failure, truncate
 from channels.teams_cards import attachment, payload_card, payload_summary
-from channels.types import Channel, ChannelDeliveryResult, NotificationKind, NotificationPayload
+from channels.types import (
+    Channel,
+    ChannelDeliveryResult,
+    ChannelTraits,
+    NotificationKind,
+    NotificationPayload,
+    Reach,
+    StatusNotice,
+    TeamChat,
+    Tier,
+)
 
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 DEFAULT_TOKEN_URL = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
@@ -191,13 +201,13 @@ class TeamsChannel(BaseChannel):
     the card posted earlier. Delivery is SENT when the Bot Connector accepts the message."""
 
     name = Channel.TEAMS
+    traits = ChannelTraits(
+        Reach.TEAMS_CHAT, Tier.PRIMARY, StatusNotice.EDITS_MESSAGE, team_chat=TeamChat.TEAMS_CHANNEL
+    )
 
     def __init__(self, token: BotFrameworkToken, session: aiohttp.ClientSession):
         self.token = token
         self._session = session
-
-    def supports_interactivity(self) -> bool:
-        return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         activity: dict[str, Any] = {

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
+from incidents.channel_traits import ChannelTraits, Reach, StatusNotice, TeamChat
+from incidents.tiers import ChannelEscalationConfig
 from storage.enums import Channel, DeliveryStatus, NotificationKind, Priority, Tier
 
 __all__ = [
-    "DEFAULT_CHANNEL_ESCALATION",
     "Channel",
     "ChannelDeliveryResult",
     "ChannelEscalationConfig",
+    "ChannelTraits",
     "DeliveryStatus",
     "NotificationAction",
     "NotificationChannel",
@@ -26,7 +27,10 @@ __all__ = [
     "NotificationPayload",
     "Priority",
     "ProviderStatus",
+    "Reach",
     "Recipient",
+    "StatusNotice",
+    "TeamChat",
     "Tier",
     "provider_status",
 ]
@@ -209,10 +213,6 @@ class NotificationChannel(Protocol):
         permanent, with a secret-free ``error``. Never touches the database: recording the result
         is the caller's job.
         """
-        ...
-
-    def supports_interactivity(self) -> bool:
-        """Whether people can act (acknowledge, resolve) from the message itself."""
         ...
 
 

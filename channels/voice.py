@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from channels.base import BaseChannel, PermanentDeliveryError
 from channels.twilio_client import TwilioApi
-from channels.types import Channel, ChannelDeliveryResult, NotificationKind, NotificationPayload
+from channels.types import Channel, ChannelDeliveryResult, ChannelTraits, NotificationKind, NotificationPayload, Reach, StatusNotice, Tier
 
 STATUS_CALLBACK_PATH = "/twilio/voice/status"
 
@@ -22,13 +22,11 @@ class VoiceChannel(BaseChannel):
     """Calls for pages and test pages; status notices never go by voice."""
 
     name = Channel.VOICE
+    traits = ChannelTraits(Reach.PHONE_NUMBER, Tier.FALLBACK, StatusNotice.NONE)
 
     def __init__(self, api: TwilioApi, public_url: str):
         self.api = api
         self.public_url = public_url.rstrip("/")
-
-    def supports_interactivity(self) -> bool:
-        return True
 
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         if payload.kind == NotificationKind.STATUS:

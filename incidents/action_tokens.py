@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from incidents.lifecycle import ActionOutcome, Actor, transition
+from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, transition
 from storage.database import lock_rows, write_transaction
 from storage.enums import Action, IncidentStatus
 from storage.models import Incident, MagicLinkToken, User
@@ -85,7 +85,7 @@ def _view(row: MagicLinkToken) -> TokenView:
     return TokenView("valid", row.action, incident, person)
 
 
-def act_with_token(token: str, now: datetime) -> tuple[TokenView, ActionOutcome | None]:
+def act_with_token(token: str, config: EngineConfig, now: datetime) -> tuple[TokenView, ActionOutcome | None]:
     """Consume the token and carry out its action, attributed to the person it was sent to via
     its channel, in one transaction: of any number of concurrent calls, one acts. Returns the
     token's view before acting and the outcome (None when the token could not be used)."""
@@ -100,4 +100,4 @@ def act_with_token(token: str, now: datetime) -> tuple[TokenView, ActionOutcome 
         MagicLinkToken.update(used=True, used_at=now).where(MagicLinkToken.id == row.id).execute()
         assert view.person is not None  # a valid token names its person
         actor = Actor(view.person, row.channel, row.user_id)
-        return view, transition(row.incident_id, Action(row.action), actor, now)
+        return view, transition(row.incident_id, Action(row.action), actor, config, now)

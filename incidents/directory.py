@@ -20,7 +20,7 @@ from incidents.directory_file import (
     parse_people_file,
 )
 from incidents.directory_sync import stored_levels, sync_directory
-from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
+from incidents.tiers import ChannelEscalationConfig
 from storage.database import database
 from storage.enums import Channel, Tier
 from storage.models import ChannelPreference
@@ -53,13 +53,14 @@ async def apply_people_file(path: Path) -> str:
     return changes.summary(directory)
 
 
-def channel_tiers_for(user_id: int) -> ChannelEscalationConfig:
-    """The user's channel tiers: their preferences, or DEFAULT_CHANNEL_ESCALATION when they have
-    none. Synchronous: call inside ``database.run``."""
-    return channel_tiers_for_users([user_id])[user_id]
+def channel_tiers_for(user_id: int, default: ChannelEscalationConfig) -> ChannelEscalationConfig:
+    """The user's channel tiers: their preferences, or ``default`` (the tiers the channels
+    declare, ``EngineConfig.default_tiers``) when they have none. Synchronous: call inside
+    ``database.run``."""
+    return channel_tiers_for_users([user_id], default)[user_id]
 
 
-def channel_tiers_for_users(user_ids: list[int]) -> dict[int, ChannelEscalationConfig]:
+def channel_tiers_for_users(user_ids: list[int], default: ChannelEscalationConfig) -> dict[int, ChannelEscalationConfig]:
     """``channel_tiers_for`` for several users in one query. A tier's channels go out together,
     so they come in ``Channel`` order, not the file's. Synchronous: call inside ``database.run``."""
     rows = (
@@ -74,7 +75,7 @@ def channel_tiers_for_users(user_ids: list[int]) -> dict[int, ChannelEscalationC
     return {
         user_id: ChannelEscalationConfig(
             **{tier: tuple(sorted(channels, key=order.index)) for tier, channels in chosen[user_id].items()}
-        ) if user_id in chosen else DEFAULT_CHANNEL_ESCALATION
+        ) if user_id in chosen else default
         for user_id in user_ids
     }
 

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 from peewee import IntegrityError
 
+from incidents.channel_traits import TeamChat
+from incidents.lifecycle import EngineConfig
 from incidents.notices import queue_notice, queue_team_notice
 from incidents.oncall import load_schedule
 from incidents.schedules.model import Schedule, Shift
 from incidents.schedules.oncall import shift_at, shifts
 from storage.database import write_transaction
-from storage.enums import Channel
 from storage.models import HandoffNotice, OnCallSchedule, Team, User
 
 GRACE = timedelta(minutes=10)
@@ -40,18 +41,18 @@ def due_announcements(schedule: Schedule, now: datetime, lead: timedelta) -> lis
     return due
 
 
-def announce_handoffs(enabled: frozenset[Channel], lead: timedelta, now: datetime) -> int:
+def announce_handoffs(config: EngineConfig, now: datetime) -> int:
     """Queue every hand-off notice due now that no instance queued yet; returns how many."""
     queued = 0
     for row in OnCallSchedule.select().order_by(OnCallSchedule.id):
         schedule = load_schedule(row)
-        for audience, shift in due_announcements(schedule, now, lead):
+        for audience, shift in due_announcements(schedule, now, config.handoff_lead):
             whole = shift_at(schedule, shift.start) or shift
-            queued += _announce_once(row, audience, whole, enabled, now)
+            queued += _announce_once(row, audience, whole, config, now)
     return queued
 
 
-def _announce_once(row: OnCallSchedule, audience: str, shift: Shift, enabled, now: datetime) -> int:
+def _announce_once(row: OnCallSchedule, audience: str, shift: Shift, config: EngineConfig, now: datetime) -> int:
     person = User.get_or_none((User.handle == shift.handle) & User.is_active)
     team = Team.get_or_none(Team.id == row.team_id) if row.team_id else None
     if person is None or (audience == TEAM and not _has_channels(team)):
@@ -61,27 +62,27 @@ def _announce_once(row: OnCallSchedule, audience: str, shift: Shift, enabled, no
             notice = HandoffNotice.create(
                 schedule=row.id, handoff_at=shift.start, audience=audience, user=person.id, created_at=now,
             )
-            incident = _queue(row, audience, shift, person, team, enabled, now)
+            incident = _queue(row, audience, shift, person, team, config, now)
             HandoffNotice.update(incident=incident.id).where(HandoffNotice.id == notice.id).execute()
     except IntegrityError:
         return 0  # another instance announced it
     return 1
 
 
-def _queue(row, audience, shift: Shift, person: User, team: Team | None, enabled, now):
+def _queue(row, audience, shift: Shift, person: User, team: Team | None, config: EngineConfig, now):
     if audience == TEAM:
         assert team is not None  # a team notice is only queued for a team with channels
         zone = ZoneInfo(row.time_zone)
         title = f"{person.name} is on call for {row.name} until {_when(shift.end, zone)}"
-        return queue_team_notice(team, title, f"From {_when(shift.start, zone)}.", enabled, now)
+        return queue_team_notice(team, title, f"From {_when(shift.start, zone)}.", config, now)
     zone = ZoneInfo(person.time_zone or "UTC")
     title = f"You are on call for {row.name} from {_when(shift.start, zone)}"
     body = f"You are on call for {row.name} from {_when(shift.start, zone)} until {_when(shift.end, zone)}."
-    return queue_notice(person.id, title, body, enabled, now)
+    return queue_notice(person.id, title, body, config, now)
 
 
 def _has_channels(team: Team | None) -> bool:
-    return team is not None and bool(team.slack_channel or team.teams_channel)
+    return team is not None and any(getattr(team, chat.value) for chat in TeamChat)
 
 
 def _when(moment: datetime, zone: ZoneInfo) -> str:

@@ -155,7 +155,7 @@ def expire_now(heartbeat_id: int, config: EngineConfig, now: datetime) -> int | 
     return triggered.incident.id if triggered.created else None
 
 
-def ping_now(key: str, now: datetime) -> Ping | None:
+def ping_now(key: str, config: EngineConfig, now: datetime) -> Ping | None:
     """Record a ping by the heartbeat whose key is ``key`` (None: no such heartbeat); a ping
     ending a silence that opened an incident resolves it, in the same transaction."""
     if not isinstance(key, str) or not KEY_FORMAT.fullmatch(key):
@@ -172,7 +172,7 @@ def ping_now(key: str, now: datetime) -> Ping | None:
             number = lifecycle.open_incident_id(dedup_key(heartbeat))
             if number is not None:
                 actor = Actor(name=f"heartbeat {heartbeat.name}", via=VIA)
-                resolved = lifecycle.transition(number, Action.RESOLVE, actor, now).incident.id
+                resolved = lifecycle.transition(number, Action.RESOLVE, actor, config, now).incident.id
     return Ping(heartbeat.name, resolved)
 
 

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from peewee import Field, IntegrityError
 
 from incidents import alert_groups
+from incidents.channel_traits import ChannelTraits, Reach, TeamChat, default_tiers
 from incidents.directory import channel_tiers_for_users
 from incidents.escalation import (
     TIER_ORDER,
@@ -28,6 +30,7 @@ from incidents.routing import Route, Teams, route
 from incidents.routing_store import key_binding, load_routing
 from incidents.schedule_paging import record_turns, with_schedules
 from incidents.team_posts import queue_alert_post, queue_status_posts
+from incidents.tiers import ChannelEscalationConfig
 from storage.database import lock_rows, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
@@ -42,10 +45,6 @@ from storage.enums import (
     surface_label,
 )
 from storage.models import ApiKey, Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
-
-# Channels whose status notice is a fresh message: the person who acted there has just seen
-# the answer, so they get none. Chat cards are always edited; voice never calls to say "done".
-_NOTICE_SKIPS_ACTOR = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
 
 
 class IncidentNotFound(LookupError):
@@ -82,12 +81,39 @@ class Actor:
 
 @dataclass(frozen=True)
 class EngineConfig:
+    """``enabled_channels``: the channels this process sends on. ``channel_traits``: the traits
+    of every channel Ackbot knows, enabled or not (rows and tiers name channels switched off
+    since), in the order a person's default tiers list them."""
+
     enabled_channels: frozenset[Channel]
+    channel_traits: Mapping[Channel, ChannelTraits]
     tier_timeout: timedelta = timedelta(minutes=5)
     max_attempts: int = 5
     lease: timedelta = timedelta(seconds=60)
     action_link_ttl: timedelta = timedelta(hours=24)
     handoff_lead: timedelta = timedelta(minutes=15)
+
+    def __post_init__(self) -> None:
+        undeclared = self.enabled_channels - set(self.channel_traits)
+        if undeclared:
+            raise ValueError(f"no traits declared for the enabled channels {sorted(undeclared)}")
+
+    @property
+    def reach(self) -> dict[Channel, Reach]:
+        """Each enabled channel and the contact detail it needs."""
+        return {channel: self.channel_traits[channel].reach for channel in self.enabled_channels}
+
+    @property
+    def team_chats(self) -> dict[Channel, TeamChat]:
+        """Each enabled channel that posts team cards, and the team chat channel it posts to."""
+        return {
+            channel: traits.team_chat for channel, traits in self.channel_traits.items()
+            if traits.team_chat is not None and channel in self.enabled_channels
+        }
+
+    @property
+    def default_tiers(self) -> ChannelEscalationConfig:
+        return default_tiers(self.channel_traits)
 
 
 def available_actions(status: str) -> tuple[Action, ...]:
@@ -153,7 +179,7 @@ def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, 
             record_event(incident.id, EventKind.UNREACHABLE, chosen.reason, now)
         else:
             record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}. {chosen.reason}", now)
-            queue_alert_post(incident, team, config.enabled_channels, now)
+            queue_alert_post(incident, team, config.team_chats, now)
         escalate(incident, config, now)
         # Read inside the transaction: once it has committed, the answer must not depend on
         # the database answering again (a 5xx then would make the sender open it twice).
@@ -225,7 +251,7 @@ def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: T
 
 def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
     """Plan and apply the incident's next escalation steps; returns how many pages were queued."""
-    snapshot, turns = build_snapshot(incident, config.enabled_channels, now)
+    snapshot, turns = build_snapshot(incident, config, now)
     plan = plan_escalation(snapshot, now, config.tier_timeout)
     user_ids = [step.user_id for step in plan.steps]
     names = dict(User.select(User.id, User.name).where(User.id.in_(user_ids)).tuples()) if user_ids else {}
@@ -270,14 +296,14 @@ def _event(incident_id: int, kind: EventKind, message: str, now: datetime, user_
     return {"incident": incident_id, "kind": kind, "message": message, "user": user_id, "created_at": now}
 
 
-def build_snapshot(incident: Incident, enabled: frozenset[Channel], now: datetime):
+def build_snapshot(incident: Incident, config: EngineConfig, now: datetime):
     """The incident's state for the policy, and its levels' schedule turns (see
     ``schedule_paging``): (IncidentSnapshot, [ScheduleTurn])."""
     levels, turns = with_schedules(incident.id, incident.team_id, levels_of_team(incident.team_id), now)
     user_ids = list(dict.fromkeys(user_id for level in levels for user_id in level.user_ids))
-    reach = reachable_channels(user_ids, enabled)
+    reach = reachable_channels(user_ids, config.reach)
     paged = _paged_tiers(incident.id)
-    tiers = channel_tiers_for_users(user_ids)
+    tiers = channel_tiers_for_users(user_ids, config.default_tiers)
     people = tuple(
         PersonState(user_id, tiers[user_id], reach[user_id], paged.get(user_id, ())) for user_id in user_ids
     )
@@ -348,7 +374,7 @@ class ActionOutcome:
     at: datetime | None
 
 
-def transition(number: int, action: Action, actor: Actor, now: datetime) -> ActionOutcome:
+def transition(number: int, action: Action, actor: Actor, config: EngineConfig, now: datetime) -> ActionOutcome:
     with write_transaction():
         incident = lock_rows(Incident.select().where(Incident.id == number)).first()
         if incident is None:
@@ -368,7 +394,7 @@ def transition(number: int, action: Action, actor: Actor, now: datetime) -> Acti
             number, EventKind.ACKNOWLEDGED if action == Action.ACKNOWLEDGE else EventKind.RESOLVED,
             f"{verb} by {actor.name} via {surface_label(actor.via)}", now, user_id=actor.user_id, channel=actor.via,
         )
-        _queue_status_notices(number, actor, now)
+        _queue_status_notices(number, actor, config.channel_traits, now)
         queue_status_posts(number, now)
         return ActionOutcome(Incident.get_by_id(number), action, True, actor.name, actor.via, now)  # as committed
 
@@ -427,9 +453,12 @@ def _apply_transition(incident: Incident, action: Action, actor: Actor, now: dat
     Incident.update(changes).where(Incident.id == incident.id).execute()
 
 
-def _queue_status_notices(incident_id: int, actor: Actor, now: datetime) -> None:
-    """One STATUS notice per person and channel an alert reached (or is reaching), carrying the
-    reference of the message to edit where the channel posted one."""
+def _queue_status_notices(
+    incident_id: int, actor: Actor, traits: Mapping[Channel, ChannelTraits], now: datetime
+) -> None:
+    """One STATUS notice per person and channel an alert reached (or is reaching) where the
+    channel's traits call for one, carrying the reference of the message to edit where the
+    channel posted one."""
     reached = (
         NotificationLog.select()
         .where(
@@ -449,8 +478,7 @@ def _queue_status_notices(incident_id: int, actor: Actor, now: datetime) -> None
             "message_reference": row.message_reference, "queued_at": now, "next_attempt_at": now, "created_at": now,
         }
         for (user_id, channel), row in latest.items()
-        if channel != Channel.VOICE
-        and not (user_id == actor.user_id and channel == actor.via and channel in _NOTICE_SKIPS_ACTOR)
+        if traits[Channel(channel)].notifies(acted_here=user_id == actor.user_id and channel == actor.via)
     ]
     if notices:
         NotificationLog.insert_many(notices).execute()
@@ -463,7 +491,7 @@ def queue_test_pages(user_id: int, config: EngineConfig, now: datetime) -> tuple
     """Queue a TEST page to every channel that reaches the person, under a resolved INFO
     incident of its own (so it shows no buttons and pages nobody else). Returns (incident,
     channels); no channels means nothing reaches them and nothing was queued."""
-    channels = tuple(sorted(reachable_channels([user_id], config.enabled_channels)[user_id]))
+    channels = tuple(sorted(reachable_channels([user_id], config.reach)[user_id]))
     with write_transaction():
         user = User.get_by_id(user_id)
         incident = Incident.create(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from incidents.directory import channel_tiers_for
+from incidents.lifecycle import EngineConfig
 from incidents.people import reachable_channels
 from incidents.team_posts import queue_alert_post
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
@@ -24,17 +25,17 @@ def notice_incident(title: str, body: str, now: datetime, team: Team | None = No
     )
 
 
-def queue_team_notice(team: Team, title: str, body: str, enabled: frozenset[Channel], now: datetime) -> Incident:
+def queue_team_notice(team: Team, title: str, body: str, config: EngineConfig, now: datetime) -> Incident:
     """Post ``title``/``body`` as a card to the team's Slack and Teams channels (where it has them)."""
     incident = notice_incident(title, body, now, team)
-    queue_alert_post(incident, team, enabled, now)
+    queue_alert_post(incident, team, config.team_chats, now)
     return incident
 
 
-def queue_notice(user_id: int, title: str, body: str, enabled: frozenset[Channel], now: datetime) -> Incident:
+def queue_notice(user_id: int, title: str, body: str, config: EngineConfig, now: datetime) -> Incident:
     """Queue ``title``/``body`` to the person's first tier that can reach them (none reaching
     them: the notice is only on its incident's timeline, which says so)."""
-    channels = _first_reachable_tier(user_id, enabled)
+    channels = _first_reachable_tier(user_id, config)
     user = User.get_by_id(user_id)
     incident = notice_incident(title, body, now)
     if channels:
@@ -52,9 +53,9 @@ def queue_notice(user_id: int, title: str, body: str, enabled: frozenset[Channel
     return incident
 
 
-def _first_reachable_tier(user_id: int, enabled: frozenset[Channel]) -> tuple[Channel, ...]:
-    reach = reachable_channels([user_id], enabled)[user_id]
-    for _, channels in channel_tiers_for(user_id).tiers():
+def _first_reachable_tier(user_id: int, config: EngineConfig) -> tuple[Channel, ...]:
+    reach = reachable_channels([user_id], config.reach)[user_id]
+    for _, channels in channel_tiers_for(user_id, config.default_tiers).tiers():
         usable = tuple(channel for channel in channels if channel in reach)
         if usable:
             return usable

@@ -96,11 +96,7 @@ def claim_due_notifications(
         if ids:
             leases.claim(NotificationLog, ids, worker_id, config, now)
         pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
-        return [*load_team_posts(post_ids), *pages]
-
-
-# Channels that can only carry links, so their Acknowledge/Resolve buttons are one-time tokens.
-LINK_CHANNELS = (Channel.EMAIL, Channel.PUSH)
+        return [*load_team_posts(post_ids, config), *pages]
 
 
 def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: datetime) -> list[Delivery]:
@@ -108,7 +104,7 @@ def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: da
     recipient, per message)."""
     needing = [
         delivery for delivery in deliveries
-        if delivery.channel in LINK_CHANNELS and delivery.kind != NotificationKind.TEST
+        if config.channel_traits[delivery.channel].action_links and delivery.kind != NotificationKind.TEST
         and available_actions(delivery.incident.status)
     ]
     if not needing:

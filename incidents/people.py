@@ -2,10 +2,12 @@
 ``database.run``."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from peewee import fn
 
+from incidents.channel_traits import Reach
 from incidents.directory import escalation_levels_for
 from incidents.escalation import LevelState
 from storage.enums import Channel
@@ -49,30 +51,38 @@ def levels_of_team(team_id: int | None) -> tuple[LevelState, ...]:
     return (LevelState(1, 0, user_ids),) if user_ids else ()
 
 
-def reachable_channels(user_ids: list[int], enabled: frozenset[Channel]) -> dict[int, frozenset[Channel]]:
-    """For each user, the enabled channels that have an address for them."""
+def reachable_channels(user_ids: list[int], reach: Mapping[Channel, Reach]) -> dict[int, frozenset[Channel]]:
+    """For each user, the channels of ``reach`` (each with the contact detail it needs) that
+    have such a detail for them."""
+    held = contact_details(user_ids)
+    return {
+        user_id: frozenset(channel for channel, needed in reach.items() if needed in held[user_id])
+        for user_id in user_ids
+    }
+
+
+def contact_details(user_ids: list[int]) -> dict[int, frozenset[Reach]]:
+    """For each user, the kinds of contact detail Ackbot holds for them (none when inactive)."""
     users = {user.id: user for user in User.select().where(User.id.in_(user_ids) & User.is_active)}
-    slack = _users_with(SlackConnection, user_ids, SlackConnection.is_active)
-    teams = _users_with(
-        TeamsConnection, user_ids, TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False)
-    )
-    push = _users_with(PushSubscription, user_ids, True)
-    reach: dict[int, frozenset[Channel]] = {}
+    linked = {
+        Reach.SLACK_ACCOUNT: _users_with(SlackConnection, user_ids, SlackConnection.is_active),
+        Reach.TEAMS_CHAT: _users_with(
+            TeamsConnection, user_ids,
+            TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False),
+        ),
+        Reach.PUSH_SUBSCRIPTION: _users_with(PushSubscription, user_ids, True),
+    }
+    details: dict[int, frozenset[Reach]] = {}
     for user_id in user_ids:
         user = users.get(user_id)
         if user is None:
-            reach[user_id] = frozenset()
+            details[user_id] = frozenset()
             continue
-        has = {
-            Channel.EMAIL: bool(user.email),
-            Channel.SMS: bool(user.phone),
-            Channel.VOICE: bool(user.phone),
-            Channel.SLACK: user_id in slack,
-            Channel.TEAMS: user_id in teams,
-            Channel.PUSH: user_id in push,
-        }
-        reach[user_id] = frozenset(channel for channel, ok in has.items() if ok and channel in enabled)
-    return reach
+        on_file = {Reach.EMAIL_ADDRESS: bool(user.email), Reach.PHONE_NUMBER: bool(user.phone)}
+        details[user_id] = frozenset(
+            [kind for kind, has in on_file.items() if has] + [kind for kind, ids in linked.items() if user_id in ids]
+        )
+    return details
 
 
 def _users_with(model, user_ids: list[int], condition) -> set[int]:

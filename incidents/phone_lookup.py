@@ -39,18 +39,19 @@ def _person_with_number(number: str) -> Person | None:
     return Person(people[0].id, people[0].name) if len(people) == 1 else None
 
 
-async def call(notification_id: int) -> Call | None:
-    """The voice notification ``notification_id``, or None when there is no such call."""
-    return await database.run(_call, notification_id)
+async def call(notification_id: int, channel: Channel) -> Call | None:
+    """The notification ``notification_id`` sent on ``channel`` (the voice webhooks' own), or
+    None when there is no such call."""
+    return await database.run(_call, notification_id, channel)
 
 
-def _call(notification_id: int) -> Call | None:
+def _call(notification_id: int, channel: Channel) -> Call | None:
     row = (
         NotificationLog.select(NotificationLog, Incident, User)
         .join(Incident)
         .switch(NotificationLog)
         .join(User)
-        .where((NotificationLog.id == notification_id) & (NotificationLog.channel == Channel.VOICE))
+        .where((NotificationLog.id == notification_id) & (NotificationLog.channel == channel))
         .first()
     )
     if row is None:

@@ -118,7 +118,7 @@ class IncidentService:
 
     async def act_with_token(self, token: str) -> tuple[action_tokens.TokenView, ActionOutcome | None]:
         """Use an action link once: of concurrent uses, exactly one acts (see action_tokens)."""
-        view, outcome = await database.run(action_tokens.act_with_token, token, self.clock())
+        view, outcome = await database.run(action_tokens.act_with_token, token, self.config, self.clock())
         if outcome is not None and outcome.changed:
             self.notify_queued()
         return view, outcome
@@ -147,7 +147,7 @@ class IncidentService:
 
     async def act(self, number: int, action: Action, actor: Actor) -> ActionOutcome:
         """``acknowledge`` or ``resolve``, as ``action`` says."""
-        outcome = await database.run(lifecycle.transition, number, action, actor, self.clock())
+        outcome = await database.run(lifecycle.transition, number, action, actor, self.config, self.clock())
         if outcome.changed:
             self.notify_queued()
         return outcome
@@ -194,7 +194,7 @@ class IncidentService:
         person replaced is told. Raises OverrideRefused."""
         view = await database.run(
             shift_overrides.take_shift, actor.user_id, schedule, duration, actor.name,
-            self.config.enabled_channels, self.clock(),
+            self.config, self.clock(),
         )
         self.notify_queued()
         return view
@@ -203,7 +203,7 @@ class IncidentService:
         """Put ``handle`` on call from ``start`` to ``end`` (aware). Raises UnknownSchedule or
         OverrideRefused."""
         view = await database.run(
-            shift_overrides.add_override, schedule, handle, start, end, by, self.config.enabled_channels, self.clock(),
+            shift_overrides.add_override, schedule, handle, start, end, by, self.config, self.clock(),
         )
         self.notify_queued()
         return view
@@ -254,9 +254,7 @@ class IncidentService:
         if self._next_handoff_check is not None and now < self._next_handoff_check:
             return 0
         self._next_handoff_check = now + HANDOFF_CHECK_INTERVAL
-        queued = await database.run(
-            handoffs.announce_handoffs, self.config.enabled_channels, self.config.handoff_lead, now,
-        )
+        queued = await database.run(handoffs.announce_handoffs, self.config, now)
         if queued:
             self.notify_queued()
         return queued
@@ -285,7 +283,7 @@ class IncidentService:
     async def ping_heartbeat(self, key: str) -> heartbeats.Ping | None:
         """A heartbeat's ping (None: no heartbeat has that key); it resolves the incident its
         silence opened."""
-        ping = await database.run(heartbeats.ping_now, key, self.clock())
+        ping = await database.run(heartbeats.ping_now, key, self.config, self.clock())
         if ping is not None and ping.resolved is not None:
             self.notify_queued()
         return ping
@@ -342,7 +340,7 @@ def _status_inputs(
     incident = Incident.get_or_none(Incident.id == number)
     if incident is None:
         raise IncidentNotFound(number)
-    snapshot, _ = lifecycle.build_snapshot(incident, config.enabled_channels, now)
+    snapshot, _ = lifecycle.build_snapshot(incident, config, now)
     outlook = escalation.outlook(snapshot, config.tier_timeout)
     user_ids = outlook.level.user_ids if outlook.level else ()
     names = dict(User.select(User.id, User.name).where(User.id.in_(list(user_ids))).tuples()) if user_ids else {}

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from incidents.lifecycle import EngineConfig
 from incidents.notices import queue_notice
 from incidents.oncall import UnknownSchedule, load_schedule, schedule_named
 from incidents.oncall_report import instant_in, schedules_of_team
 from incidents.schedules.oncall import on_call, shift_at
 from storage.database import write_transaction
-from storage.enums import Channel
 from storage.models import EscalationLevel, LevelSchedule, OnCallSchedule, ShiftOverride, Team, TeamMember, User
 
 MAX_OVERRIDE = timedelta(days=62)
@@ -37,7 +37,7 @@ class OverrideView:
 
 
 def take_shift(
-    user_id: int, schedule_name: str | None, duration: timedelta | None, by: str, enabled: frozenset[Channel], now: datetime,
+    user_id: int, schedule_name: str | None, duration: timedelta | None, by: str, config: EngineConfig, now: datetime,
 ) -> OverrideView:
     """Put the person on call from ``now`` for ``duration``, or until the current shift ends.
     Only people on the schedule's team may (its own team, or one whose levels page it)."""
@@ -55,11 +55,11 @@ def take_shift(
             end = current.end
         else:
             end = now + duration
-        return _create(row, User.get_by_id(user_id), now, end, by, enabled, now)
+        return _create(row, User.get_by_id(user_id), now, end, by, config, now)
 
 
 def add_override(
-    schedule_name: str, handle: str, start: datetime, end: datetime, by: str, enabled: frozenset[Channel], now: datetime,
+    schedule_name: str, handle: str, start: datetime, end: datetime, by: str, config: EngineConfig, now: datetime,
 ) -> OverrideView:
     """Put ``handle`` on call from ``start`` to ``end`` (naive: the schedule's local time) —
     anyone, as the CLI may. Raises UnknownSchedule or OverrideRefused."""
@@ -72,11 +72,11 @@ def add_override(
             raise OverrideRefused(f"no active person with the handle {handle!r}")
         if not start < end <= start + MAX_OVERRIDE:
             raise OverrideRefused(f"the end must be after the start, and at most {MAX_OVERRIDE.days} days later")
-        return _create(row, user, start, end, by, enabled, now)
+        return _create(row, user, start, end, by, config, now)
 
 
 def _create(
-    row: OnCallSchedule, user: User, start: datetime, end: datetime, by: str, enabled, now: datetime,
+    row: OnCallSchedule, user: User, start: datetime, end: datetime, by: str, config: EngineConfig, now: datetime,
 ) -> OverrideView:
     """Record the override; the person it replaces at its start is told now."""
     schedule = load_schedule(row)
@@ -91,11 +91,11 @@ def _create(
     view = OverrideView(override.id, row.name, row.time_zone, user.handle, user.name, start, end,
                         replaced.handle if replaced else None, by)
     if replaced is not None:
-        _tell_replaced(replaced, view, enabled, now)
+        _tell_replaced(replaced, view, config, now)
     return view
 
 
-def _tell_replaced(replaced: User, view: OverrideView, enabled, now: datetime) -> None:
+def _tell_replaced(replaced: User, view: OverrideView, config: EngineConfig, now: datetime) -> None:
     zone = ZoneInfo(replaced.time_zone or "UTC")
     start, end = view.start.astimezone(zone), view.end.astimezone(zone)
     title = f"{view.name} takes your {view.schedule} shift until {end:%a %d %b %H:%M} {end.tzname()}"
@@ -103,7 +103,7 @@ def _tell_replaced(replaced: User, view: OverrideView, enabled, now: datetime) -
         f"{view.name} is on call for {view.schedule} instead of you from {start:%a %d %b %H:%M} to"
         f" {end:%a %d %b %H:%M} {end.tzname()} (set by {view.created_by}). You are not paged for it meanwhile."
     )
-    queue_notice(replaced.id, title, body, enabled, now)
+    queue_notice(replaced.id, title, body, config, now)
 
 
 def _schedule_to_take(user_id: int, name: str | None) -> OnCallSchedule:

@@ -12,6 +12,7 @@ from datetime import datetime
 from peewee import JOIN
 
 from incidents import leases
+from incidents.channel_traits import TeamChat
 from incidents.lifecycle import EngineConfig, record_event
 from storage.enums import Channel, DeliveryStatus, EventKind, NotificationKind, surface_label
 from storage.models import Incident, Team, TeamPost, TeamsChannelReference
@@ -55,7 +56,7 @@ def claim_due_team_posts(worker_id: str, limit: int, config: EngineConfig, now: 
     return ids
 
 
-def load_team_posts(ids: list[int]) -> list[TeamPostDelivery]:
+def load_team_posts(ids: list[int], config: EngineConfig) -> list[TeamPostDelivery]:
     if not ids:
         return []
     rows = list(
@@ -66,7 +67,9 @@ def load_team_posts(ids: list[int]) -> list[TeamPostDelivery]:
         .where(TeamPost.id.in_(ids))
         .order_by(TeamPost.id)
     )
-    teams_references = _teams_references([row.destination for row in rows if row.channel == Channel.TEAMS])
+    teams_references = _teams_references([
+        row.destination for row in rows if config.channel_traits[row.channel].team_chat is TeamChat.TEAMS_CHANNEL
+    ])
     return [
         TeamPostDelivery(
             post_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind), attempt=row.attempt_count,

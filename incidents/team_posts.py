@@ -9,34 +9,38 @@ timeline).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
+from incidents.channel_traits import TeamChat
 from storage.enums import Channel, DeliveryStatus, NotificationKind
 from storage.models import Incident, SlackInstallation, Team, TeamPost
 
 
-def queue_alert_post(incident: Incident, team: Team, enabled: frozenset[Channel], now: datetime) -> int:
-    """Queue the card for a newly opened incident in each channel the team names, where that
-    chat channel is on. Returns how many posts were queued."""
+def queue_alert_post(incident: Incident, team: Team, chats: Mapping[Channel, TeamChat], now: datetime) -> int:
+    """Queue the card for a newly opened incident in each chat channel the team names, through
+    the enabled channel that posts there (``chats``: ``EngineConfig.team_chats``). Returns how
+    many posts were queued."""
     posts = [
         {
             "incident": incident.id, "team": team.id, "channel": channel, "destination": destination,
             "workspace": workspace, "kind": NotificationKind.ALERT, "status": DeliveryStatus.QUEUED,
             "queued_at": now, "next_attempt_at": now, "created_at": now,
         }
-        for channel, destination, workspace in _destinations(team, enabled)
+        for channel, destination, workspace in _destinations(team, chats)
     ]
     if posts:
         TeamPost.insert_many(posts).execute()
     return len(posts)
 
 
-def _destinations(team: Team, enabled: frozenset[Channel]):
+def _destinations(team: Team, chats: Mapping[Channel, TeamChat]):
     """(channel, destination, Slack workspace) for each chat channel the team's posts go to."""
-    if team.slack_channel and Channel.SLACK in enabled:
-        yield Channel.SLACK, team.slack_channel, team.slack_workspace or _only_workspace()
-    if team.teams_channel and Channel.TEAMS in enabled:
-        yield Channel.TEAMS, team.teams_channel, None
+    for channel, chat in chats.items():
+        destination = getattr(team, chat.value)
+        if destination:
+            slack = chat is TeamChat.SLACK_CHANNEL
+            yield channel, destination, (team.slack_workspace or _only_workspace()) if slack else None
 
 
 def queue_status_posts(incident_id: int, now: datetime) -> int:

@@ -1,5 +1,6 @@
 """Channel tiers: which channels a person is paged on first, second and last (the seed's
-ChannelEscalationConfig). Pure data; ``channels.types`` re-exports it."""
+ChannelEscalationConfig). Pure data; ``channels.types`` re-exports it. A person who chose no
+tiers gets the ones the channels declare (``incidents.channel_traits.default_tiers``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,10 +26,3 @@ class ChannelEscalationConfig:
         )
         return tuple((tier, channels) for tier, channels in ordered if channels)
 
-
-# The seed's default, with Teams beside Slack: both are chat surfaces a person may use.
-DEFAULT_CHANNEL_ESCALATION = ChannelEscalationConfig(
-    primary=(Channel.EMAIL, Channel.SLACK, Channel.TEAMS, Channel.PUSH),
-    secondary=(Channel.SMS,),
-    fallback=(Channel.VOICE,),
-)

@@ -3,11 +3,13 @@ incidents and the ones they were paged for (everything for people marked ``admin
 delivery grid, people's reachability and, for admins, the delivery log."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import JOIN, SQL, Case, fn
 
+from incidents.channel_traits import Reach
 from incidents.lifecycle import IncidentNotFound, involved
 from incidents.people import reachable_channels
 from incidents.report import IncidentReport, incident_report
@@ -119,7 +121,7 @@ def incident_version(viewer: Viewer, number: int) -> tuple:
     return incident.status, incident.escalation_level, incident.alert_count, last_event, deliveries
 
 
-def people_reach(viewer: Viewer, enabled: frozenset[Channel]) -> tuple[PersonReach, ...]:
+def people_reach(viewer: Viewer, reach_by: Mapping[Channel, Reach]) -> tuple[PersonReach, ...]:
     """Everyone the viewer's teams have (everyone, for admins), least reachable first."""
     query = User.select().where(User.is_active)
     if not viewer.is_admin:
@@ -127,7 +129,7 @@ def people_reach(viewer: Viewer, enabled: frozenset[Channel]) -> tuple[PersonRea
         query = query.where(User.id.in_(members) | (User.id == viewer.user_id))
     users = list(query.order_by(User.name))
     ids = [user.id for user in users]
-    reach = reachable_channels(ids, enabled)
+    reach = reachable_channels(ids, reach_by)
     slack = {row.user_id for row in SlackConnection.select(SlackConnection.user).where(
         SlackConnection.user.in_(ids) & SlackConnection.is_active)}
     teams = {row.user_id for row in TeamsConnection.select(TeamsConnection.user).where(
@@ -198,9 +200,9 @@ class WebViews:
         """The teams the viewer sees (every team, for admins)."""
         return await database.run(_visible_team_names, viewer)
 
-    async def people(self, viewer: Viewer, enabled: frozenset[Channel]) -> tuple[PersonReach, ...]:
-        """Reachability over the ``enabled`` channels."""
-        return await database.run(people_reach, viewer, enabled)
+    async def people(self, viewer: Viewer, reach: Mapping[Channel, Reach]) -> tuple[PersonReach, ...]:
+        """Reachability over the channels of ``reach`` (``EngineConfig.reach``)."""
+        return await database.run(people_reach, viewer, reach)
 
     async def log(self, channel: str | None, status: str | None, page: int) -> tuple[tuple[LogLine, ...], bool]:
         return await database.run(delivery_log, channel, status, page)

@@ -60,7 +60,7 @@ class TeamMember(BaseModel):
 
 
 class ChannelPreference(BaseModel):
-    """One channel in one of a user's tiers; a user with none gets DEFAULT_CHANNEL_ESCALATION."""
+    """One channel in one of a user's tiers; a user with none gets the tiers the channels declare."""
 
     user = ForeignKeyField(User, backref="channel_preferences", on_delete="CASCADE")
     channel = CharField()

@@ -16,6 +16,7 @@ from bot.web.oncall_picture import DAYS, two_weeks
 from bot.web.render import page
 from bot.web.session import VIEWER, signed_in
 from channels.base import format_timestamp
+from incidents.channel_traits import Reach
 from incidents.lifecycle import available_actions
 from incidents.oncall import UnknownSchedule
 from incidents.report import STATUS_FILTERS
@@ -94,13 +95,13 @@ async def act(request: web.Request) -> web.Response:
     return await _incident_page(request, number, action_answer(outcome))
 
 
-def _enabled(request: web.Request) -> frozenset[Channel]:
-    return request.app[SERVICE_KEY].config.enabled_channels
+def _reach(request: web.Request) -> dict[Channel, Reach]:
+    return request.app[SERVICE_KEY].config.reach
 
 
 @signed_in
 async def people(request: web.Request) -> web.Response:
-    everyone = await request.app[WEB_KEY].views.people(request[VIEWER], _enabled(request))
+    everyone = await request.app[WEB_KEY].views.people(request[VIEWER], _reach(request))
     return page(request, "people.html", people=everyone, notice=None)
 
 
@@ -113,7 +114,7 @@ async def test_page(request: web.Request) -> web.Response:
         f"Test page queued on {', '.join(channel.lower() for channel in channels)}." if channels
         else "No enabled channel can reach you, so no test page was sent."
     )
-    everyone = await request.app[WEB_KEY].views.people(viewer, _enabled(request))
+    everyone = await request.app[WEB_KEY].views.people(viewer, _reach(request))
     return page(request, "people.html", people=everyone, notice=notice)
 
 

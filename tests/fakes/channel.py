@@ -28,9 +28,6 @@ class ScriptedChannel(BaseChannel):
         self.script.extend(behaviours)
         return self
 
-    def supports_interactivity(self) -> bool:
-        return False
-
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         self.sent.append(payload)
         behaviour = self.script.popleft() if self.script else self.default

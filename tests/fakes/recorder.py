@@ -68,9 +68,6 @@ class RecorderChannel(BaseChannel):
         self.label = label
         self._session: aiohttp.ClientSession | None = None
 
-    def supports_interactivity(self) -> bool:
-        return False
-
     async def deliver(self, payload: NotificationPayload) -> ChannelDeliveryResult:
         if self._session is None:
             self._session = aiohttp.ClientSession()

@@ -19,6 +19,7 @@ from playhouse.pwasyncio import await_
 
 from app import create_app
 from channels.dispatcher import Dispatcher, DispatcherConfig
+from channels.registry import CHANNEL_TRAITS
 from incidents import api_keys
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import EngineConfig
@@ -247,7 +248,7 @@ async def test_a_batch_sent_during_a_blip_is_recorded_once_the_database_is_back(
     for number in range(5):
         user = await User.acreate(handle=f"u{number}", name=f"User {number}", email=f"u{number}@example.com")
         await TeamMember.acreate(team=team, user=user)
-    service = IncidentService(EngineConfig(enabled_channels=frozenset({Channel.EMAIL})))
+    service = IncidentService(EngineConfig(enabled_channels=frozenset({Channel.EMAIL}), channel_traits=CHANNEL_TRAITS))
     await service.trigger(TriggerRequest(title="disk full", team="payments"))
     channel = _BlipChannel(proxied, outage=0.5)
     dispatcher = Dispatcher(service, {Channel.EMAIL: channel}, DispatcherConfig(batch_size=10))

@@ -7,13 +7,14 @@ import pytest
 
 import app
 import incidents.directory_sync as directory_sync
+from channels.registry import DEFAULT_CHANNEL_ESCALATION
 from incidents.directory import (
     DirectoryError,
     apply_people_file,
     channel_tiers_for,
     escalation_levels_for,
 )
-from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
+from incidents.tiers import ChannelEscalationConfig
 from storage.database import database
 from storage.enums import Channel
 from storage.models import ChannelPreference, EscalationLevel, EscalationTarget, RoutingRuleRow, Team, TeamMember, User
@@ -90,10 +91,10 @@ async def test_the_example_file_fills_the_database(storage):
     assert await database.run(escalation_levels_for, team_ids["platform"]) == [
         (1, 10, [users["dave"]]), (2, 20, [users["carol"]]),
     ]
-    assert await database.run(channel_tiers_for, users["carol"]) == ChannelEscalationConfig(
+    assert await database.run(channel_tiers_for, users["carol"], DEFAULT_CHANNEL_ESCALATION) == ChannelEscalationConfig(
         primary=(Channel.SMS, Channel.SLACK), secondary=(Channel.VOICE,), fallback=(Channel.EMAIL,)
     )
-    assert await database.run(channel_tiers_for, users["alice"]) == DEFAULT_CHANNEL_ESCALATION
+    assert await database.run(channel_tiers_for, users["alice"], DEFAULT_CHANNEL_ESCALATION) == DEFAULT_CHANNEL_ESCALATION
 
 
 async def test_applying_the_same_file_again_changes_nothing(storage):
@@ -207,7 +208,7 @@ async def test_leaving_channels_out_brings_back_the_default_tiers(storage, tmp_p
     assert summary.endswith("; channel tiers changed for 1 user")
     carol = await User.aget(User.handle == "carol")
     assert await database.count(ChannelPreference.select().where(ChannelPreference.user == carol.id)) == 0
-    assert await database.run(channel_tiers_for, carol.id) == DEFAULT_CHANNEL_ESCALATION
+    assert await database.run(channel_tiers_for, carol.id, DEFAULT_CHANNEL_ESCALATION) == DEFAULT_CHANNEL_ESCALATION
 
 
 async def test_moving_a_channel_between_tiers_rewrites_only_that_row(storage, tmp_path):

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from channels.dispatcher import Dispatcher, DispatcherConfig
+from channels.registry import CHANNEL_TRAITS
 from incidents.intake import TriggerRequest
 from incidents.service import Actor, EngineConfig, IncidentNotFound, IncidentService
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
@@ -30,7 +31,7 @@ class Engine:
         self.clock = FixedClock()
         self.channels = {channel: ScriptedChannel(channel) for channel in (Channel.EMAIL, Channel.SLACK, Channel.SMS, Channel.VOICE)}
         config = EngineConfig(
-            enabled_channels=frozenset(self.channels), tier_timeout=timedelta(minutes=5), max_attempts=3
+            enabled_channels=frozenset(self.channels), channel_traits=CHANNEL_TRAITS, tier_timeout=timedelta(minutes=5), max_attempts=3
         )
         self.service = IncidentService(config, clock=self.clock)
         self.dispatcher = Dispatcher(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from channels.registry import CHANNEL_TRAITS
 from incidents.directory import apply_people_file
 from incidents.service import EngineConfig, IncidentService
 from storage.database import database
@@ -51,7 +52,10 @@ async def test_each_hand_off_is_announced_once_by_two_instances(storage, tmp_pat
     path.write_text(PEOPLE)
     await apply_people_file(path)
     clock = FixedClock(datetime(2026, 11, 28, 14, 0, tzinfo=UTC))  # mid Bob's day: nothing due
-    config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL, Channel.SLACK}), handoff_lead=timedelta(minutes=15))
+    config = EngineConfig(
+        enabled_channels=frozenset({Channel.EMAIL, Channel.SLACK}), channel_traits=CHANNEL_TRAITS,
+        handoff_lead=timedelta(minutes=15),
+    )
     first, second = IncidentService(config, clock=clock), IncidentService(config, clock=clock)
     assert await first.announce_handoffs() == 0
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from app import DISPATCHER_KEY, create_app, main
+from channels.registry import CHANNEL_TRAITS
 from incidents import heartbeats
 from incidents.service import EngineConfig, IncidentService
 from storage.database import database
@@ -112,7 +113,7 @@ async def test_two_instances_checking_one_database_open_one_incident(storage, cl
     await TeamMember.acreate(team=team, user=await User.acreate(handle="alice", name="Alice", email="alice@example.com"))
     for name in ("backup", "cron", "etl"):
         await heartbeats.create_heartbeat(name, "platform", timedelta(minutes=10), None, clock())
-    config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL}))
+    config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL}), channel_traits=CHANNEL_TRAITS)
     instances = [IncidentService(config, clock=clock) for _ in range(2)]
     clock.advance(minutes=11)
     opened = await asyncio.gather(*(instance.check_heartbeats() for instance in instances for _ in range(3)))

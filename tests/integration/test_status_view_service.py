@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from channels.dispatcher import Dispatcher, DispatcherConfig
+from channels.registry import CHANNEL_TRAITS
 from incidents.intake import TriggerRequest
 from incidents.service import EngineConfig, IncidentNotFound, IncidentService
 from storage.enums import Channel
@@ -27,7 +28,9 @@ async def _level(team: Team, level: int, delay: int, user: User) -> None:
 async def test_the_status_view_names_who_was_paged_and_who_is_next(storage):
     clock = FixedClock()
     channels = {Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}
-    config = EngineConfig(enabled_channels=frozenset(channels), tier_timeout=timedelta(minutes=5), max_attempts=3)
+    config = EngineConfig(
+        enabled_channels=frozenset(channels), channel_traits=CHANNEL_TRAITS, tier_timeout=timedelta(minutes=5), max_attempts=3,
+    )
     service = IncidentService(config, clock=clock)
     dispatcher = Dispatcher(service, channels, DispatcherConfig(send_timeout=0.2), worker_id="test-worker", random_source=lambda: 0.0)
     payments = await Team.acreate(name="payments", display_name="Payments")

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from channels.dispatcher import DispatcherConfig
+from channels.registry import CHANNEL_TRAITS
 from incidents.intake import TriggerRequest
 from incidents.outbox import DeliveryOutcome
 from incidents.service import Actor, EngineConfig
@@ -139,7 +140,7 @@ async def test_a_batch_takes_one_post_per_channel(engine, payments):
 async def test_no_post_without_a_team_channel_or_with_slack_off(engine, payments):
     await Team.update(slack_channel=None).where(Team.id == payments.id).aexecute()
     first = await _trigger(engine)
-    engine.service.config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL}))
+    engine.service.config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL}), channel_traits=CHANNEL_TRAITS)
     await Team.update(slack_channel="C0PAYMENTS1").where(Team.id == payments.id).aexecute()
     second = await _trigger(engine, "again")
     assert await _posts(first) == [] and await _posts(second) == []

@@ -28,6 +28,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from channels.registry import CHANNEL_TRAITS
+
 if __package__ in (None, ""):  # run by path: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -61,6 +63,7 @@ async def main() -> int:
     service = IncidentService(
         EngineConfig(
             enabled_channels=frozenset({Channel.EMAIL}),
+            channel_traits=CHANNEL_TRAITS,
             lease=timedelta(seconds=float(_env("LEASE_SECONDS", "60"))),
         )
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from channels.registry import CHANNEL_TRAITS
 from incidents.intake import TriggerRequest
 from incidents.service import EngineConfig, IncidentService
 from storage.database import database
@@ -33,7 +34,7 @@ async def queue_alerts(count: int) -> list[int]:
     team = await Team.acreate(name="payments", display_name="Payments")
     user = await User.acreate(handle="alice", name="Alice", email="alice@example.com")
     await TeamMember.acreate(team=team, user=user)
-    service = IncidentService(EngineConfig(enabled_channels=frozenset({Channel.EMAIL})))
+    service = IncidentService(EngineConfig(enabled_channels=frozenset({Channel.EMAIL}), channel_traits=CHANNEL_TRAITS))
     for number in range(count):
         await service.trigger(TriggerRequest(title=f"disk full on db-{number}", team="payments"))
     rows = await notification_rows()

@@ -34,6 +34,7 @@ from bot.access_log import RedactingAccessLogger
 from bot.web import WEB_KEY
 from bot.web.session import COOKIE as SESSION_COOKIE
 from channels.push import generate_vapid_keys
+from channels.registry import CHANNEL_TRAITS
 from incidents import api_keys
 from incidents.intake import TriggerRequest
 from incidents.service import EngineConfig, IncidentService
@@ -352,7 +353,7 @@ async def _seed() -> None:
     await TeamMember.acreate(team=team, user=alice)
     for channel in (Channel.SMS, Channel.VOICE):
         await ChannelPreference.acreate(user=alice, channel=channel, tier="primary")
-    service = IncidentService(EngineConfig(enabled_channels=frozenset({Channel.SMS, Channel.VOICE})))
+    service = IncidentService(EngineConfig(enabled_channels=frozenset({Channel.SMS, Channel.VOICE}), channel_traits=CHANNEL_TRAITS))
     await service.trigger(TriggerRequest(title="DB primary down", team="payments"))
 
 

@@ -67,9 +67,6 @@ class FakeChannel(BaseChannel):
             raise self.outcome
         return self.outcome
 
-    def supports_interactivity(self):
-        return True
-
 
 # --- types -------------------------------------------------------------------------------------
 

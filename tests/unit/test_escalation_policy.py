@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from channels.registry import DEFAULT_CHANNEL_ESCALATION
 from incidents.escalation import (
     EscalationPlan,
     IncidentSnapshot,
@@ -16,7 +17,7 @@ from incidents.escalation import (
     Unreachable,
     plan_escalation,
 )
-from incidents.tiers import DEFAULT_CHANNEL_ESCALATION, ChannelEscalationConfig
+from incidents.tiers import ChannelEscalationConfig
 from storage.enums import Channel, DeliveryStatus, IncidentStatus, Tier
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from channels.registry import DEFAULT_CHANNEL_ESCALATION
 from incidents.escalation import IncidentSnapshot, LevelState, Outlook, PersonState, TierState, outlook
 from incidents.report import EventLine, IncidentReport
 from incidents.status_view import age, build_list_view, build_status_view
-from incidents.tiers import DEFAULT_CHANNEL_ESCALATION
 from storage.enums import Channel, DeliveryStatus, IncidentStatus, Tier
 from tests.unit.status_samples import NOW, TRIGGERED, failed_everywhere, forty_people, incident, nobody_paged, typical
 
