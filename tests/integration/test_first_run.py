@@ -1,0 +1,136 @@
+"""A first run with no configuration: on SQLite Ackbot makes its own Web Push key in the data
+folder once (one key however many starts race on the folder), keeps it across restarts and says
+what to do first on an empty directory; on PostgreSQL push stays off and says why."""
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+import app as app_module
+from app import VAPID_KEY_FILE_NAME, Secret, Settings, create_app, open_storage, resolve_vapid_key, start_up_hints
+from bot.cli import CommandError, push_link_command
+from channels.push import generate_vapid_keys
+from incidents.directory import apply_people_file
+from storage.database import close_database
+from storage.keyring import load_or_create_key_file
+from tests.reliability.outage_support import REPO_ROOT, Processes, free_port, healthz, wait_until
+
+GENERATED = "generated a Web Push (VAPID) key in"
+FIRST_STEP = "nobody is listed yet: apply a people file first (`ackbot directory apply people.example.toml`)"
+POSTGRES_REASON = (
+    "off: ACKBOT_VAPID_PRIVATE_KEY is required with PostgreSQL (all instances share one key);"
+    " make one with `ackbot vapid generate`"
+)
+
+
+def _environment(data_dir: Path, port: int) -> dict:
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("ACKBOT_")}
+    environment.update({
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        "ACKBOT_DATA_DIR": str(data_dir), "ACKBOT_PORT": str(port),
+    })
+    return environment
+
+
+async def _serve_once(folder: Path, environment: dict, name: str) -> tuple[dict, str]:
+    """``ackbot serve`` started, asked /healthz once it answers, and stopped: (health, log)."""
+    base_url = f"http://127.0.0.1:{environment['ACKBOT_PORT']}"
+    with Processes(folder, environment) as processes:
+        processes.start(name, "serve")
+        async with aiohttp.ClientSession() as session:
+
+            async def answering() -> bool:
+                assert processes.alive()[name], processes.log(name)
+                return (await healthz(session, base_url))[0] == 200
+
+            await wait_until(answering, 60, "ackbot serve to answer /healthz")
+            _, health = await healthz(session, base_url)
+        assert (await processes.stop())[name] == 0
+        return health, processes.log(name)
+
+
+async def test_a_first_start_makes_the_push_key_once_keeps_it_and_says_what_to_do_first(tmp_path, caplog):
+    data_dir = tmp_path / "ackbot-data"
+    health, log = await _serve_once(tmp_path, _environment(data_dir, free_port()), "first")
+    key_file = data_dir / VAPID_KEY_FILE_NAME
+    assert health["channels"]["push"] == "on"
+    assert log.count(GENERATED) == 1 and f"{GENERATED} {key_file}; keep it" in log
+    assert log.count(FIRST_STEP) == 1
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    # Restarted, after the first step: the same key, and nothing more to say.
+    caplog.set_level(logging.WARNING, "ackbot")
+    settings = resolve_vapid_key(Settings(data_dir=data_dir).with_defaults())
+    assert settings.vapid_private_key == Secret(key_file.read_text().strip())
+    app = create_app(settings)
+    await open_storage(settings, apply_migrations=True)
+    try:
+        await apply_people_file(REPO_ROOT / "people.example.toml")
+        await start_up_hints(app)
+    finally:
+        await close_database()
+    assert GENERATED not in caplog.text and FIRST_STEP not in caplog.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_set_variable_wins_over_the_generated_key(settings):
+    private_key, _ = generate_vapid_keys()
+    configured = resolve_vapid_key(settings.replace(vapid_private_key=Secret(private_key)))
+    assert configured.vapid_private_key == Secret(private_key)
+    assert not (settings.data_dir / VAPID_KEY_FILE_NAME).exists()
+
+
+def _race(start, folder: Path, runners: int = 8) -> list:
+    """``start(folder)`` in ``runners`` threads let go at the same moment; what each returned."""
+    barrier = threading.Barrier(runners)
+    results: list = [None] * runners
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = start(folder)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_starts_racing_on_one_data_folder_end_with_one_key(settings, tmp_path, caplog, monkeypatch):
+    made = []
+    monkeypatch.setattr(app_module, "generate_vapid_keys", lambda: made.append(1) or generate_vapid_keys())
+    caplog.set_level(logging.WARNING, "ackbot")
+    rounds = 10
+    for round_number in range(rounds):
+        folder = tmp_path / f"round-{round_number}"
+        keys = _race(lambda data_dir: resolve_vapid_key(settings.replace(data_dir=data_dir)).vapid_private_key, folder)
+        assert len(set(keys)) == 1 and keys[0] == Secret((folder / VAPID_KEY_FILE_NAME).read_text().strip())
+        assert os.listdir(folder) == [VAPID_KEY_FILE_NAME]  # no temporary file left behind
+        encryption = _race(load_or_create_key_file, folder)
+        assert len({key for key, _ in encryption}) == 1 and sum(created for _, created in encryption) == 1
+    assert caplog.text.count(GENERATED) == rounds
+    assert len(made) > rounds  # several starts did make a key at once, and all but one lost the race
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_on_postgresql_push_stays_off_and_healthz_and_the_log_say_why(settings, aiohttp_client, caplog):
+    configured = resolve_vapid_key(settings)
+    assert configured.vapid_private_key is None
+    assert not (settings.data_dir / VAPID_KEY_FILE_NAME).exists()
+    client = await aiohttp_client(create_app(configured))
+    assert (await (await client.get("/healthz")).json())["channels"]["push"] == POSTGRES_REASON
+
+    caplog.set_level(logging.WARNING, "ackbot")
+    await start_up_hints(client.app)
+    assert f"Web Push is off: {POSTGRES_REASON.removeprefix('off: ')}" in caplog.text
+    with pytest.raises(CommandError, match="push is off: set ACKBOT_VAPID_PRIVATE_KEY"):
+        await push_link_command("alice", configured.public_url, timedelta(hours=1), bool(configured.vapid_private_key))
