@@ -87,7 +87,10 @@ def push_off_reason(settings) -> str | None:
     with the same one); None where push is on or its key is generated."""
     if settings.vapid_private_key or settings.is_embedded:
         return None
-    return "ACKBOT_VAPID_PRIVATE_KEY is required with PostgreSQL (all instances share one key); make one with `ackbot vapid generate`"
+    return (
+        "set ACKBOT_VAPID_PRIVATE_KEY: it is required with PostgreSQL, where all instances share one key"
+        " (make one with `ackbot vapid generate`)"
+    )
 
 
 def describe(channels, settings=None) -> dict[str, str]:

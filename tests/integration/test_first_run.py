@@ -3,6 +3,7 @@ folder once (one key however many starts race on the folder), keeps it across re
 what to do first on an empty directory; on PostgreSQL push stays off and says why."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -18,15 +19,18 @@ from app import VAPID_KEY_FILE_NAME, Secret, Settings, create_app, open_storage,
 from bot.cli import CommandError, push_link_command
 from channels.push import generate_vapid_keys
 from incidents.directory import apply_people_file
-from storage.database import close_database
+from storage.database import close_database, database
 from storage.keyring import load_or_create_key_file
+from storage.models import PushSubscription, User
+from tests.fakes.push_service import BrowserSubscription
+from tests.integration.web_support import csrf_of, sign_in
 from tests.reliability.outage_support import REPO_ROOT, Processes, free_port, healthz, wait_until
 
 GENERATED = "generated a Web Push (VAPID) key in"
 FIRST_STEP = "nobody is listed yet: apply a people file first (`ackbot directory apply people.example.toml`)"
 POSTGRES_REASON = (
-    "off: ACKBOT_VAPID_PRIVATE_KEY is required with PostgreSQL (all instances share one key);"
-    " make one with `ackbot vapid generate`"
+    "off: set ACKBOT_VAPID_PRIVATE_KEY: it is required with PostgreSQL, where all instances share one key"
+    " (make one with `ackbot vapid generate`)"
 )
 
 
@@ -134,3 +138,39 @@ async def test_on_postgresql_push_stays_off_and_healthz_and_the_log_say_why(sett
     assert f"Web Push is off: {POSTGRES_REASON.removeprefix('off: ')}" in caplog.text
     with pytest.raises(CommandError, match="push is off: set ACKBOT_VAPID_PRIVATE_KEY"):
         await push_link_command("alice", configured.public_url, timedelta(hours=1), bool(configured.vapid_private_key))
+
+
+async def test_the_own_page_keeps_a_subscription_only_for_a_signed_in_form_and_names_what_is_wrong(settings, aiohttp_client):
+    configured = resolve_vapid_key(settings) if settings.is_embedded else settings.replace(
+        vapid_private_key=Secret(generate_vapid_keys()[0]))
+    client = await aiohttp_client(create_app(configured))
+    await User.acreate(handle="alice", name="Alice")
+    browser = BrowserSubscription("https://push.example.net/wpush/v2/alice")
+    subscription = json.dumps(browser.to_json())
+    assert (await client.post("/me/push", data={"subscription": subscription})).status == 403  # not signed in
+    await sign_in(client, "alice")
+    page = await client.get("/me")
+    assert "Turn on notifications in this browser" in await page.text()
+    csrf = await csrf_of(client, "/me")
+    assert (await client.post("/me/push", data={"subscription": subscription, "csrf": "0" * 64})).status == 403
+    for bad, field in (("{", None), (json.dumps({**browser.to_json(), "endpoint": "http://push.example.net/x"}), "endpoint")):
+        refused = await client.post("/me/push", data={"subscription": bad, "csrf": csrf})
+        assert refused.status in (400, 422) and (await refused.json()).get("field") == field
+    assert await database.list(PushSubscription.select()) == []
+    kept = await client.post("/me/push", data={"subscription": subscription, "csrf": csrf})
+    assert kept.status == 201 and (await kept.json())["message"] == "Done: this browser will get Ackbot pages for Alice."
+    [row] = await database.list(PushSubscription.select())
+    assert (row.endpoint, row.p256dh, row.auth) == (browser.endpoint, browser.p256dh, browser.auth)
+    tested = await client.post("/me/test", data={"csrf": csrf})
+    assert "Test page queued on push." in await tested.text()
+
+
+async def test_the_own_page_says_why_push_is_off(settings, aiohttp_client):
+    client = await aiohttp_client(create_app(settings))
+    await User.acreate(handle="alice", name="Alice")
+    await sign_in(client, "alice")
+    text = await (await client.get("/me")).text()
+    assert "Push notifications are off on this Ackbot: set ACKBOT_VAPID_PRIVATE_KEY" in text
+    assert "Turn on notifications in this browser" not in text
+    answer = await client.post("/me/push", data={"subscription": "{}", "csrf": await csrf_of(client, "/me")})
+    assert answer.status == 503

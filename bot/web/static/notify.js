@@ -79,7 +79,8 @@
       show("subscribed", (await keep(await pushSubscription(await activeRegistration()))) +
         " Send yourself a test page to see one.");
     } catch (error) {
-      show("failed", "Could not turn on notifications: " + error.message);
+      const privateWindow = error.name === "NotAllowedError" ? " A private (incognito) window cannot get push notifications: use a normal one." : "";
+      show("failed", "Could not turn on notifications: " + error.message.replace(/\.?$/, ".") + privateWindow);
     } finally {
       button.disabled = false;
     }
