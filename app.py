@@ -43,15 +43,18 @@ from bot.slack import routes as slack_routes
 from bot.teams import manifest as teams_manifest
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
-from channels.registry import CHANNEL_TRAITS, build_channels, push_public_key
+from channels.registry import CHANNEL_TRAITS, build_channels, push_off_reason, push_public_key
 from channels.registry import describe as describe_channels
+from incidents import people
 from incidents.service import EngineConfig, IncidentService
 from incidents.web_sessions import WebSessions
 from incidents.web_views import WebViews
+from storage import key_files
 from storage import keyring as keyring_module
 from storage.database import (
     DatabaseURLError,
     close_database,
+    database,
     open_database,
     safe_url,
 )
@@ -203,7 +206,7 @@ class Settings:
 
     data_dir: Path = setting(
         "ACKBOT_DATA_DIR", Path("ackbot-data"), lambda value: Path(value.strip()),
-        "Folder for the embedded SQLite database and the generated encryption key; created if missing.",
+        "Folder for the embedded SQLite database and the generated encryption and Web Push keys; created if missing.",
     )
     database_url: str = setting(
         "ACKBOT_DATABASE_URL", "", _database_url,
@@ -329,7 +332,9 @@ class Settings:
     )
 
     vapid_private_key: Secret | None = setting(
-        "ACKBOT_VAPID_PRIVATE_KEY", None, _vapid_key, "Web Push VAPID private key (`ackbot vapid generate`); unset switches push off.",
+        "ACKBOT_VAPID_PRIVATE_KEY", None, _vapid_key,
+        "Web Push VAPID private key (`ackbot vapid generate`). Unset on SQLite: a key is generated into the data folder."
+        " Required on PostgreSQL (unset: push is off).",
     )
     vapid_subject: str = setting(
         "ACKBOT_VAPID_SUBJECT", "mailto:ackbot@localhost", _vapid_subject, "Contact for push services: mailto: or https: URL.",
@@ -424,6 +429,25 @@ def resolve_keyring(settings: Settings) -> Keyring:
         return Keyring((key,))
     except KeyringError as error:
         raise SettingsError(f"{settings.data_dir / keyring_module.KEY_FILE_NAME}: {error}") from None
+
+
+VAPID_KEY_FILE_NAME = "vapid.key"
+
+
+def resolve_vapid_key(settings: Settings) -> Settings:
+    """The settings with Web Push's key: the configured one, or on the embedded default one
+    kept in the data folder. On PostgreSQL push stays off without ACKBOT_VAPID_PRIVATE_KEY."""
+    if settings.vapid_private_key or not settings.is_embedded:
+        return settings
+    path = settings.data_dir / VAPID_KEY_FILE_NAME
+    key, created = key_files.load_or_create(path, lambda: generate_vapid_keys()[0])
+    if created:
+        log.warning("generated a Web Push (VAPID) key in %s; keep it (browsers subscribed with it), or set"
+                    " ACKBOT_VAPID_PRIVATE_KEY", path)
+    try:
+        return settings.replace(vapid_private_key=_vapid_key(key))
+    except ValueError as error:
+        raise SettingsError(f"{path}: {error}") from None
 
 
 async def open_storage(settings: Settings, apply_migrations: bool) -> None:
@@ -552,7 +576,7 @@ def engine_context(channels, clock):
     async def context(app: web.Application):
         settings = app[SETTINGS_KEY]
         active = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
-        app[operations.CHANNEL_STATES_KEY] = describe_channels(active)
+        app[operations.CHANNEL_STATES_KEY] = describe_channels(active, settings)
         app[CHANNELS_KEY] = active
         service, dispatcher = build_engine(settings, active, clock)
         app[api.SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
@@ -596,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command in ("serve", "worker", "push-link"):
+            settings = resolve_vapid_key(settings)
         if args.command == "manifest" and args.app == "teams":
             print(f"wrote {teams_manifest.write_package(settings, version(), args.output)}")
             return 0
@@ -617,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings) -> int:
     app = create_app(settings)
+    app.on_startup.append(start_up_hints)
     log.info("ackbot %s starting on http://%s:%s (database %s)", version(), settings.host, settings.port,
              safe_url(settings.database_url))
     web.run_app(
@@ -624,6 +651,15 @@ def serve(settings: Settings) -> int:
         access_log_class=RedactingAccessLogger,
     )
     return 0
+
+
+async def start_up_hints(app: web.Application) -> None:
+    """What an operator needs to hear at start: why push is off, and on an empty directory what to do first."""
+    if reason := push_off_reason(app[SETTINGS_KEY]):
+        log.warning("Web Push is off: %s", reason)
+    if not await database.run(people.anyone_listed):
+        log.warning("nobody is listed yet: apply a people file first (`ackbot directory apply people.example.toml`),"
+                    " then `ackbot login-link <handle>` prints a link that opens the web view")
 
 
 async def run_command(settings: Settings, args) -> int:
@@ -671,7 +707,7 @@ async def run_worker(settings: Settings) -> int:
     async with ClientSession(timeout=ClientTimeout(total=30)) as http:
         channels = build_channels(settings, http)
         _, dispatcher = build_engine(settings, channels)
-        log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels))
+        log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels, settings))
         task = asyncio.create_task(dispatcher.run())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -93,9 +93,25 @@ def smtp_config(settings) -> SmtpConfig:
     )
 
 
-def describe(channels) -> dict[str, str]:
-    """{"email": "on"} or {"email": "off: set ACKBOT_SMTP_HOST"} for every channel."""
-    return {
+def push_off_reason(settings) -> str | None:
+    """Why push is off on PostgreSQL, where its key is never generated (every instance must sign
+    with the same one); None where push is on or its key is generated."""
+    if settings.vapid_private_key or settings.is_embedded:
+        return None
+    return (
+        "set ACKBOT_VAPID_PRIVATE_KEY: it is required with PostgreSQL, where all instances share one key"
+        " (make one with `ackbot vapid generate`)"
+    )
+
+
+def describe(channels, settings=None) -> dict[str, str]:
+    """{"email": "on"} or {"email": "off: set ACKBOT_SMTP_HOST"} for every channel; with
+    ``settings``, push off on PostgreSQL says why."""
+    states = {
         channel.lower(): "on" if channel in channels else f"off: set {ENABLING_SETTING[channel]}"
         for channel in Channel
     }
+    reason = push_off_reason(settings) if settings is not None and Channel.PUSH not in channels else None
+    if reason:
+        states[Channel.PUSH.lower()] = f"off: {reason}"
+    return states

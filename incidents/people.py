@@ -29,6 +29,11 @@ def stale_last_use(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
 
 
+def anyone_listed() -> bool:
+    """Whether the directory has anybody in it yet (an empty one is a first run)."""
+    return User.select().exists()
+
+
 def user_with_email(email: str) -> User | None:
     """The active person with ``email`` (compared without case), or None."""
     return User.select().where((fn.LOWER(User.email) == email.strip().lower()) & User.is_active).first()

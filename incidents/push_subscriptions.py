@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from storage.database import database, write_transaction
 from storage.models import PushSubscription
 
 MAX_ENDPOINT_LENGTH = 2000
@@ -80,6 +81,16 @@ def save_subscription(user_id: int, info: SubscriptionInfo, user_agent: str | No
     PushSubscription.insert({**values, PushSubscription.endpoint: info.endpoint, PushSubscription.created_at: now}).on_conflict(
         conflict_target=[PushSubscription.endpoint], update={**values, PushSubscription.created_at: now},
     ).execute()
+
+
+async def keep_for(user_id: int, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> None:
+    """Keep ``info`` for a signed-in person: their session vouches for them, so no push link is used."""
+
+    def save() -> None:
+        with write_transaction():
+            save_subscription(user_id, info, user_agent, now)
+
+    await database.run(save)
 
 
 def forget_endpoints(user_id: int, endpoints) -> int:

@@ -121,10 +121,13 @@ def incident_version(viewer: Viewer, number: int) -> tuple:
     return incident.status, incident.escalation_level, incident.alert_count, last_event, deliveries
 
 
-def people_reach(viewer: Viewer, reach_by: Mapping[Channel, Reach]) -> tuple[PersonReach, ...]:
-    """Everyone the viewer's teams have (everyone, for admins), least reachable first."""
+def people_reach(viewer: Viewer, reach_by: Mapping[Channel, Reach], only_viewer: bool = False) -> tuple[PersonReach, ...]:
+    """Everyone the viewer's teams have (everyone, for admins; the viewer alone with
+    ``only_viewer``), least reachable first."""
     query = User.select().where(User.is_active)
-    if not viewer.is_admin:
+    if only_viewer:
+        query = query.where(User.id == viewer.user_id)
+    elif not viewer.is_admin:
         members = TeamMember.select(TeamMember.user).where(TeamMember.team.in_(list(viewer.team_ids)))
         query = query.where(User.id.in_(members) | (User.id == viewer.user_id))
     users = list(query.order_by(User.name))
@@ -203,6 +206,11 @@ class WebViews:
     async def people(self, viewer: Viewer, reach: Mapping[Channel, Reach]) -> tuple[PersonReach, ...]:
         """Reachability over the channels of ``reach`` (``EngineConfig.reach``)."""
         return await database.run(people_reach, viewer, reach)
+
+    async def reach_of(self, viewer: Viewer, reach: Mapping[Channel, Reach]) -> PersonReach | None:
+        """The viewer's own reachability over the channels of ``reach`` (None once deactivated)."""
+        found = await database.run(people_reach, viewer, reach, True)
+        return found[0] if found else None
 
     async def log(self, channel: str | None, status: str | None, page: int) -> tuple[tuple[LogLine, ...], bool]:
         return await database.run(delivery_log, channel, status, page)

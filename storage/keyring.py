@@ -7,11 +7,12 @@ under a key that is no longer configured is reported by id instead of failing ob
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from storage import key_files
 
 PREFIX = "enc:v1:"
 KEY_FILE_NAME = "encryption.key"
@@ -90,12 +91,4 @@ def split_ciphertext(stored: str) -> tuple[str, str]:
 
 def load_or_create_key_file(data_dir: Path) -> tuple[str, bool]:
     """The key in ``data_dir/encryption.key``, made (mode 0600) if absent; returns (key, created)."""
-    path = data_dir / KEY_FILE_NAME
-    if path.exists():
-        return path.read_text(encoding="ascii").strip(), False
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = generate_key()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key, True
+    return key_files.load_or_create(data_dir / KEY_FILE_NAME, generate_key)

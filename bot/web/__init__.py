@@ -27,5 +27,8 @@ def add_routes(app: web.Application, config: WebConfig) -> None:
     app.router.add_post("/oncall/take", pages.take_shift)
     app.router.add_get("/people", pages.people)
     app.router.add_post("/people/test", pages.test_page)
+    app.router.add_get("/me", pages.own_page)
+    app.router.add_post("/me/test", pages.own_test_page)
+    app.router.add_post("/me/push", pages.keep_push_subscription)
     app.router.add_get("/log", pages.delivery_log)
     app.router.add_static("/web/static", render.STATIC)

@@ -1,5 +1,5 @@
 """The signed-in pages: incidents, one incident (acting on it too), who is on call (taking a shift
-too), people, the delivery log."""
+too), people, the person's own notifications (push in this browser, a test page), the delivery log."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,6 +9,10 @@ from aiohttp import web
 
 from bot.api import SERVICE_KEY
 from bot.commands import is_name, parse_duration, parse_number
+from bot.json_body import parse_json
+from bot.operations import CHANNEL_STATES_KEY
+from bot.push import NOT_SET_UP
+from bot.push import PUBLIC_KEY as PUSH_PUBLIC_KEY
 from bot.render import action_answer
 from bot.web.config import WEB_KEY
 from bot.web.grid import delivery_grid
@@ -16,9 +20,12 @@ from bot.web.oncall_picture import DAYS, two_weeks
 from bot.web.render import page
 from bot.web.session import VIEWER, signed_in
 from channels.base import format_timestamp
+from incidents import push_subscriptions
 from incidents.channel_traits import Reach
+from incidents.intake import IntakeError
 from incidents.lifecycle import available_actions
 from incidents.oncall import UnknownSchedule
+from incidents.push_subscriptions import SubscriptionError, parse_subscription
 from incidents.report import STATUS_FILTERS
 from incidents.service import Actor, IncidentNotFound, NotAllowed
 from incidents.shift_overrides import OverrideRefused
@@ -105,17 +112,60 @@ async def people(request: web.Request) -> web.Response:
     return page(request, "people.html", people=everyone, notice=None)
 
 
+async def _send_test(request: web.Request) -> str:
+    """Send the signed-in person a test page on every channel that reaches them; says where."""
+    channels = await request.app[SERVICE_KEY].send_test(request[VIEWER].user_id)
+    if not channels:
+        return "No enabled channel can reach you, so no test page was sent."
+    return f"Test page queued on {', '.join(channel.lower() for channel in channels)}."
+
+
 @signed_in
 async def test_page(request: web.Request) -> web.Response:
-    """Send the signed-in person a test page on every channel that reaches them."""
-    viewer = request[VIEWER]
-    channels = await request.app[SERVICE_KEY].send_test(viewer.user_id)
-    notice = (
-        f"Test page queued on {', '.join(channel.lower() for channel in channels)}." if channels
-        else "No enabled channel can reach you, so no test page was sent."
-    )
-    everyone = await request.app[WEB_KEY].views.people(viewer, _reach(request))
+    notice = await _send_test(request)
+    everyone = await request.app[WEB_KEY].views.people(request[VIEWER], _reach(request))
     return page(request, "people.html", people=everyone, notice=notice)
+
+
+async def _own_page(request: web.Request, notice: str | None = None) -> web.Response:
+    """The signed-in person's notifications: what reaches them, push in this browser, a test page."""
+    me = await request.app[WEB_KEY].views.reach_of(request[VIEWER], _reach(request))
+    push_state = request.app[CHANNEL_STATES_KEY][Channel.PUSH.lower()]
+    return page(request, "me.html", me=me, notice=notice, public_key=request.app.get(PUSH_PUBLIC_KEY),
+                push_off=push_state.removeprefix("off: "))
+
+
+@signed_in
+async def own_page(request: web.Request) -> web.Response:
+    return await _own_page(request)
+
+
+@signed_in
+async def own_test_page(request: web.Request) -> web.Response:
+    return await _own_page(request, await _send_test(request))
+
+
+def _answer(status: int, **body) -> web.Response:
+    return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
+@signed_in
+async def keep_push_subscription(request: web.Request) -> web.Response:
+    """Keep this browser's push subscription (the form field ``subscription``, the JSON of
+    ``PushSubscription``) for the signed-in person; the page's script posts it and shows the
+    JSON answer's ``message`` or ``error``."""
+    if request.app.get(PUSH_PUBLIC_KEY) is None:
+        return _answer(503, error=NOT_SET_UP)
+    raw = (await request.post()).get("subscription")
+    try:
+        info = parse_subscription(parse_json(raw.encode()) if isinstance(raw, str) else None)
+    except IntakeError as problem:
+        return _answer(problem.status, error=problem.message)
+    except SubscriptionError as problem:
+        return _answer(422, error=str(problem), field=problem.field)
+    viewer = request[VIEWER]
+    await push_subscriptions.keep_for(viewer.user_id, info, request.headers.get("User-Agent"), request.app[SERVICE_KEY].clock())
+    return _answer(201, ok=True, message=f"Done: this browser will get Ackbot pages for {viewer.name}.")
 
 
 @signed_in

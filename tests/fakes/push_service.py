@@ -28,8 +28,8 @@ _VAPID_HEADER = re.compile(r"vapid t=(?P<t>[^,\s]+),\s*k=(?P<k>[^,\s]+)")
 
 
 class FakePushService(FakeService):
-    def __init__(self):
-        super().__init__()
+    def __init__(self, ssl_context=None):
+        super().__init__(ssl_context)
         self.gone: set[str] = set()
         self.delivered = 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -42,9 +43,11 @@ class Fault:
 
 
 class FakeService:
-    def __init__(self):
+    def __init__(self, ssl_context: ssl.SSLContext | None = None):
+        """``ssl_context``: serve https with it (the ``url`` is then https://)."""
         self.requests: list[RecordedRequest] = []
         self.faults: deque[Fault] = deque()
+        self.ssl_context = ssl_context
         self._server: TestServer | None = None
 
     def routes(self, app: web.Application) -> None:
@@ -61,7 +64,7 @@ class FakeService:
         app = web.Application(middlewares=[self._record])
         self.routes(app)
         self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
+        await self._server.start_server(ssl=self.ssl_context)
         return self
 
     async def close(self) -> None:

@@ -173,4 +173,4 @@ async def test_healthz_reports_push_on(world):
 async def test_healthz_says_how_to_switch_push_on(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings))
     body = await (await client.get("/healthz")).json()
-    assert body["channels"]["push"] == "off: set ACKBOT_VAPID_PRIVATE_KEY"
+    assert body["channels"]["push"].startswith("off: set ACKBOT_VAPID_PRIVATE_KEY")  # on PostgreSQL also why (test_first_run)

@@ -272,10 +272,12 @@ ROUTES = (
     Route("GET", "/signin/{token}"),
     Route("POST", "/signin/{token}", web_forms, FORM),
     Route("POST", "/signout", web_forms, FORM, "web"),
-    *(Route("GET", path, signer="web") for path in ("/", "/incidents/{number}", "/oncall", "/people", "/log")),
+    *(Route("GET", path, signer="web") for path in ("/", "/incidents/{number}", "/oncall", "/people", "/me", "/log")),
     Route("POST", "/oncall/take", web_forms, FORM, "web"),
     Route("POST", "/incidents/{number}/{action}", web_forms, FORM, "web"),
     Route("POST", "/people/test", web_forms, FORM, "web"),
+    Route("POST", "/me/test", web_forms, FORM, "web"),
+    Route("POST", "/me/push", form_bodies({"csrf": texts, "subscription": texts}), FORM, "web"),
     # Unsigned only: signed in, the event stream of a visible incident stays open by design.
     Route("GET", "/incidents/{number}/live"),
     Route("GET", "/web/static"),
