@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import web
 from botframework.connector.auth import AuthenticationConstants
 
-from bot.api import SERVICE_KEY
-from bot.push import subscribe_links
+from bot.app_keys import HTTP_KEY, SERVICE_KEY, TEAMS_KEY
 from bot.teams import auth
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.bot import TeamsBot
+from bot.teams.config import TeamsConfig
 from bot.teams.signin import SignIn
-from channels.teams import BotCredentials, BotFrameworkToken
+from channels.teams import BotFrameworkToken
+from incidents.push_links import SubscribeLinks
+from incidents.web_sessions import WebSessions
 
 log = logging.getLogger("ackbot.teams")
 
@@ -29,8 +31,6 @@ class TeamsApp:
     adapter: TeamsAdapter
     bot: TeamsBot
 
-
-TEAMS_KEY = web.AppKey("teams", TeamsApp)
 
 
 def add_routes(app: web.Application) -> None:
@@ -44,34 +44,31 @@ async def messages(request: web.Request) -> web.Response:
     return await teams.adapter.process(request, teams.bot)
 
 
-def context(settings):
-    """The cleanup context that starts the bot when Teams is configured."""
+def context(config: TeamsConfig, web_sessions: WebSessions, subscribe_links: SubscribeLinks | None):
+    """The cleanup context that starts the bot when Teams is configured, on the application's
+    HTTP session; ``subscribe_links`` is None while push is off."""
 
     async def teams_context(app: web.Application):
-        credentials = BotCredentials.from_settings(settings)
+        credentials = config.credentials
         if credentials.problem():
-            if settings.teams_app_id:
+            if credentials.app_id:
                 log.warning("Teams is off: %s", credentials.problem())
             yield
             return
-        async with ClientSession(timeout=ClientTimeout(total=15)) as session:
-            token = BotFrameworkToken(credentials, session)
-            undo = [
-                auth.install_signing_keys(auth.SigningKeys(url, session))
-                for url in (settings.teams_openid_metadata_url, AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL)
-            ]
-            authentication = auth.build_authentication(
-                credentials, token, settings.teams_openid_metadata_url, settings.teams_token_service_url
-            )
-            sign_in = SignIn(settings.teams_oauth_connection) if settings.teams_oauth_connection else None
-            push = subscribe_links(settings)
-            service = app[SERVICE_KEY]
-            bot = TeamsBot(service, settings.web_sessions(service.clock), sign_in, settings.teams_tenant_id, push)
-            app[TEAMS_KEY] = TeamsApp(TeamsAdapter(authentication), bot)
-            try:
-                yield
-            finally:
-                for remove in undo:
-                    remove()
+        session = app[HTTP_KEY]
+        token = BotFrameworkToken(credentials, session)
+        undo = [
+            auth.install_signing_keys(auth.SigningKeys(url, session))
+            for url in (config.openid_metadata_url, AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL)
+        ]
+        authentication = auth.build_authentication(credentials, token, config.openid_metadata_url, config.token_service_url)
+        sign_in = SignIn(config.oauth_connection) if config.oauth_connection else None
+        bot = TeamsBot(app[SERVICE_KEY], web_sessions, sign_in, credentials.tenant_id, subscribe_links)
+        app[TEAMS_KEY] = TeamsApp(TeamsAdapter(authentication), bot)
+        try:
+            yield
+        finally:
+            for remove in undo:
+                remove()
 
     return teams_context

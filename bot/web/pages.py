@@ -7,10 +7,9 @@ from typing import overload
 
 from aiohttp import web
 
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY, WEB_KEY
 from bot.commands import is_name, parse_duration, parse_number
 from bot.render import action_answer
-from bot.web.config import WEB_KEY
 from bot.web.grid import delivery_grid
 from bot.web.oncall_picture import DAYS, two_weeks
 from bot.web.render import page
