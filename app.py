@@ -13,7 +13,7 @@ import signal
 import sys
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from importlib import metadata
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,14 +38,20 @@ from bot import push as push_page
 from bot import teams as teams_bot
 from bot import web as web_view
 from bot.access_log import RedactingAccessLogger, install_log_filters
-from bot.slack import manifest as slack_manifest
+from bot.app_keys import CHANNEL_STATES_KEY, CHANNELS_KEY, DISPATCHER_KEY, FEEDS_KEY, HTTP_KEY, SERVICE_KEY
 from bot.slack import routes as slack_routes
-from bot.teams import manifest as teams_manifest
+from bot.slack.config import SlackConfig
+from bot.teams.config import TeamsConfig
 from channels.dispatcher import Dispatcher, DispatcherConfig
-from channels.push import check_vapid_subject, generate_vapid_keys, load_vapid_key
-from channels.registry import CHANNEL_TRAITS, build_channels, push_off_reason, push_public_key
+from channels.email import SmtpConfig
+from channels.push import PushConfig, check_vapid_subject, generate_vapid_keys, load_vapid_key, public_key_of
+from channels.registry import CHANNEL_TRAITS, ChannelConfigs, build_channels
 from channels.registry import describe as describe_channels
+from channels.slack import SlackAppCredentials
+from channels.teams import BotCredentials
+from channels.twilio_client import TwilioAccount
 from incidents import people
+from incidents.push_links import SubscribeLinks
 from incidents.service import EngineConfig, IncidentService
 from incidents.web_sessions import WebSessions
 from incidents.web_views import WebViews
@@ -488,13 +494,101 @@ async def open_storage(settings: Settings, apply_migrations: bool) -> None:
         )
 
 
-# --- the application -------------------------------------------------------------------------
+# --- typed configuration: what each part gets from the settings (None: switched off) ---------
 
-SETTINGS_KEY = web.AppKey("settings", Settings)
-HTTP_KEY = web.AppKey("http", ClientSession)
-DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
-CHANNELS_KEY = web.AppKey("channels", dict)
-FEEDS_KEY = web.AppKey("feeds", ical_feeds.FeedRefresher)
+
+def smtp_config(settings: Settings) -> SmtpConfig | None:
+    if not settings.smtp_host:
+        return None
+    default_port = 465 if settings.smtp_tls else 587 if settings.smtp_starttls else 25
+    return SmtpConfig(
+        host=settings.smtp_host, port=settings.smtp_port or default_port, sender=settings.email_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.reveal() if settings.smtp_password else "",
+        starttls=settings.smtp_starttls, implicit_tls=settings.smtp_tls, ca_file=settings.smtp_ca_file,
+        timeout=settings.send_timeout,
+    )
+
+
+def push_config(settings: Settings) -> PushConfig | None:
+    if not settings.vapid_private_key:
+        return None
+    # Each push service must answer within the dispatcher's send timeout, with room to report
+    # the subscriptions that are gone.
+    return PushConfig(
+        private_key=settings.vapid_private_key.reveal(), subject=settings.vapid_subject,
+        ttl=int(min(settings.magic_link_ttl, 28 * 86400)), timeout=settings.send_timeout * 0.8,
+    )
+
+
+def subscribe_links(settings: Settings) -> SubscribeLinks | None:
+    """The push subscribe links chat surfaces and the CLI hand out, while push is on."""
+    if push_config(settings) is None:
+        return None
+    return SubscribeLinks(settings.public_url, timedelta(seconds=settings.magic_link_ttl))
+
+
+def off_reasons(settings: Settings) -> dict[Channel, str]:
+    """Why a channel is off where its enabling setting alone does not say: push on PostgreSQL,
+    where the key is never generated because every instance must sign with the same one."""
+    if settings.vapid_private_key or settings.is_embedded:
+        return {}
+    return {Channel.PUSH: "set ACKBOT_VAPID_PRIVATE_KEY: it is required with PostgreSQL, where all instances share"
+                          " one key (make one with `ackbot vapid generate`)"}
+
+
+def twilio_account(settings: Settings) -> TwilioAccount | None:
+    """The account SMS and voice send with, when its SID, auth token and number are all set."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
+        return None
+    return TwilioAccount(
+        account_sid=settings.twilio_account_sid, auth_token=settings.twilio_auth_token.reveal(),
+        from_number=settings.twilio_from_number, api_url=settings.twilio_api_url, timeout=settings.send_timeout,
+    )
+
+
+def twilio_auth_tokens(settings: Settings) -> tuple[str, ...]:
+    """The tokens Twilio's webhook signatures are checked with (the secondary during rotation)."""
+    tokens = (settings.twilio_auth_token, settings.twilio_auth_token_secondary)
+    return tuple(token.reveal() for token in tokens if token)
+
+
+def slack_config(settings: Settings) -> SlackConfig | None:
+    """Slack is on when its client id, client secret and signing secret are all set."""
+    if not (settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret):
+        return None
+    return SlackConfig(
+        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret.reveal(),
+        signing_secret=settings.slack_signing_secret.reveal(), api_url=settings.slack_api_url,
+        public_url=settings.public_url,
+    )
+
+
+def teams_config(settings: Settings) -> TeamsConfig:
+    """The bot's configuration; it is off while ``credentials.problem()`` names a missing setting."""
+    password = settings.teams_app_password.reveal() if settings.teams_app_password else None
+    credentials = BotCredentials.create(
+        settings.teams_app_id, password, settings.teams_app_type, settings.teams_tenant_id, settings.teams_token_url,
+    )
+    return TeamsConfig(
+        credentials, settings.teams_openid_metadata_url, settings.teams_token_service_url,
+        settings.teams_oauth_connection,
+    )
+
+
+def channel_configs(settings: Settings) -> ChannelConfigs:
+    slack = slack_config(settings)
+    teams = teams_config(settings).credentials
+    return ChannelConfigs(
+        public_url=settings.public_url, smtp=smtp_config(settings), push=push_config(settings),
+        twilio=twilio_account(settings),
+        slack=SlackAppCredentials(slack.client_id, slack.client_secret) if slack else None,
+        slack_api_url=settings.slack_api_url,
+        teams=teams if teams.problem() is None else None,
+    )
+
+
+# --- the application -------------------------------------------------------------------------
 
 
 def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Application:
@@ -507,12 +601,13 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     middlewares = [operations.timing_middleware, operations.error_middleware(settings.max_body_bytes),
                    api.api_key_middleware]
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
-    app[SETTINGS_KEY] = settings
-    app.cleanup_ctx.append(storage_context)
+    sessions = settings.web_sessions(clock)  # one for the web view and both chat surfaces
+    push, push_links = push_config(settings), subscribe_links(settings)
+    app.cleanup_ctx.append(storage_context(settings))
     app.cleanup_ctx.append(http_client_context)
-    app.cleanup_ctx.append(engine_context(channels, clock))
-    app.cleanup_ctx.append(teams_bot.context(settings, HTTP_KEY, CHANNELS_KEY))
-    app.cleanup_ctx.append(slack_routes.slack_context(settings, HTTP_KEY))
+    app.cleanup_ctx.append(engine_context(settings, channels, clock))
+    app.cleanup_ctx.append(teams_bot.context(teams_config(settings), sessions, push_links))
+    app.cleanup_ctx.append(slack_routes.slack_context(slack_config(settings), sessions, push_links))
     operations.add_routes(app)
     operations.watch_outages(app)
     api.add_routes(app)
@@ -524,20 +619,20 @@ def create_app(settings: Settings, *, channels=None, clock=utcnow) -> web.Applic
     schedules_api.add_routes(app)
     calendar_feed.add_routes(app)
     links.add_routes(app)
-    push_page.add_routes(app, push_public_key(settings))
-    phone.add_routes(app, settings)
+    push_page.add_routes(app, public_key_of(push.private_key) if push else None)
+    phone.add_routes(app, settings.public_url, twilio_auth_tokens(settings))
     teams_bot.add_routes(app)
     slack_routes.add_routes(app)
-    web_view.add_routes(app, web_config(settings, app, clock))
+    web_view.add_routes(app, web_config(settings, sessions, app))
     return app
 
 
-def web_config(settings: Settings, app: web.Application, clock) -> web_view.WebConfig:
+def web_config(settings: Settings, sessions: WebSessions, app: web.Application) -> web_view.WebConfig:
     """The web view's sessions and reads; sign-in links are mailed when email is on."""
 
     async def mail_sign_in_link(address: str, url: str) -> None:
         email = app[CHANNELS_KEY][Channel.EMAIL]
-        minutes = round(settings.web_link_ttl / 60)
+        minutes = round(sessions.link_ttl.total_seconds() / 60)
         await email.send_text(
             address, "Your Ackbot sign-in link",
             f"Open this link to sign in to Ackbot. It works once, for {minutes} minutes:\n\n{url}\n\n"
@@ -545,20 +640,27 @@ def web_config(settings: Settings, app: web.Application, clock) -> web_view.WebC
         )
 
     return web_view.WebConfig(
-        settings.web_sessions(clock), WebViews(), secure_cookies=settings.public_url.startswith("https://"),
-        mail_sign_in_link=mail_sign_in_link if settings.smtp_host else None,
+        sessions, WebViews(), secure_cookies=settings.public_url.startswith("https://"),
+        mail_sign_in_link=mail_sign_in_link if smtp_config(settings) else None,
     )
 
 
-async def storage_context(app: web.Application):
-    settings = app[SETTINGS_KEY]
-    await open_storage(settings, apply_migrations=settings.is_embedded)
-    yield
-    await close_database()
+def storage_context(settings: Settings):
+    async def context(app: web.Application):
+        await open_storage(settings, apply_migrations=settings.is_embedded)
+        yield
+        await close_database()
+
+    return context
+
+
+def http_session() -> ClientSession:
+    """The process's one HTTP client session (every provider and feed call shares it)."""
+    return ClientSession(timeout=ClientTimeout(total=30))
 
 
 async def http_client_context(app: web.Application):
-    session = ClientSession(timeout=ClientTimeout(total=30))
+    session = http_session()
     app[HTTP_KEY] = session
     yield
     await session.close()
@@ -572,14 +674,13 @@ def build_engine(settings: Settings, channels, clock=utcnow) -> tuple[IncidentSe
     return service, dispatcher
 
 
-def engine_context(channels, clock):
+def engine_context(settings: Settings, channels, clock):
     async def context(app: web.Application):
-        settings = app[SETTINGS_KEY]
-        active = channels if channels is not None else build_channels(settings, app[HTTP_KEY])
-        app[operations.CHANNEL_STATES_KEY] = describe_channels(active, settings)
+        active = channels if channels is not None else build_channels(channel_configs(settings), app[HTTP_KEY])
+        app[CHANNEL_STATES_KEY] = describe_channels(active, off_reasons(settings))
         app[CHANNELS_KEY] = active
         service, dispatcher = build_engine(settings, active, clock)
-        app[api.SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
+        app[SERVICE_KEY], app[DISPATCHER_KEY] = service, dispatcher
         task = asyncio.create_task(dispatcher.run()) if settings.dispatcher else None
         refresher = ical_feeds.FeedRefresher(service, app[HTTP_KEY], timedelta(minutes=settings.ical_refresh_minutes))
         app[FEEDS_KEY] = refresher
@@ -598,38 +699,18 @@ def engine_context(channels, clock):
 # --- the command line ------------------------------------------------------------------------
 
 
-def version() -> str:
-    try:
-        return metadata.version("ackbot")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Parse, prepare what the command needs (``cli.Needs``) and run its handler."""
     args = cli.build_parser().parse_args(argv)
-    if args.command == "version":
-        print(f"ackbot {version()}")
-        return 0
-    if args.command == "keys" and args.action == "generate":
-        print(keyring_module.generate_key())
-        return 0
-    if args.command == "vapid":
-        private_key, public_key = generate_vapid_keys()
-        print(f"ACKBOT_VAPID_PRIVATE_KEY={private_key}\n# public key (Ackbot gives it to browsers itself): {public_key}")
-        return 0
     try:
+        if args.needs is cli.Needs.NOTHING:
+            return args.handler(args)
         settings = Settings.from_env()
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if args.command in ("serve", "worker", "push-link"):
             settings = resolve_vapid_key(settings)
-        if args.command == "manifest" and args.app == "teams":
-            print(f"wrote {teams_manifest.write_package(settings, version(), args.output)}")
-            return 0
-        if args.command == "manifest":
-            print(slack_manifest.render_manifest(settings.public_url))
-            return 0
-        if args.command == "serve":
-            return serve(settings)
+        if args.needs is cli.Needs.SETTINGS:
+            return args.handler(args, command_context(settings))
         return asyncio.run(run_command(settings, args))
     except SettingsError as error:
         print(f"ackbot: error: {error}", file=sys.stderr)
@@ -641,10 +722,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def command_context(settings: Settings) -> cli.Context:
+    return cli.Context(
+        service=IncidentService(settings.engine_config(())), public_url=settings.public_url,
+        web_sessions=settings.web_sessions(), subscribe_links=subscribe_links(settings), teams=teams_config(settings),
+        serve=partial(serve, settings), run_worker=partial(run_worker, settings),
+    )
+
+
 def serve(settings: Settings) -> int:
     app = create_app(settings)
-    app.on_startup.append(start_up_hints)
-    log.info("ackbot %s starting on http://%s:%s (database %s)", version(), settings.host, settings.port,
+    app.on_startup.append(partial(start_up_hints, off_reasons(settings)))
+    log.info("ackbot %s starting on http://%s:%s (database %s)", cli.package_version(), settings.host, settings.port,
              safe_url(settings.database_url))
     web.run_app(
         app, host=settings.host, port=settings.port, print=None, access_log=log.getChild("access"),
@@ -653,9 +742,9 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-async def start_up_hints(app: web.Application) -> None:
+async def start_up_hints(reasons: dict[Channel, str], app: web.Application) -> None:
     """What an operator needs to hear at start: why push is off, and on an empty directory what to do first."""
-    if reason := push_off_reason(app[SETTINGS_KEY]):
+    if reason := reasons.get(Channel.PUSH):
         log.warning("Web Push is off: %s", reason)
     if not await database.run(people.anyone_listed):
         log.warning("nobody is listed yet: apply a people file first (`ackbot directory apply people.example.toml`),"
@@ -663,51 +752,23 @@ async def start_up_hints(app: web.Application) -> None:
 
 
 async def run_command(settings: Settings, args) -> int:
-    await open_storage(settings, apply_migrations=args.command == "migrate" or settings.is_embedded)
+    """A handler that works on the database, with the database open (migrated first when the
+    command needs it, and always on the embedded default)."""
+    apply_migrations = args.needs is cli.Needs.MIGRATIONS or settings.is_embedded
+    await open_storage(settings, apply_migrations=apply_migrations)
     try:
-        return await run_storage_command(settings, args)
+        return await args.handler(args, command_context(settings))
     finally:
         await close_database()
-
-
-async def run_storage_command(settings: Settings, args) -> int:
-    service = IncidentService(settings.engine_config(()))
-    commands = {
-        ("migrate", None): lambda: cli.migrate_command(),
-        ("keys", "rotate"): lambda: cli.rotate_keys_command(resolve_keyring(settings).primary_id),
-        ("directory", "apply"): lambda: cli.directory_apply_command(args.file),
-        ("apikey", "create"): lambda: cli.apikey_create_command(args.name, args.team, args.service, args.key),
-        ("apikey", "list"): lambda: cli.apikey_list_command(),
-        ("apikey", "revoke"): lambda: cli.apikey_revoke_command(args.name),
-        ("heartbeat", "create"): lambda: cli.heartbeat_create_command(
-            args.name, args.team, args.timeout, args.key, settings.public_url),
-        ("heartbeat", "list"): lambda: cli.heartbeat_list_command(),
-        ("heartbeat", "remove"): lambda: cli.heartbeat_remove_command(args.name),
-        ("route", None): lambda: cli.route_command(service, args.file, args.key, args.format),
-        ("status", None): lambda: cli.status_command(service, args.number, args.json),
-        ("list", None): lambda: cli.list_command(service, args.all, args.team, args.json),
-        ("oncall", None): lambda: cli.oncall_command(service, args.target, args.at, args.next, args.json),
-        ("override", "add"): lambda: cli.override_add_command(
-            service, args.schedule, args.user, args.start, args.end, args.length),
-        ("override", "list"): lambda: cli.override_list_command(service, args.schedule),
-        ("override", "remove"): lambda: cli.override_remove_command(service, args.id),
-        ("calendar-link", None): lambda: cli.calendar_link_command(service, args.name, settings.public_url, args.revoke),
-        ("push-link", None): lambda: cli.push_link_command(
-            args.user, settings.public_url, timedelta(seconds=settings.magic_link_ttl), bool(settings.vapid_private_key)),
-        ("worker", None): lambda: run_worker(settings),
-        ("login-link", None): lambda: cli.login_link_command(settings.web_sessions(), args.user),
-        ("sessions", "revoke"): lambda: cli.sessions_revoke_command(settings.web_sessions(), args.user),
-    }
-    return await commands[(args.command, getattr(args, "action", None))]()
 
 
 async def run_worker(settings: Settings) -> int:
     """The dispatcher alone, until SIGINT/SIGTERM; then it stops claiming and hands back what it
     could not finish."""
-    async with ClientSession(timeout=ClientTimeout(total=30)) as http:
-        channels = build_channels(settings, http)
+    async with http_session() as http:
+        channels = build_channels(channel_configs(settings), http)
         _, dispatcher = build_engine(settings, channels)
-        log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels, settings))
+        log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels, off_reasons(settings)))
         task = asyncio.create_task(dispatcher.run())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

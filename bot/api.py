@@ -11,6 +11,7 @@ import base64
 from aiohttp import web
 
 from bot.access_log import log_rejected
+from bot.app_keys import SERVICE_KEY
 from bot.commands import is_name, parse_number
 from bot.json_body import read_json, rejection_reason
 from incidents import api_keys
@@ -20,7 +21,6 @@ from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentSe
 from storage.enums import Action
 from storage.models import ApiKey, Incident
 
-SERVICE_KEY = web.AppKey("incident_service", IncidentService)
 API_KEY = web.RequestKey("api_key", ApiKey)
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from icalendar import Calendar, Event
 
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY
 from incidents.calendar_links import Feed
 
 HEADERS = {"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}

@@ -1,19 +1,28 @@
-"""The CLI: its parser, and the commands that work on the database (``app.main`` parses and
-opens storage first). Each command prints what it did and returns the exit status; a refusal
-raises CommandError."""
+"""The CLI: its parser, with each command's handler attached next to the command's parser
+(``set_defaults(handler=..., needs=...)``), and the handlers. ``app.main`` parses, prepares what
+the command ``needs`` (the settings, a ``Context``, the open database) and calls the handler.
+Each handler prints what it did and returns the exit status; a refusal raises CommandError."""
 from __future__ import annotations
 
 import argparse
+import enum
 import json
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.api import incidents_json, report_json
 from bot.calendar_feed import feed_url
+from bot.cli_error import CommandError
 from bot.commands import parse_duration, parse_number, parse_time
 from bot.oncall_views import oncall_json, oncall_text, when
 from bot.render import incident_list, status_grid, timeline_text
+from bot.slack import manifest as slack_manifest
+from bot.teams import manifest as teams_manifest
+from bot.teams.config import TeamsConfig
+from channels.push import generate_vapid_keys
 from incidents import api_keys, heartbeats, push_links
 from incidents.calendar_links import UnknownSubject
 from incidents.directory import DirectoryError, apply_people_file
@@ -25,34 +34,97 @@ from incidents.service import IncidentNotFound, IncidentService, UnknownTeam
 from incidents.shift_overrides import OverrideRefused, OverrideView
 from incidents.web_sessions import UnknownPerson, WebSessions
 from storage.enums import IncidentStatus
-from storage.fields import utcnow
+from storage.fields import current_keyring, utcnow
+from storage.keyring import generate_key
 from storage.rotation import rotate_all
 
-
-class CommandError(Exception):
-    """A command could not do what was asked; the message says why (exit status 1)."""
+__all__ = ["CommandError", "Context", "Needs", "build_parser", "package_version"]
 
 
-async def migrate_command() -> int:
+class Needs(enum.Enum):
+    """What ``app.main`` prepares before a command's handler runs, and so how it calls it."""
+
+    NOTHING = "nothing"  # handler(args) -> int, whatever the settings say
+    SETTINGS = "settings"  # handler(args, context) -> int; the database stays closed
+    DATABASE = "database"  # await handler(args, context) -> int, with the database open
+    MIGRATIONS = "migrations"  # as DATABASE, with pending migrations applied first
+
+
+@dataclass(frozen=True)
+class Context:
+    """What handlers get from ``app.py``: typed values built from the settings, and the two runs
+    only the composition root can start. Building it does no I/O."""
+
+    service: IncidentService
+    public_url: str
+    web_sessions: WebSessions
+    subscribe_links: push_links.SubscribeLinks | None  # None while push is off
+    teams: TeamsConfig
+    serve: Callable[[], int]
+    run_worker: Callable[[], Awaitable[int]]
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("ackbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def version_command(args) -> int:
+    print(f"ackbot {package_version()}")
+    return 0
+
+
+def keys_generate_command(args) -> int:
+    print(generate_key())
+    return 0
+
+
+def vapid_generate_command(args) -> int:
+    private_key, public_key = generate_vapid_keys()
+    print(f"ACKBOT_VAPID_PRIVATE_KEY={private_key}\n# public key (Ackbot gives it to browsers itself): {public_key}")
+    return 0
+
+
+def manifest_command(args, context: Context) -> int:
+    if args.app == "teams":
+        written = teams_manifest.write_package(context.teams, context.public_url, package_version(), args.output)
+        print(f"wrote {written}")
+    else:
+        print(slack_manifest.render_manifest(context.public_url))
+    return 0
+
+
+def serve_command(args, context: Context) -> int:
+    return context.serve()
+
+
+async def worker_command(args, context: Context) -> int:
+    return await context.run_worker()
+
+
+async def migrate_command(args, context: Context) -> int:
     print("schema is up to date")
     return 0
 
 
-async def rotate_keys_command(primary_key_id: str) -> int:
+async def rotate_keys_command(args, context: Context) -> int:
     count = await rotate_all()
-    print(f"re-encrypted {count} value(s) under key id {primary_key_id}")
+    print(f"re-encrypted {count} value(s) under key id {current_keyring().primary_id}")
     return 0
 
 
-async def directory_apply_command(path: Path) -> int:
+async def directory_apply_command(args, context: Context) -> int:
     try:
-        print(await apply_people_file(path))
+        print(await apply_people_file(args.file))
     except DirectoryError as error:
         raise CommandError(str(error)) from None
     return 0
 
 
-async def apikey_create_command(name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> int:
+async def apikey_create_command(args, context: Context) -> int:
+    name, team, service, key = args.name, args.team, args.service, args.key
     try:
         plain = await api_keys.create_api_key(name, team=team, service=service, key=key)
     except api_keys.ApiKeyError as error:
@@ -63,7 +135,7 @@ async def apikey_create_command(name: str, team: str | None = None, service: str
     return 0
 
 
-async def apikey_list_command() -> int:
+async def apikey_list_command(args, context: Context) -> int:
     for key in await api_keys.list_api_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         bound = "".join(f"  {what} {value}" for what, value in (("team", key.team_name), ("service", key.service)) if value)
@@ -71,14 +143,16 @@ async def apikey_list_command() -> int:
     return 0
 
 
-async def apikey_revoke_command(name: str) -> int:
+async def apikey_revoke_command(args, context: Context) -> int:
+    name = args.name
     if not await api_keys.revoke_api_key(name):
         raise CommandError(f"no active API key named {name!r}")
     print(f"revoked API key {name!r}")
     return 0
 
 
-async def heartbeat_create_command(name: str, team: str | None, timeout_text: str, key: str | None, public_url: str) -> int:
+async def heartbeat_create_command(args, context: Context) -> int:
+    name, team, timeout_text, key, public_url = args.name, args.team, args.timeout, args.key, context.public_url
     try:
         timeout = heartbeats.parse_timeout(timeout_text)
         key = await heartbeats.create_heartbeat(name, team, timeout, key, utcnow())
@@ -91,7 +165,7 @@ async def heartbeat_create_command(name: str, team: str | None, timeout_text: st
     return 0
 
 
-async def heartbeat_list_command() -> int:
+async def heartbeat_list_command(args, context: Context) -> int:
     for heartbeat, team in await heartbeats.list_heartbeats():
         if heartbeat.expired_at is not None:
             state = f"silent since {heartbeat.deadline_at:%Y-%m-%d %H:%M} UTC (incident open)"
@@ -104,15 +178,17 @@ async def heartbeat_list_command() -> int:
     return 0
 
 
-async def heartbeat_remove_command(name: str) -> int:
+async def heartbeat_remove_command(args, context: Context) -> int:
+    name = args.name
     if not await heartbeats.remove_heartbeat(name):
         raise CommandError(f"no heartbeat named {name!r}")
     print(f"removed heartbeat {name!r}")
     return 0
 
 
-async def route_command(service: IncidentService, path: Path, key_name: str | None, format_name: str | None) -> int:
-    """Print where the sample body in ``path`` would be routed, and why; changes nothing."""
+async def route_command(args, context: Context) -> int:
+    """Print where the sample body in ``args.file`` would be routed, and why; changes nothing."""
+    service, path, key_name, format_name = context.service, args.file, args.key, args.format
     data = _read_sample(path)
     name = format_name or detect_format(data)
     try:
@@ -146,14 +222,14 @@ def parse_incident_number(text: str) -> int:
     return number
 
 
-async def status_command(service: IncidentService, number_text: str, as_json: bool = False) -> int:
-    """The delivery grid, or with ``as_json`` the document ``GET /api/v1/incidents/N`` answers."""
-    number = parse_incident_number(number_text)
+async def status_command(args, context: Context) -> int:
+    """The delivery grid, or with ``--json`` the document ``GET /api/v1/incidents/N`` answers."""
+    number = parse_incident_number(args.number)
     try:
-        report = await service.status(number)
+        report = await context.service.status(number)
     except IncidentNotFound as error:
         raise CommandError(str(error)) from None
-    if as_json:
+    if args.json:
         print(json.dumps(report_json(report), indent=2))
         return 0
     print(status_grid(report))
@@ -162,19 +238,20 @@ async def status_command(service: IncidentService, number_text: str, as_json: bo
     return 0
 
 
-async def list_command(service: IncidentService, show_all: bool, team: str | None, as_json: bool = False) -> int:
-    """One line per incident, or with ``as_json`` the document ``GET /api/v1/incidents`` answers."""
-    statuses = tuple(IncidentStatus) if show_all else None
-    incidents = await service.list_incidents(statuses, team)
-    print(json.dumps(incidents_json(incidents), indent=2) if as_json else incident_list(incidents))
+async def list_command(args, context: Context) -> int:
+    """One line per incident, or with ``--json`` the document ``GET /api/v1/incidents`` answers."""
+    statuses = tuple(IncidentStatus) if args.all else None
+    incidents = await context.service.list_incidents(statuses, args.team)
+    print(json.dumps(incidents_json(incidents), indent=2) if args.json else incident_list(incidents))
     return 0
 
 
-async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_enabled: bool) -> int:
-    if not push_enabled:
+async def push_link_command(args, context: Context) -> int:
+    links = context.subscribe_links
+    if links is None:
         raise CommandError("push is off: set ACKBOT_VAPID_PRIVATE_KEY (make one with `ackbot vapid generate`)")
     try:
-        link = await push_links.issue_subscribe_link(handle, public_url, ttl, utcnow())
+        link = await push_links.issue_subscribe_link(args.user, links.public_url, links.ttl, utcnow())
     except push_links.UnknownPerson as error:
         raise CommandError(str(error)) from None
     print(link.url)
@@ -183,9 +260,10 @@ async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_e
     return 0
 
 
-async def login_link_command(sessions: WebSessions, handle: str) -> int:
+async def login_link_command(args, context: Context) -> int:
+    sessions = context.web_sessions
     try:
-        url, name = await sessions.issue_link(handle)
+        url, name = await sessions.issue_link(args.user)
     except UnknownPerson as error:
         raise CommandError(str(error)) from None
     minutes = round(sessions.link_ttl.total_seconds() / 60)
@@ -194,17 +272,18 @@ async def login_link_command(sessions: WebSessions, handle: str) -> int:
     return 0
 
 
-async def sessions_revoke_command(sessions: WebSessions, handle: str) -> int:
+async def sessions_revoke_command(args, context: Context) -> int:
+    handle = args.user
     try:
-        count = await sessions.revoke(handle)
+        count = await context.web_sessions.revoke(handle)
     except UnknownPerson as error:
         raise CommandError(str(error)) from None
     print(f"signed out {count} web session(s) of {handle}")
     return 0
 
 
-async def oncall_command(service: IncidentService, target: str | None, at_text: str | None, upcoming: int,
-                         as_json: bool) -> int:
+async def oncall_command(args, context: Context) -> int:
+    service, target, at_text, upcoming, as_json = context.service, args.target, args.at, args.next, args.json
     at = _cli_time("--at", at_text) if at_text is not None else None
     try:
         lines = await service.on_call(target=target, at=at, upcoming=upcoming)
@@ -214,7 +293,8 @@ async def oncall_command(service: IncidentService, target: str | None, at_text: 
     return 0
 
 
-async def calendar_link_command(service: IncidentService, name: str, public_url: str, revoke: bool) -> int:
+async def calendar_link_command(args, context: Context) -> int:
+    service, name, public_url, revoke = context.service, args.name, context.public_url, args.revoke
     try:
         if revoke:
             count = await service.revoke_calendar_links(name)
@@ -235,8 +315,9 @@ def _override_line(view: OverrideView) -> str:
             f" (by {view.created_by})")
 
 
-async def override_add_command(service: IncidentService, schedule: str, handle: str, start_text: str | None,
-                               end_text: str | None, length_text: str | None) -> int:
+async def override_add_command(args, context: Context) -> int:
+    service, schedule, handle = context.service, args.schedule, args.user
+    start_text, end_text, length_text = args.start, args.end, args.length
     start = _cli_time("--from", start_text) if start_text else service.clock()
     if (end_text is None) == (length_text is None):
         raise CommandError("give either --to TIME or --for DURATION (like 2h or 1d)")
@@ -256,16 +337,17 @@ async def override_add_command(service: IncidentService, schedule: str, handle: 
     return 0
 
 
-async def override_list_command(service: IncidentService, schedule: str | None) -> int:
+async def override_list_command(args, context: Context) -> int:
     try:
-        views = await service.list_overrides(schedule)
+        views = await context.service.list_overrides(args.schedule)
     except UnknownSchedule as error:
         raise CommandError(str(error)) from None
     print("\n".join(_override_line(view) for view in views) if views else "no overrides now or to come")
     return 0
 
 
-async def override_remove_command(service: IncidentService, id_text: str) -> int:
+async def override_remove_command(args, context: Context) -> int:
+    service, id_text = context.service, args.id
     if not (id_text.isascii() and id_text.isdigit()) or len(id_text) > 12:
         raise CommandError(f"expected an override number (see ackbot override list), got {id_text!r}")
     view = await service.remove_override(int(id_text))
@@ -288,8 +370,13 @@ def _upcoming_count(text: str) -> int:
     return int(text)
 
 
-def _command(commands, name: str, summary: str, description: str | None = None):
-    return commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
+def _command(commands, name: str, summary: str, description: str | None = None, *, handler=None,
+             needs: Needs = Needs.DATABASE):
+    """The parser of command ``name``; ``handler`` runs it (a group of commands has none)."""
+    parser = commands.add_parser(name, help=summary, description=description or summary[0].upper() + summary[1:] + ".")
+    if handler is not None:
+        parser.set_defaults(handler=handler, needs=needs)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,80 +384,92 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ackbot", description="Ackbot: incident notifications you can acknowledge from anywhere."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _command(commands, "serve", "run the HTTP server and, unless ACKBOT_DISPATCHER=false, the dispatcher")
-    _command(commands, "worker", "run the dispatcher alone (no HTTP server); several may share PostgreSQL")
-    _command(commands, "migrate", "create or upgrade the database schema; safe to run again")
+    _command(commands, "serve", "run the HTTP server and, unless ACKBOT_DISPATCHER=false, the dispatcher",
+             handler=serve_command, needs=Needs.SETTINGS)
+    _command(commands, "worker", "run the dispatcher alone (no HTTP server); several may share PostgreSQL",
+             handler=worker_command)
+    _command(commands, "migrate", "create or upgrade the database schema; safe to run again",
+             handler=migrate_command, needs=Needs.MIGRATIONS)
     keys = _command(commands, "keys", "manage encryption keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    _command(keys, "generate", "print a new key to put first in ACKBOT_ENCRYPTION_KEYS")
+    _command(keys, "generate", "print a new key to put first in ACKBOT_ENCRYPTION_KEYS",
+             handler=keys_generate_command, needs=Needs.NOTHING)
     _command(keys, "rotate", "re-encrypt every stored secret under the first key",
              "Re-encrypt every stored secret under the first key of ACKBOT_ENCRYPTION_KEYS. Safe to re-run;"
-             " afterwards the older keys can be removed.")
+             " afterwards the older keys can be removed.", handler=rotate_keys_command)
     directory = _command(commands, "directory", "manage teams and people").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)").add_argument(
+    _command(directory, "apply", "apply a people file (teams, users, channel tiers, escalation levels)",
+             handler=directory_apply_command).add_argument(
         "file", type=Path, help="the people file (TOML), e.g. people.example.toml")
     apikey = _command(commands, "apikey", "manage intake API keys").add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = _command(apikey, "create", "create a key and print it once")
+    create = _command(apikey, "create", "create a key and print it once", handler=apikey_create_command)
     create.add_argument("name", help="what the key is for")
     create.add_argument("--team", help="route alerts sent with this key to this team (unless a routing rule matches)")
     create.add_argument("--service", help="the service of alerts sent with this key that name none")
     create.add_argument("--key", help="keep this key string (one a sender already has configured: an OnCall integration"
                         " token, a PagerDuty routing key, an Opsgenie key) instead of generating one")
-    _command(apikey, "list", "list keys (names and prefixes, never the keys)")
-    _command(apikey, "revoke", "revoke a key").add_argument("name")
+    _command(apikey, "list", "list keys (names and prefixes, never the keys)", handler=apikey_list_command)
+    _command(apikey, "revoke", "revoke a key", handler=apikey_revoke_command).add_argument("name")
     heartbeat = _command(commands, "heartbeat", "manage heartbeats (an incident opens when a sender stops pinging)").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    create = _command(heartbeat, "create", "create a heartbeat and print its ping URL once")
+    create = _command(heartbeat, "create", "create a heartbeat and print its ping URL once", handler=heartbeat_create_command)
     create.add_argument("name", help="what pings, e.g. nightly-backup")
     create.add_argument("--team", help="the team paged when it goes silent (default: routing decides)")
     create.add_argument("--timeout", required=True, help="longest silence before an incident opens, e.g. 10m, 2h, 1d")
     create.add_argument("--key", help="keep a key a sender already uses (e.g. a Grafana OnCall integration key)")
-    _command(heartbeat, "list", "list heartbeats: timeout, last ping, whether one is silent")
-    _command(heartbeat, "remove", "remove a heartbeat").add_argument("name")
-    route = _command(commands, "route", "print which team a sample alert body would reach, and why (changes nothing)")
+    _command(heartbeat, "list", "list heartbeats: timeout, last ping, whether one is silent", handler=heartbeat_list_command)
+    _command(heartbeat, "remove", "remove a heartbeat", handler=heartbeat_remove_command).add_argument("name")
+    route = _command(commands, "route", "print which team a sample alert body would reach, and why (changes nothing)",
+                     handler=route_command)
     route.add_argument("file", type=Path, help="a JSON body as a sender posts it (native, Alertmanager, PagerDuty, Opsgenie)")
     route.add_argument("--key", metavar="NAME", help="as if sent with the API key called NAME (its team and service)")
     route.add_argument("--format", choices=sorted(FORMATS), help="the body's format (default: told from its shape)")
-    status = _command(commands, "status", "show an incident's delivery grid per person and channel, and its timeline")
+    status = _command(commands, "status", "show an incident's delivery grid per person and channel, and its timeline",
+                      handler=status_command)
     status.add_argument("number", help="the incident number, e.g. 42")
     status.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents/N answers) instead of the grid")
-    listing = _command(commands, "list", "list open incidents")
+    listing = _command(commands, "list", "list open incidents", handler=list_command)
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     listing.add_argument("--team", help="only this team's incidents")
     listing.add_argument("--json", action="store_true", help="print JSON (as GET /api/v1/incidents answers)")
-    oncall = _command(commands, "oncall", "show who is on call now (or --at a time), per schedule")
+    oncall = _command(commands, "oncall", "show who is on call now (or --at a time), per schedule", handler=oncall_command)
     oncall.add_argument("target", nargs="?", help="a schedule or team name (default: every schedule)")
     oncall.add_argument("--at", help="a time like 2026-12-07T09:00 (each schedule's zone) or 2026-12-07T08:00Z")
     oncall.add_argument("--next", type=_upcoming_count, default=0, metavar="N", help="also show the next N shifts")
     oncall.add_argument("--json", action="store_true", help="print JSON")
     override = _command(commands, "override", "manage shift overrides made outside the people file").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    add = _command(override, "add", "put someone on call for a schedule, over its rotations")
+    add = _command(override, "add", "put someone on call for a schedule, over its rotations", handler=override_add_command)
     add.add_argument("schedule", help="the schedule name")
     add.add_argument("user", help="the person's handle")
     add.add_argument("--from", dest="start", help="when it starts (default now); a time without a zone is the schedule's")
     add.add_argument("--to", dest="end", help="when it ends")
     add.add_argument("--for", dest="length", help="how long it lasts instead, like 2h or 1d")
-    _command(override, "list", "list overrides now or to come").add_argument("schedule", nargs="?")
-    _command(override, "remove", "remove an override").add_argument("id", help="its number in ackbot override list")
-    calendar = _command(commands, "calendar-link", "print a private calendar feed URL for a person or a schedule")
+    _command(override, "list", "list overrides now or to come", handler=override_list_command).add_argument(
+        "schedule", nargs="?")
+    _command(override, "remove", "remove an override", handler=override_remove_command).add_argument(
+        "id", help="its number in ackbot override list")
+    calendar = _command(commands, "calendar-link", "print a private calendar feed URL for a person or a schedule",
+                        handler=calendar_link_command)
     calendar.add_argument("name", help="a person's handle or a schedule name")
     calendar.add_argument("--revoke", action="store_true", help="turn the feed off instead")
     vapid = _command(commands, "vapid", "manage the Web Push (VAPID) key").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY")
-    _command(commands, "push-link", "print a one-time link that subscribes a browser to a person's push pages").add_argument(
-        "user", help="the person's handle, e.g. alice")
-    manifest = _command(commands, "manifest", "print the Slack app manifest or write the Teams app package for ACKBOT_PUBLIC_URL")
+    _command(vapid, "generate", "print a new key pair; the private key goes in ACKBOT_VAPID_PRIVATE_KEY",
+             handler=vapid_generate_command, needs=Needs.NOTHING)
+    _command(commands, "push-link", "print a one-time link that subscribes a browser to a person's push pages",
+             handler=push_link_command).add_argument("user", help="the person's handle, e.g. alice")
+    manifest = _command(commands, "manifest", "print the Slack app manifest or write the Teams app package for ACKBOT_PUBLIC_URL",
+                        handler=manifest_command, needs=Needs.SETTINGS)
     manifest.add_argument("app", choices=["slack", "teams"], help="which app: slack (paste into api.slack.com/apps → Create"
                           " app → From a manifest) or teams (a zip to upload in Teams → Apps → Manage your apps)")
     manifest.add_argument("--output", type=Path, default=Path("ackbot-teams.zip"),
                           help="where the Teams app package goes (default: ackbot-teams.zip)")
-    _command(commands, "login-link", "print a one-time link that signs a person in to the web view").add_argument(
-        "user", help="the person's handle, e.g. alice")
+    _command(commands, "login-link", "print a one-time link that signs a person in to the web view",
+             handler=login_link_command).add_argument("user", help="the person's handle, e.g. alice")
     sessions = _command(commands, "sessions", "manage web view sessions").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    _command(sessions, "revoke", "sign a person out of the web view in every browser").add_argument(
-        "user", help="the person's handle, e.g. alice")
-    _command(commands, "version", "print the version")
+    _command(sessions, "revoke", "sign a person out of the web view in every browser",
+             handler=sessions_revoke_command).add_argument("user", help="the person's handle, e.g. alice")
+    _command(commands, "version", "print the version", handler=version_command, needs=Needs.NOTHING)
     return parser

@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.api import SERVICE_KEY, error
+from bot.api import error
+from bot.app_keys import SERVICE_KEY
 
 ONCALL_HEARTBEAT_PATHS = ("/integrations/v1/{type}/{key}/heartbeat/", "/integrations/v1/{type}/{key}/heartbeat")
 

@@ -11,7 +11,7 @@ from html import escape
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY
 from bot.render import action_answer
 from incidents.action_tokens import TokenView
 from storage.enums import surface_label

@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.access_log import log_rejected, redacted_path
-from bot.api import SERVICE_KEY
+from bot.app_keys import CHANNEL_STATES_KEY, OUTAGE_KEY, SERVICE_KEY
 from incidents import metrics
 from storage.availability import OutageLog, OutageWatch, is_unavailable, kind
 from storage.database import database, is_postgres, probe_writable
@@ -18,10 +18,6 @@ log = logging.getLogger("ackbot")
 
 # Seconds a client is asked to wait (Retry-After) while the database is unavailable.
 RETRY_AFTER_SECONDS = 1
-OUTAGE_KEY = web.AppKey("database_outage", OutageWatch)
-
-# {"email": "on" | "off: set …"} for every channel, set when the engine starts.
-CHANNEL_STATES_KEY = web.AppKey("channel_states", dict)
 
 _SURFACES = (
     ("/slack/", "slack"), ("/api/messages", "teams"), ("/a/", "links"), ("/twilio/", "twilio"),

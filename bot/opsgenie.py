@@ -20,7 +20,7 @@ from datetime import UTC
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY
 from bot.json_body import parse_json, rejection_reason
 from incidents import api_keys, opsgenie_requests
 from incidents.intake import IntakeError

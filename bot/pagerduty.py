@@ -15,7 +15,7 @@ import uuid
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY
 from bot.json_body import parse_json
 from incidents import api_keys
 from incidents.intake import IntakeError

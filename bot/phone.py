@@ -25,7 +25,7 @@ from twilio.request_validator import RequestValidator
 from bot import commands
 from bot.access_log import log_rejected
 from bot.actions import run_command
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY, WEBHOOKS_KEY
 from bot.phone_replies import (
     CALL_BUSY,
     CALL_GONE,
@@ -68,16 +68,10 @@ class TwilioWebhooks:
     validators: tuple[RequestValidator, ...]
 
 
-WEBHOOKS_KEY = web.AppKey("twilio_webhooks", TwilioWebhooks)
-
-
-def add_routes(app: web.Application, settings) -> None:
-    """Register the routes; ``settings`` gives the public URL and the auth tokens (without any,
-    every request is refused)."""
-    tokens = (settings.twilio_auth_token, settings.twilio_auth_token_secondary)
-    app[WEBHOOKS_KEY] = TwilioWebhooks(
-        settings.public_url, tuple(RequestValidator(token.reveal()) for token in tokens if token)
-    )
+def add_routes(app: web.Application, public_url: str, auth_tokens: tuple[str, ...]) -> None:
+    """Register the routes; signatures are checked against ``public_url`` with each of
+    ``auth_tokens`` (without any, every request is refused)."""
+    app[WEBHOOKS_KEY] = TwilioWebhooks(public_url, tuple(RequestValidator(token) for token in auth_tokens))
     app.router.add_post("/twilio/sms", _signed(inbound_sms))
     app.router.add_post(sms.STATUS_CALLBACK_PATH, _signed(message_status))
     app.router.add_post(voice.STATUS_CALLBACK_PATH, _signed(call_status))

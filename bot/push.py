@@ -13,7 +13,6 @@ Routes:
 """
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from html import escape
 from importlib import resources
@@ -22,7 +21,7 @@ from string import Template
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.api import SERVICE_KEY
+from bot.app_keys import PUSH_PUBLIC_KEY, SERVICE_KEY
 from bot.json_body import read_json, rejection_reason
 from bot.links import HEADERS as LINK_HEADERS
 from bot.links import NEUTRAL, page, summary
@@ -30,8 +29,6 @@ from bot.render import action_answer
 from incidents import push_links
 from incidents.intake import IntakeError
 from incidents.push_subscriptions import SubscriptionError, parse_subscription
-
-PUBLIC_KEY = web.AppKey("push_public_key", str)
 
 PAGE_HEADERS = {
     **LINK_HEADERS,
@@ -48,17 +45,10 @@ _ASSETS = {
 NOT_SET_UP = "Push notifications are not set up on this Ackbot (the operator sets ACKBOT_VAPID_PRIVATE_KEY)."
 
 
-def subscribe_links(settings) -> push_links.SubscribeLinks | None:
-    """Push subscribe links for the chat surfaces to hand out, or None while push is off."""
-    if not settings.vapid_private_key:
-        return None
-    return push_links.SubscribeLinks(settings.public_url, timedelta(seconds=settings.magic_link_ttl))
-
-
 def add_routes(app: web.Application, public_key: str | None) -> None:
     """The push routes; ``public_key`` is the VAPID ``applicationServerKey``, None while push is off."""
     if public_key:
-        app[PUBLIC_KEY] = public_key
+        app[PUSH_PUBLIC_KEY] = public_key
     app.router.add_get("/push/p/{token}", subscribe_page)
     app.router.add_post("/push/subscriptions", register)
     app.router.add_post("/push/act/{token}", act)
@@ -77,7 +67,7 @@ async def asset(request: web.Request) -> web.Response:
 
 
 async def subscribe_page(request: web.Request) -> web.Response:
-    public_key = request.app.get(PUBLIC_KEY)
+    public_key = request.app.get(PUSH_PUBLIC_KEY)
     if public_key is None:
         return page("Push notifications are off", NOT_SET_UP, status=503)
     service = request.app[SERVICE_KEY]
@@ -100,7 +90,7 @@ def _json(status: int, **body) -> web.Response:
 
 
 async def register(request: web.Request) -> web.Response:
-    if request.app.get(PUBLIC_KEY) is None:
+    if request.app.get(PUSH_PUBLIC_KEY) is None:
         return _json(503, error=NOT_SET_UP)
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():

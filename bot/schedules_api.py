@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from bot.api import SERVICE_KEY, error
+from bot.api import error
+from bot.app_keys import SERVICE_KEY
 from bot.commands import is_name, parse_time
 from bot.oncall_views import oncall_json, shift_json
 from incidents.oncall import UnknownSchedule

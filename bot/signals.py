@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.api import SERVICE_KEY
+from bot.app_keys import SERVICE_KEY
 from incidents.intake.grafana import Signal
 from incidents.service import Actor
 from storage.models import ApiKey

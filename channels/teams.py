@@ -75,14 +75,6 @@ class BotCredentials:
             token_url = MANAGED_IDENTITY_TOKEN_URL
         return cls(app_id, password or None, kind, tenant_id, token_url)
 
-    @classmethod
-    def from_settings(cls, settings) -> BotCredentials:
-        """The credentials the ``teams_*`` settings describe."""
-        password = settings.teams_app_password.reveal() if settings.teams_app_password else None
-        return cls.create(
-            settings.teams_app_id, password, settings.teams_app_type, settings.teams_tenant_id, settings.teams_token_url
-        )
-
     def problem(self) -> str | None:
         """What is missing for the bot to work, or None."""
         if not self.app_id:

@@ -1,4 +1,4 @@
-"""What the Slack app needs from Ackbot's settings."""
+"""What the Slack app needs from Ackbot's settings; ``app.py`` builds it while Slack is on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,18 +14,6 @@ class SlackConfig:
     signing_secret: str
     api_url: str
     public_url: str
-
-    @classmethod
-    def from_settings(cls, settings) -> SlackConfig | None:
-        """The Slack configuration, or None when Slack is off (client id, client secret or signing
-        secret missing)."""
-        if not (settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret):
-            return None
-        return cls(
-            client_id=settings.slack_client_id, client_secret=settings.slack_client_secret.reveal(),
-            signing_secret=settings.slack_signing_secret.reveal(), api_url=settings.slack_api_url,
-            public_url=settings.public_url,
-        )
 
     @property
     def redirect_uri(self) -> str:

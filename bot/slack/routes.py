@@ -18,15 +18,15 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.access_log import log_rejected
-from bot.api import SERVICE_KEY
-from bot.push import subscribe_links
+from bot.app_keys import HTTP_KEY, SERVICE_KEY, SLACK_APP_KEY
 from bot.slack.bolt_app import SlackApp, build_slack_app
 from bot.slack.config import SlackConfig
 from bot.slack.identity import SlackIdentity
 from bot.slack.inbound import payload_problem, signature_problem
 from bot.slack.surface import SlackSurface
+from incidents.push_links import SubscribeLinks
+from incidents.web_sessions import WebSessions
 
-SLACK_APP_KEY = web.AppKey("slack_app", SlackApp)
 SHUTDOWN_GRACE = 10.0
 
 
@@ -37,10 +37,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/slack/oauth_redirect", oauth_redirect)
 
 
-def slack_context(settings, http_key: web.AppKey):
-    """A cleanup context that builds the Bolt app when Slack is configured (after the engine, whose
-    service it uses) and lets click handlers still running finish on shutdown."""
-    config = SlackConfig.from_settings(settings)
+def slack_context(config: SlackConfig | None, web_sessions: WebSessions, subscribe_links: SubscribeLinks | None):
+    """A cleanup context that builds the Bolt app when Slack is on (``config`` is None while it is
+    off), after the engine, whose service it uses, and lets click handlers still running finish on
+    shutdown. ``subscribe_links`` is None while push is off."""
 
     async def context(app: web.Application):
         if config is None:
@@ -48,10 +48,10 @@ def slack_context(settings, http_key: web.AppKey):
             return
         service = app[SERVICE_KEY]
         surface = SlackSurface(
-            service, SlackIdentity(clock=service.clock), config.link_url, settings.web_sessions(service.clock),
-            subscribe_links(settings), public_url=config.public_url,
+            service, SlackIdentity(clock=service.clock), config.link_url, web_sessions, subscribe_links,
+            public_url=config.public_url,
         )
-        app[SLACK_APP_KEY] = build_slack_app(config, app[http_key], surface)
+        app[SLACK_APP_KEY] = build_slack_app(config, app[HTTP_KEY], surface)
         yield
         await surface.in_flight.settle(SHUTDOWN_GRACE)
 

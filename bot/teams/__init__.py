@@ -13,15 +13,17 @@ from dataclasses import dataclass
 
 from aiohttp import ClientSession, web
 
-from bot.api import SERVICE_KEY
-from bot.push import subscribe_links
+from bot.app_keys import CHANNELS_KEY, HTTP_KEY, SERVICE_KEY, TEAMS_KEY
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.auth import ChannelTokens, SigningKeys
 from bot.teams.bot import TeamsBot
+from bot.teams.config import TeamsConfig
 from bot.teams.connector import BotConnector, UserTokenService
 from bot.teams.signin import SignIn
 from channels.teams import BotCredentials, BotFrameworkToken, TeamsChannel
 from channels.types import Channel
+from incidents.push_links import SubscribeLinks
+from incidents.web_sessions import WebSessions
 
 log = logging.getLogger("ackbot.teams")
 
@@ -31,8 +33,6 @@ class TeamsApp:
     adapter: TeamsAdapter
     bot: TeamsBot
 
-
-TEAMS_KEY = web.AppKey("teams", TeamsApp)
 
 
 def add_routes(app: web.Application) -> None:
@@ -46,26 +46,24 @@ async def messages(request: web.Request) -> web.Response:
     return await teams.adapter.process(request, teams.bot.on_turn)
 
 
-def context(settings, http_key: web.AppKey[ClientSession], channels_key: web.AppKey[dict]):
-    """The cleanup context that starts the bot when Teams is configured, on the app's HTTP
-    session (``http_key``) and the Teams channel's token (from the channels at ``channels_key``)."""
+def context(config: TeamsConfig, web_sessions: WebSessions, subscribe_links: SubscribeLinks | None):
+    """The cleanup context that starts the bot when Teams is configured, on the application's
+    HTTP session; ``subscribe_links`` is None while push is off."""
 
     async def teams_context(app: web.Application):
-        credentials = BotCredentials.from_settings(settings)
+        credentials = config.credentials
         if credentials.problem():
-            if settings.teams_app_id:
+            if credentials.app_id:
                 log.warning("Teams is off: %s", credentials.problem())
             yield
             return
-        session = app[http_key]
-        token = _shared_token(app[channels_key], credentials, session)
-        tokens = ChannelTokens(SigningKeys(settings.teams_openid_metadata_url, session), credentials.app_id)
-        sign_in = SignIn(settings.teams_oauth_connection, UserTokenService(
-            session, token, settings.teams_token_service_url, credentials.app_id
-        )) if settings.teams_oauth_connection else None
-        push = subscribe_links(settings)
-        service = app[SERVICE_KEY]
-        bot = TeamsBot(service, settings.web_sessions(service.clock), sign_in, settings.teams_tenant_id, push)
+        session = app[HTTP_KEY]
+        token = _shared_token(app[CHANNELS_KEY], credentials, session)
+        tokens = ChannelTokens(SigningKeys(config.openid_metadata_url, session), credentials.app_id)
+        sign_in = SignIn(config.oauth_connection, UserTokenService(
+            session, token, config.token_service_url, credentials.app_id
+        )) if config.oauth_connection else None
+        bot = TeamsBot(app[SERVICE_KEY], web_sessions, sign_in, credentials.tenant_id, subscribe_links)
         app[TEAMS_KEY] = TeamsApp(TeamsAdapter(tokens, BotConnector(session, token)), bot)
         yield
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
-from bot.cli import CommandError
+from bot.cli_error import CommandError
+from bot.teams.config import TeamsConfig
 
 FOLDER = Path(__file__).resolve().parents[2] / "manifests" / "teams"
 ICONS = ("color.png", "outline.png")
@@ -50,8 +51,8 @@ def package(manifest: dict) -> bytes:
     return buffer.getvalue()
 
 
-def write_package(settings, version: str, output: Path) -> Path:
-    """Write the package for ``settings`` to ``output``; returns where it went."""
-    manifest = render_manifest(settings.teams_app_id, settings.public_url, version, bool(settings.teams_oauth_connection))
+def write_package(config: TeamsConfig, public_url: str, version: str, output: Path) -> Path:
+    """Write the package of the bot ``config`` describes to ``output``; returns where it went."""
+    manifest = render_manifest(config.credentials.app_id, public_url, version, bool(config.oauth_connection))
     output.write_bytes(package(manifest))
     return output

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.app_keys import WEB_KEY
 from bot.web import live, pages, render, signin
-from bot.web.config import WEB_KEY, WebConfig
+from bot.web.config import WebConfig
 
-__all__ = ["WEB_KEY", "WebConfig", "add_routes"]
+__all__ = ["WebConfig", "add_routes"]
 
 
 def add_routes(app: web.Application, config: WebConfig) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from incidents.web_sessions import WebSessions
 from incidents.web_views import WebViews
 
@@ -20,6 +18,3 @@ class WebConfig:
     secure_cookies: bool
     mail_sign_in_link: SignInMailer | None = None
     live_interval: float = 1.0
-
-
-WEB_KEY = web.AppKey("web_view", WebConfig)

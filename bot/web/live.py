@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from aiohttp_sse import sse_response
 
-from bot.web.config import WEB_KEY
+from bot.app_keys import WEB_KEY
 from bot.web.pages import incident_number
 from bot.web.session import VIEWER, signed_in
 from incidents.service import IncidentNotFound

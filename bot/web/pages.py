@@ -7,14 +7,11 @@ from typing import overload
 
 from aiohttp import web
 
-from bot.api import SERVICE_KEY
+from bot.app_keys import CHANNEL_STATES_KEY, PUSH_PUBLIC_KEY, SERVICE_KEY, WEB_KEY
 from bot.commands import is_name, parse_duration, parse_number
 from bot.json_body import parse_json
-from bot.operations import CHANNEL_STATES_KEY
 from bot.push import NOT_SET_UP
-from bot.push import PUBLIC_KEY as PUSH_PUBLIC_KEY
 from bot.render import action_answer
-from bot.web.config import WEB_KEY
 from bot.web.grid import delivery_grid
 from bot.web.oncall_picture import DAYS, two_weeks
 from bot.web.render import page

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.web.config import WEB_KEY
+from bot.app_keys import WEB_KEY
 from incidents.web_sessions import Viewer
 
 COOKIE = "ackbot_session"

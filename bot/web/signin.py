@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 
-from bot.web.config import WEB_KEY
+from bot.app_keys import WEB_KEY
 from bot.web.render import page
 from bot.web.session import SESSION_ID, clear_session_cookie, read_form, set_session_cookie, signed_in
 

@@ -8,7 +8,9 @@ import json
 import time
 from urllib.parse import urlencode
 
-from app import Secret
+from app import Secret, channel_configs
+from channels.registry import build_channels
+from storage.enums import Channel
 from tests.fakes.slack_api import CLIENT_ID, CLIENT_SECRET
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -19,6 +21,11 @@ def slack_settings(settings, fake):
         slack_client_id=CLIENT_ID, slack_client_secret=Secret(CLIENT_SECRET),
         slack_signing_secret=Secret(SIGNING_SECRET), slack_api_url=fake.url,
     )
+
+
+def slack_channel(settings, http):
+    """The Slack channel the application builds from ``settings``, on the session ``http``."""
+    return build_channels(channel_configs(settings), http)[Channel.SLACK]
 
 
 def signed_headers(body: str | bytes, timestamp: int | str | None = None, content_type="application/x-www-form-urlencoded") -> dict:

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from app import DISPATCHER_KEY, create_app
+from app import create_app
+from bot.app_keys import DISPATCHER_KEY
 from incidents import api_keys
 from storage.enums import Channel
 from storage.models import Incident, NotificationLog, Team, TeamMember, User

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from incidents.intake import TriggerRequest
 from incidents.service import Actor
 from storage.database import database

@@ -3,19 +3,29 @@ folder once (one key however many starts race on the folder), keeps it across re
 what to do first on an empty directory; on PostgreSQL push stays off and says why."""
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import stat
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 import app as app_module
-from app import VAPID_KEY_FILE_NAME, Secret, Settings, create_app, open_storage, resolve_vapid_key, start_up_hints
+from app import (
+    VAPID_KEY_FILE_NAME,
+    Secret,
+    Settings,
+    command_context,
+    create_app,
+    off_reasons,
+    open_storage,
+    resolve_vapid_key,
+    start_up_hints,
+)
 from bot.cli import CommandError, push_link_command
 from channels.push import generate_vapid_keys
 from incidents.directory import apply_people_file
@@ -77,7 +87,7 @@ async def test_a_first_start_makes_the_push_key_once_keeps_it_and_says_what_to_d
     await open_storage(settings, apply_migrations=True)
     try:
         await apply_people_file(REPO_ROOT / "people.example.toml")
-        await start_up_hints(app)
+        await start_up_hints(off_reasons(settings), app)
     finally:
         await close_database()
     assert GENERATED not in caplog.text and FIRST_STEP not in caplog.text
@@ -134,10 +144,10 @@ async def test_on_postgresql_push_stays_off_and_healthz_and_the_log_say_why(sett
     assert (await (await client.get("/healthz")).json())["channels"]["push"] == POSTGRES_REASON
 
     caplog.set_level(logging.WARNING, "ackbot")
-    await start_up_hints(client.app)
+    await start_up_hints(off_reasons(configured), client.app)
     assert f"Web Push is off: {POSTGRES_REASON.removeprefix('off: ')}" in caplog.text
     with pytest.raises(CommandError, match="push is off: set ACKBOT_VAPID_PRIVATE_KEY"):
-        await push_link_command("alice", configured.public_url, timedelta(hours=1), bool(configured.vapid_private_key))
+        await push_link_command(argparse.Namespace(user="alice"), command_context(configured))
 
 
 async def test_the_own_page_keeps_a_subscription_only_for_a_signed_in_form_and_names_what_is_wrong(settings, aiohttp_client):

@@ -23,8 +23,8 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
-from app import DISPATCHER_KEY, create_app, resolve_vapid_key
-from bot.api import SERVICE_KEY
+from app import create_app, resolve_vapid_key
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from bot.web import WEB_KEY
 from channels.push import PushChannel, public_key_of
 from channels.registry import push_config

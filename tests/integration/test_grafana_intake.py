@@ -11,7 +11,8 @@ import os
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, create_app, main
+from app import create_app, main
+from bot.app_keys import DISPATCHER_KEY
 from incidents import api_keys
 from storage.database import database
 from storage.enums import Channel, IncidentStatus, Priority

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from app import DISPATCHER_KEY, create_app, main
+from app import create_app, main
+from bot.app_keys import DISPATCHER_KEY
 from channels.registry import CHANNEL_TRAITS
 from incidents import heartbeats
 from incidents.service import EngineConfig, IncidentService

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 
-from app import FEEDS_KEY, create_app
-from bot.api import SERVICE_KEY
+from app import create_app
+from bot.app_keys import FEEDS_KEY, SERVICE_KEY
 from incidents.directory import apply_people_file
 from storage.enums import Channel
 from tests.fakes.channel import FixedClock, ScriptedChannel

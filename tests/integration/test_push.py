@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from channels.push import generate_vapid_keys
 from incidents.intake import TriggerRequest
 from incidents.service import Actor

@@ -12,18 +12,16 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, SETTINGS_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
-from bot.slack.routes import SLACK_APP_KEY
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY, SLACK_APP_KEY
 from channels.push import generate_vapid_keys
-from channels.registry import slack_channel
 from incidents import api_keys
 from incidents.intake import TriggerRequest
 from storage.enums import Channel, EventKind
 from storage.models import Incident, IncidentEvent, NotificationLog, SlackConnection, SlackInstallation, Team, TeamMember, User
 from tests.fakes.channel import PERMANENT, ScriptedChannel
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
-from tests.integration.slack_support import click, post_signed, signed_headers, slack_settings, slash_command
+from tests.integration.slack_support import click, post_signed, signed_headers, slack_channel, slack_settings, slash_command
 from tests.log_support import assert_logs_clean, rejection_lines
 
 
@@ -323,10 +321,10 @@ async def test_unreadable_bodies_are_401_unsigned_and_400_signed(client, caplog,
     assert malformed.startswith("rejected POST /slack/events: malformed Slack request: the payload is not")
 
 
-async def test_a_megabyte_of_unsigned_body_leaves_one_short_line(client, fake, caplog):
+async def test_a_megabyte_of_unsigned_body_leaves_one_short_line(client, settings, fake, caplog):
     caplog.set_level(logging.DEBUG)
     body = urlencode({"payload": json.dumps(_click_payload(fake, padding="x" * 1_000_000))})
-    assert len(body) < client.app[SETTINGS_KEY].max_body_bytes
+    assert len(body) < settings.max_body_bytes
     for headers in ({}, signed_headers(body, timestamp=int(time.time()) - 3600), {"X-Slack-Signature": "v0=00"}):
         response = await client.post("/slack/events", data=body, headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
         assert response.status == 401

@@ -8,9 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app import DISPATCHER_KEY, create_app
-from bot.api import SERVICE_KEY
-from bot.slack.routes import SLACK_APP_KEY
+from app import create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY, SLACK_APP_KEY
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.models import Incident, SlackConnection, SlackInstallation, SlackOAuthState, Team, TeamMember, User

@@ -6,10 +6,8 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, create_app
-from bot.api import SERVICE_KEY
-from bot.slack.routes import SLACK_APP_KEY
-from channels.registry import slack_channel
+from app import create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY, SLACK_APP_KEY
 from incidents import api_keys
 from incidents.intake import TriggerRequest
 from storage.enums import Channel, EventKind
@@ -17,7 +15,7 @@ from storage.models import Incident, IncidentEvent, SlackConnection, SlackInstal
 from tests.fakes.channel import ScriptedChannel
 from tests.fakes.service import Fault
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
-from tests.integration.slack_support import click, post_signed, slack_settings, slash_command
+from tests.integration.slack_support import click, post_signed, slack_channel, slack_settings, slash_command
 
 TEAM_CHANNEL = "C0PAYMENTS1"
 

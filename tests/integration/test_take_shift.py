@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import app
-from app import DISPATCHER_KEY, Secret, create_app
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY
 from incidents.directory import apply_people_file
 from storage.enums import Channel
 from storage.models import ShiftOverride, User

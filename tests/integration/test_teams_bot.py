@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from bot.commands import MAX_INCIDENT_NUMBER
 from bot.teams.signin import SIGN_IN_UNAVAILABLE
 from channels.push import generate_vapid_keys

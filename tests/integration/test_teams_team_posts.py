@@ -3,8 +3,7 @@ Connector, on SQLite and PostgreSQL: the app says the channel ID when added to a
 incident there, replaces the card whichever surface acts, and fails visibly where it is not."""
 from __future__ import annotations
 
-from app import DISPATCHER_KEY
-from bot.api import SERVICE_KEY
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from channels.teams import NO_TEAM_CHANNEL
 from incidents import api_keys
 from incidents.intake import TriggerRequest

@@ -13,8 +13,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from incidents.intake import TriggerRequest
 from storage.models import Team, TeamMember, TeamsConnection, User
 from tests.fakes.bot_connector import KEY_ID, FakeBotConnector

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from app import Secret, Settings
+from app import Secret, Settings, channel_configs
 from channels.registry import build_channels, describe
 from channels.types import Channel, NotificationAction, NotificationKind, NotificationPayload, Priority, Recipient
 from tests.fakes.service import Fault
@@ -35,7 +35,7 @@ def twilio_settings(api_url: str, **changes) -> Settings:
 @pytest.fixture
 async def channels(twilio):
     async with aiohttp.ClientSession() as session:
-        yield build_channels(twilio_settings(twilio.url), session)
+        yield build_channels(channel_configs(twilio_settings(twilio.url)), session)
 
 
 def page(kind=NotificationKind.ALERT, phone=ALICE) -> NotificationPayload:
@@ -49,10 +49,10 @@ def page(kind=NotificationKind.ALERT, phone=ALICE) -> NotificationPayload:
 
 
 def test_sms_and_voice_are_on_only_with_sid_token_and_number():
-    with_all = build_channels(twilio_settings("https://api.twilio.com"), None)
+    with_all = build_channels(channel_configs(twilio_settings("https://api.twilio.com")), None)
     assert set(with_all) >= {Channel.SMS, Channel.VOICE}
     for missing in ({"twilio_auth_token": None}, {"twilio_from_number": ""}, {"twilio_account_sid": ""}):
-        channels = build_channels(twilio_settings("https://api.twilio.com", **missing), None)
+        channels = build_channels(channel_configs(twilio_settings("https://api.twilio.com", **missing)), None)
         assert Channel.SMS not in channels and Channel.VOICE not in channels
         assert describe(channels)["sms"].startswith("off: set ACKBOT_TWILIO_ACCOUNT_SID")
 
@@ -124,7 +124,7 @@ async def test_error_answers_are_classified(twilio, channels, fault, temporary, 
 
 async def test_a_wrong_auth_token_fails_for_good_without_showing_the_token(twilio):
     async with aiohttp.ClientSession() as session:
-        channels = build_channels(twilio_settings(twilio.url, twilio_auth_token=Secret("not-the-token")), session)
+        channels = build_channels(channel_configs(twilio_settings(twilio.url, twilio_auth_token=Secret("not-the-token"))), session)
         result = await channels[Channel.SMS].send(page())
     assert (result.success, result.temporary, result.error) == (False, False, "HTTP 401: Twilio error 20003: Authenticate")
     assert "not-the-token" not in repr(channels[Channel.SMS].api.__dict__)
@@ -140,7 +140,7 @@ async def test_a_slow_answer_is_a_timeout_and_a_temporary_failure(twilio, channe
 
 async def test_an_unreachable_api_is_a_temporary_failure():
     async with aiohttp.ClientSession() as session:
-        channels = build_channels(twilio_settings("http://127.0.0.1:9"), session)
+        channels = build_channels(channel_configs(twilio_settings("http://127.0.0.1:9")), session)
         result = await channels[Channel.VOICE].send(page())
     assert (result.success, result.temporary) == (False, True)
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, channel_configs, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from channels.registry import build_channels
 from incidents.intake import TriggerRequest
 from incidents.service import Actor
@@ -38,7 +38,7 @@ async def ackbot(aiohttp_client, settings, twilio):
         twilio_api_url=twilio.url, tier_timeout_minutes=5.0,
     )
     async with aiohttp.ClientSession() as session:
-        channels = build_channels(settings, session)
+        channels = build_channels(channel_configs(settings), session)
         channels[Channel.EMAIL] = ScriptedChannel(Channel.EMAIL, default=PERMANENT)
         client = await aiohttp_client(create_app(settings, channels=channels, clock=FixedClock()))
         client.clock = client.app[SERVICE_KEY].clock

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from bot.phone_replies import CALL_GONE, NEUTRAL_REPLY, SMS_HELP
 from incidents.intake import TriggerRequest
 from storage.database import database

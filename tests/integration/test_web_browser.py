@@ -13,16 +13,14 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
-from app import DISPATCHER_KEY, create_app
-from bot.api import SERVICE_KEY
-from bot.web import WEB_KEY
-from channels.registry import slack_channel
+from app import create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY, WEB_KEY
 from incidents.intake import TriggerRequest
 from incidents.service import Actor
 from storage.enums import Channel
 from storage.models import OnCallSchedule, SlackConnection, SlackInstallation, Team, TeamMember, User
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
-from tests.integration.slack_support import slack_settings
+from tests.integration.slack_support import slack_channel, slack_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.

@@ -9,8 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from app import create_app
-from bot.api import SERVICE_KEY
-from bot.web import WEB_KEY
+from bot.app_keys import SERVICE_KEY, WEB_KEY
 from bot.web.session import COOKIE
 from incidents.intake import TriggerRequest
 from storage.database import database

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app import SETTINGS_KEY
-from bot.web import WEB_KEY
+from bot.app_keys import WEB_KEY
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
@@ -13,7 +12,7 @@ CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 async def sign_in_link(client, handle: str) -> str:
     """The path of a fresh sign-in link for ``handle`` (what ``ackbot login-link`` prints)."""
     url, _ = await client.app[WEB_KEY].sessions.issue_link(handle)
-    return url[len(client.app[SETTINGS_KEY].public_url):]
+    return url[len(client.app[WEB_KEY].sessions.public_url):]
 
 
 async def sign_in(client, handle: str) -> None:

@@ -30,8 +30,8 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
-from app import DISPATCHER_KEY, Secret, create_app
-from bot.api import SERVICE_KEY
+from app import Secret, channel_configs, create_app
+from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from channels.push import generate_vapid_keys
 from channels.registry import build_channels
 from incidents.intake import TriggerRequest
@@ -391,7 +391,7 @@ async def world_for(aiohttp_client, settings):
             http = await stack.enter_async_context(aiohttp.ClientSession())
             next_channel = Channel.EMAIL if channel in (Channel.SMS, Channel.VOICE) else Channel.SMS
             channels = {
-                channel: build_channels(provider.settings, http)[channel], next_channel: ScriptedChannel(next_channel),
+                channel: build_channels(channel_configs(provider.settings), http)[channel], next_channel: ScriptedChannel(next_channel),
             }
             clock = FixedClock()
             client = await aiohttp_client(create_app(provider.settings, channels=channels, clock=clock))

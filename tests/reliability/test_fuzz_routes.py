@@ -31,7 +31,7 @@ from yarl import URL
 
 from app import Secret, create_app
 from bot.access_log import RedactingAccessLogger
-from bot.web import WEB_KEY
+from bot.app_keys import WEB_KEY
 from bot.web.session import COOKIE as SESSION_COOKIE
 from channels.push import generate_vapid_keys
 from channels.registry import CHANNEL_TRAITS
