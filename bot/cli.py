@@ -16,7 +16,7 @@ from bot.oncall_views import oncall_json, oncall_text, when
 from bot.render import incident_list, status_grid, timeline_text
 from incidents import api_keys, heartbeats, push_links
 from incidents.calendar_links import UnknownSubject
-from incidents.directory import DirectoryError, apply_people_file
+from incidents.directory import DirectoryError, PeopleDirectory
 from incidents.intake import IntakeError
 from incidents.intake.samples import FORMATS, detect_format, parse_sample
 from incidents.oncall import UnknownSchedule
@@ -25,7 +25,6 @@ from incidents.service import IncidentNotFound, IncidentService, UnknownTeam
 from incidents.shift_overrides import OverrideRefused, OverrideView
 from incidents.web_sessions import UnknownPerson, WebSessions
 from storage.enums import IncidentStatus
-from storage.fields import utcnow
 from storage.rotation import rotate_all
 
 
@@ -46,7 +45,7 @@ async def rotate_keys_command(primary_key_id: str) -> int:
 
 async def directory_apply_command(path: Path) -> int:
     try:
-        print(await apply_people_file(path))
+        print(await PeopleDirectory().apply_file(path))
     except DirectoryError as error:
         raise CommandError(str(error)) from None
     return 0
@@ -54,7 +53,7 @@ async def directory_apply_command(path: Path) -> int:
 
 async def apikey_create_command(name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> int:
     try:
-        plain = await api_keys.create_api_key(name, team=team, service=service, key=key)
+        plain = await api_keys.ApiKeys().create(name, team=team, service=service, key=key)
     except api_keys.ApiKeyError as error:
         raise CommandError(str(error)) from None
     bound = ", ".join(f"{what} {value}" for what, value in (("team", team), ("service", service)) if value)
@@ -64,7 +63,7 @@ async def apikey_create_command(name: str, team: str | None = None, service: str
 
 
 async def apikey_list_command() -> int:
-    for key in await api_keys.list_api_keys():
+    for key in await api_keys.ApiKeys().all_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         bound = "".join(f"  {what} {value}" for what, value in (("team", key.team_name), ("service", key.service)) if value)
         print(f"{key.name}  {key.prefix}…  {state}{bound}")
@@ -72,7 +71,7 @@ async def apikey_list_command() -> int:
 
 
 async def apikey_revoke_command(name: str) -> int:
-    if not await api_keys.revoke_api_key(name):
+    if not await api_keys.ApiKeys().revoke(name):
         raise CommandError(f"no active API key named {name!r}")
     print(f"revoked API key {name!r}")
     return 0
@@ -81,7 +80,7 @@ async def apikey_revoke_command(name: str) -> int:
 async def heartbeat_create_command(name: str, team: str | None, timeout_text: str, key: str | None, public_url: str) -> int:
     try:
         timeout = heartbeats.parse_timeout(timeout_text)
-        key = await heartbeats.create_heartbeat(name, team, timeout, key, utcnow())
+        key = await heartbeats.Heartbeats().create(name, team, timeout, key)
     except heartbeats.HeartbeatError as error:
         raise CommandError(str(error)) from None
     print(f"{public_url}/heartbeats/{key}")
@@ -92,7 +91,7 @@ async def heartbeat_create_command(name: str, team: str | None, timeout_text: st
 
 
 async def heartbeat_list_command() -> int:
-    for heartbeat, team in await heartbeats.list_heartbeats():
+    for heartbeat, team in await heartbeats.Heartbeats().all_heartbeats():
         if heartbeat.expired_at is not None:
             state = f"silent since {heartbeat.deadline_at:%Y-%m-%d %H:%M} UTC (incident open)"
         elif heartbeat.last_ping_at is None:
@@ -105,7 +104,7 @@ async def heartbeat_list_command() -> int:
 
 
 async def heartbeat_remove_command(name: str) -> int:
-    if not await heartbeats.remove_heartbeat(name):
+    if not await heartbeats.Heartbeats().remove(name):
         raise CommandError(f"no heartbeat named {name!r}")
     print(f"removed heartbeat {name!r}")
     return 0
@@ -174,7 +173,7 @@ async def push_link_command(handle: str, public_url: str, ttl: timedelta, push_e
     if not push_enabled:
         raise CommandError("push is off: set ACKBOT_VAPID_PRIVATE_KEY (make one with `ackbot vapid generate`)")
     try:
-        link = await push_links.issue_subscribe_link(handle, public_url, ttl, utcnow())
+        link = await push_links.PushLinks().issue_for_handle(handle, public_url, ttl)
     except push_links.UnknownPerson as error:
         raise CommandError(str(error)) from None
     print(link.url)

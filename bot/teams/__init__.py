@@ -63,7 +63,7 @@ def context(settings):
             authentication = auth.build_authentication(
                 credentials, token, settings.teams_openid_metadata_url, settings.teams_token_service_url
             )
-            sign_in = SignIn(settings.teams_oauth_connection) if settings.teams_oauth_connection else None
+            sign_in = SignIn(settings.teams_oauth_connection, app[SERVICE_KEY].teams) if settings.teams_oauth_connection else None
             push = subscribe_links(settings)
             service = app[SERVICE_KEY]
             bot = TeamsBot(service, settings.web_sessions(service.clock), sign_in, settings.teams_tenant_id, push)

@@ -16,7 +16,7 @@ from botbuilder.core import CardFactory, CloudAdapterBase, MessageFactory, TurnC
 from botbuilder.schema import ActionTypes, CardAction, OAuthCard, TokenResponse
 from msrest.exceptions import ClientException
 
-from incidents import teams_connections
+from incidents.teams_connections import TeamsStore
 
 log = logging.getLogger("ackbot.teams")
 
@@ -26,8 +26,9 @@ TOKEN_SERVICE_ERRORS = (ClientException, aiohttp.ClientError, TimeoutError, OSEr
 
 
 class SignIn:
-    def __init__(self, connection_name: str):
+    def __init__(self, connection_name: str, accounts: TeamsStore):
         self.connection_name = connection_name
+        self.accounts = accounts
 
     async def start(self, turn_context: TurnContext, user) -> None:
         """Keep the person's token if the token service has one, else send the sign-in card; say
@@ -74,7 +75,7 @@ class SignIn:
         )
 
     async def _keep(self, turn_context: TurnContext, token: TokenResponse) -> None:
-        stored = await teams_connections.store_user_token(
+        stored = await self.accounts.store_user_token(
             turn_context.activity.from_property.id, token.token, _expiry(token.expiration)
         )
         if not stored:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.api import SERVICE_KEY
 from bot.commands import is_name, parse_duration, parse_number
-from bot.render import action_answer
+from bot.render import action_answer, not_involved
 from bot.web.config import WEB_KEY
 from bot.web.grid import delivery_grid
 from bot.web.oncall_picture import DAYS, two_weeks
@@ -89,8 +89,8 @@ async def act(request: web.Request) -> web.Response:
         outcome = await request.app[SERVICE_KEY].act(number, action, Actor(viewer.name, "WEB", viewer.user_id))
     except IncidentNotFound:
         return page(request, "not_found.html", http_status=404, number=number)
-    except NotAllowed as refusal:
-        return await _incident_page(request, number, str(refusal), http_status=403)
+    except NotAllowed:
+        return await _incident_page(request, number, not_involved(number), http_status=403)
     return await _incident_page(request, number, action_answer(outcome))
 
 
