@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from incidents.api_keys import create_api_key
-from incidents.directory import apply_people_file
+from incidents.api_keys import ApiKeys
+from incidents.directory import PeopleDirectory
 from storage.database import close_database, database, open_database
 from storage.fields import use_keyring
 from storage.keyring import Keyring, generate_key
@@ -381,10 +381,10 @@ class Storage:
         with tempfile.TemporaryDirectory(prefix="ackbot-bench-") as folder:
             path = Path(folder) / "people.toml"
             path.write_text(text)
-            await apply_people_file(path)
+            await PeopleDirectory().apply_file(path)
 
     async def api_key(self) -> str:
-        return await create_api_key(f"bench-{uuid.uuid4().hex[:8]}")
+        return await ApiKeys().create(f"bench-{uuid.uuid4().hex[:8]}")
 
 
 def add_common_options(parser) -> None:

@@ -1,30 +1,50 @@
 """Carrying out a parsed command for a person, and the text answer every surface shows.
 
 Surfaces (Slack, Teams, SMS, the CLI) parse with ``bot.commands``, identify the person, call
-``run_command`` once, and render the returned text their own way. ``link``, ``push`` and
+``run_command`` once, and render the returned text their own way; a surface whose text must be
+short (SMS) passes its own ``Rendering`` of the status grid and the help. ``link``, ``push`` and
 ``calendar`` depend on the surface, so they are answered there (``calendar`` in Slack; elsewhere
 it says where to get one).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot import commands
 from bot.oncall_views import oncall_text, when
-from bot.render import action_answer, incident_list, status_grid
+from bot.render import (
+    CALENDAR_ELSEWHERE,
+    NO_CHANNEL_YET,
+    action_answer,
+    incident_list,
+    no_page_yet,
+    not_found,
+    not_involved,
+    sending_test_pages,
+    status_grid,
+)
 from incidents.oncall_report import UnknownTarget
+from incidents.report import IncidentReport
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
 from incidents.shift_overrides import OverrideRefused
 from storage.enums import Action
 
-CALENDAR_ELSEWHERE = "Say /incident calendar in Slack for your calendar link, or ask an admin (ackbot calendar-link)."
-NOT_INVOLVED = (
-    "Sorry, you can't act on #{number}: you are neither on its team nor paged for it. "
-    "Ask someone on the team, or the team's lead."
-)
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a surface shows the answers whose size depends on it: an incident's status, and the
+    help (for ``help`` and for a command that was not understood)."""
+
+    status: Callable[[IncidentReport], str]
+    help: Callable[[commands.Command], str]
 
 
-async def run_command(service: IncidentService, command: commands.Command, actor: Actor) -> str:
+TEXT = Rendering(status_grid, commands.help_text)
+
+
+async def run_command(service: IncidentService, command: commands.Command, actor: Actor, rendering: Rendering = TEXT) -> str:
     """The answer to ``command`` from ``actor`` (a known person: ``actor.user_id`` is set)."""
     assert actor.user_id is not None
     if command.verb in (commands.ACKNOWLEDGE, commands.RESOLVE):
@@ -32,16 +52,16 @@ async def run_command(service: IncidentService, command: commands.Command, actor
     if command.verb == commands.STATUS:
         assert command.number is not None  # the parser requires a number for status
         try:
-            return status_grid(await service.status(command.number))
+            return rendering.status(await service.status(command.number))
         except IncidentNotFound as error:
-            return f"There is {error}."
+            return not_found(error)
     if command.verb == commands.LIST:
         return incident_list(await service.list_open())
     if command.verb == commands.ONCALL:
         try:
             lines = await service.on_call(target=command.name)
         except UnknownTarget as error:
-            return f"There is {error}."
+            return not_found(error)
         return oncall_text(lines, await service.time_zone_of(actor.user_id))
     if command.verb == commands.TAKE:
         return await _take(service, command, actor)
@@ -49,10 +69,8 @@ async def run_command(service: IncidentService, command: commands.Command, actor
         return CALENDAR_ELSEWHERE
     if command.verb == commands.TEST:
         channels = await service.send_test(actor.user_id)
-        if not channels:
-            return "No channel can reach you yet: ask an admin to add your email or phone, or link Slack or Teams."
-        return f"Test page on its way to: {', '.join(channel.lower() for channel in channels)}."
-    return commands.help_text(command)
+        return sending_test_pages(channels) if channels else NO_CHANNEL_YET
+    return rendering.help(command)
 
 
 async def _take(service: IncidentService, command: commands.Command, actor: Actor) -> str:
@@ -74,10 +92,10 @@ async def _act(service: IncidentService, command: commands.Command, actor: Actor
         assert actor.user_id is not None
         number = await service.latest_page_for(actor.user_id, actor.via)
         if number is None:
-            return f"No page was sent to you here yet; say {command.verb[:3]} 42 to name the incident."
+            return no_page_yet(command.verb)
     try:
         return action_answer(await service.act(number, Action(command.verb), actor))
     except IncidentNotFound as error:
-        return f"There is {error}."
+        return not_found(error)
     except NotAllowed:
-        return NOT_INVOLVED.format(number=number)
+        return not_involved(number)

@@ -14,7 +14,6 @@ from bot.access_log import log_rejected
 from bot.app_keys import SERVICE_KEY
 from bot.commands import is_name, parse_number
 from bot.json_body import read_json, rejection_reason
-from incidents import api_keys
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
 from incidents.report import STATUS_FILTERS, IncidentReport
 from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService
@@ -48,7 +47,7 @@ def refused(request: web.Request, problem: IntakeError) -> web.Response:
 
 
 async def _api_key(request: web.Request) -> ApiKey | None:
-    return await api_keys.authenticate(presented_key(request.headers.get("Authorization", "")))
+    return await request.app[SERVICE_KEY].api_keys.authenticate(presented_key(request.headers.get("Authorization", "")))
 
 
 def presented_key(authorization: str) -> str | None:

@@ -25,7 +25,7 @@ from bot.teams.config import TeamsConfig
 from channels.push import generate_vapid_keys
 from incidents import api_keys, heartbeats, push_links
 from incidents.calendar_links import UnknownSubject
-from incidents.directory import DirectoryError, apply_people_file
+from incidents.directory import DirectoryError, PeopleDirectory
 from incidents.intake import IntakeError
 from incidents.intake.samples import FORMATS, detect_format, parse_sample
 from incidents.oncall import UnknownSchedule
@@ -34,7 +34,7 @@ from incidents.service import IncidentNotFound, IncidentService, UnknownTeam
 from incidents.shift_overrides import OverrideRefused, OverrideView
 from incidents.web_sessions import UnknownPerson, WebSessions
 from storage.enums import IncidentStatus
-from storage.fields import current_keyring, utcnow
+from storage.fields import current_keyring
 from storage.keyring import generate_key
 from storage.rotation import rotate_all
 
@@ -117,7 +117,7 @@ async def rotate_keys_command(args, context: Context) -> int:
 
 async def directory_apply_command(args, context: Context) -> int:
     try:
-        print(await apply_people_file(args.file))
+        print(await PeopleDirectory().apply_file(args.file))
     except DirectoryError as error:
         raise CommandError(str(error)) from None
     return 0
@@ -126,7 +126,7 @@ async def directory_apply_command(args, context: Context) -> int:
 async def apikey_create_command(args, context: Context) -> int:
     name, team, service, key = args.name, args.team, args.service, args.key
     try:
-        plain = await api_keys.create_api_key(name, team=team, service=service, key=key)
+        plain = await api_keys.ApiKeys().create(name, team=team, service=service, key=key)
     except api_keys.ApiKeyError as error:
         raise CommandError(str(error)) from None
     bound = ", ".join(f"{what} {value}" for what, value in (("team", team), ("service", service)) if value)
@@ -136,7 +136,7 @@ async def apikey_create_command(args, context: Context) -> int:
 
 
 async def apikey_list_command(args, context: Context) -> int:
-    for key in await api_keys.list_api_keys():
+    for key in await api_keys.ApiKeys().all_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         bound = "".join(f"  {what} {value}" for what, value in (("team", key.team_name), ("service", key.service)) if value)
         print(f"{key.name}  {key.prefix}…  {state}{bound}")
@@ -145,7 +145,7 @@ async def apikey_list_command(args, context: Context) -> int:
 
 async def apikey_revoke_command(args, context: Context) -> int:
     name = args.name
-    if not await api_keys.revoke_api_key(name):
+    if not await api_keys.ApiKeys().revoke(name):
         raise CommandError(f"no active API key named {name!r}")
     print(f"revoked API key {name!r}")
     return 0
@@ -155,7 +155,7 @@ async def heartbeat_create_command(args, context: Context) -> int:
     name, team, timeout_text, key, public_url = args.name, args.team, args.timeout, args.key, context.public_url
     try:
         timeout = heartbeats.parse_timeout(timeout_text)
-        key = await heartbeats.create_heartbeat(name, team, timeout, key, utcnow())
+        key = await heartbeats.Heartbeats().create(name, team, timeout, key)
     except heartbeats.HeartbeatError as error:
         raise CommandError(str(error)) from None
     print(f"{public_url}/heartbeats/{key}")
@@ -166,7 +166,7 @@ async def heartbeat_create_command(args, context: Context) -> int:
 
 
 async def heartbeat_list_command(args, context: Context) -> int:
-    for heartbeat, team in await heartbeats.list_heartbeats():
+    for heartbeat, team in await heartbeats.Heartbeats().all_heartbeats():
         if heartbeat.expired_at is not None:
             state = f"silent since {heartbeat.deadline_at:%Y-%m-%d %H:%M} UTC (incident open)"
         elif heartbeat.last_ping_at is None:
@@ -180,7 +180,7 @@ async def heartbeat_list_command(args, context: Context) -> int:
 
 async def heartbeat_remove_command(args, context: Context) -> int:
     name = args.name
-    if not await heartbeats.remove_heartbeat(name):
+    if not await heartbeats.Heartbeats().remove(name):
         raise CommandError(f"no heartbeat named {name!r}")
     print(f"removed heartbeat {name!r}")
     return 0
@@ -251,7 +251,7 @@ async def push_link_command(args, context: Context) -> int:
     if links is None:
         raise CommandError("push is off: set ACKBOT_VAPID_PRIVATE_KEY (make one with `ackbot vapid generate`)")
     try:
-        link = await push_links.issue_subscribe_link(args.user, links.public_url, links.ttl, utcnow())
+        link = await push_links.PushLinks().issue_for_handle(args.user, links.public_url, links.ttl)
     except push_links.UnknownPerson as error:
         raise CommandError(str(error)) from None
     print(link.url)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.access_log import log_rejected
-from bot.api import error
+from bot.api import SERVICE_KEY, error
 from bot.json_body import read_json
 from bot.signals import act_on
-from incidents import api_keys
 from incidents.intake import IntakeError
 from incidents.intake.oncall import INTEGRATIONS, parse_oncall
 from incidents.service import Actor
@@ -30,7 +29,7 @@ def add_routes(app: web.Application) -> None:
 
 async def integration(request: web.Request) -> web.Response:
     kind = request.match_info["integration"]
-    key = await api_keys.authenticate(request.match_info["key"])
+    key = await request.app[SERVICE_KEY].api_keys.authenticate(request.match_info["key"])
     if key is None:
         log_rejected(request, "OnCall integration URL with an unknown key")
         return error(403, "Integration key was not found. Permission denied.")

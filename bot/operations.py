@@ -12,7 +12,6 @@ from bot.access_log import log_rejected, redacted_path
 from bot.app_keys import CHANNEL_STATES_KEY, OUTAGE_KEY, SERVICE_KEY
 from incidents import metrics
 from storage.availability import OutageLog, OutageWatch, is_unavailable, kind
-from storage.database import database, is_postgres, probe_writable
 
 log = logging.getLogger("ackbot")
 
@@ -34,16 +33,12 @@ def add_routes(app: web.Application) -> None:
 def watch_outages(app: web.Application) -> None:
     """One warning when the database goes away and one when it is back, however many requests
     meet the outage in between."""
-    app[OUTAGE_KEY] = watch = OutageWatch(_probe_writable, OutageLog(log, "server"))
+    app[OUTAGE_KEY] = watch = OutageWatch(lambda: app[SERVICE_KEY].probe_writable(), OutageLog(log, "server"))
 
     async def stop_watching(app: web.Application) -> None:
         await watch.close()
 
     app.on_cleanup.append(stop_watching)
-
-
-async def _probe_writable() -> None:
-    await database.run(probe_writable)
 
 
 @web.middleware
@@ -100,8 +95,7 @@ def _safe_headers(error: web.HTTPException) -> dict:
 async def healthz(request: web.Request) -> web.Response:
     """Whether the database answers, and which channels are on (and how to switch on the rest)."""
     try:
-        await database.run(database.execute_sql, "SELECT 1")
-        database_state = {"ok": True, "engine": "postgresql" if is_postgres() else "sqlite"}
+        database_state = {"ok": True, "engine": await request.app[SERVICE_KEY].database_engine()}
     except Exception as error:
         if is_unavailable(error):
             request.app[OUTAGE_KEY].report(error)

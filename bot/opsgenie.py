@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.access_log import log_rejected
 from bot.app_keys import SERVICE_KEY
 from bot.json_body import parse_json, rejection_reason
-from incidents import api_keys, opsgenie_requests
+from incidents import opsgenie_requests
 from incidents.intake import IntakeError
 from incidents.intake.opsgenie import parse_create, parse_description, parse_message, parse_note, parse_reference
 from incidents.opsgenie_requests import RequestOutcome
@@ -50,7 +50,8 @@ def _guarded(handler):
     async def guarded(request: web.Request) -> web.Response:
         request[_STARTED] = time.perf_counter()
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        key = await api_keys.authenticate(presented.strip()) if scheme.lower() == "geniekey" else None
+        keys = request.app[SERVICE_KEY].api_keys
+        key = await keys.authenticate(presented.strip()) if scheme.lower() == "geniekey" else None
         if key is None:
             log_rejected(request, "Opsgenie request without a valid GenieKey")
             return _answer(request, {"message": "Could not authenticate"}, 401)

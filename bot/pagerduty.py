@@ -17,7 +17,6 @@ from aiohttp import web
 from bot.access_log import log_rejected
 from bot.app_keys import SERVICE_KEY
 from bot.json_body import parse_json
-from incidents import api_keys
 from incidents.intake import IntakeError
 from incidents.intake.pagerduty import EVENT_MAX_BYTES, parse_event
 from incidents.service import Actor
@@ -45,10 +44,10 @@ async def enqueue(request: web.Request) -> web.Response:
         if problem.field is None:
             return _unrecognized(request, len(raw), problem.message)
         return _invalid(request, len(raw), f"'{problem.field}' {problem.message}")
-    key = await api_keys.authenticate(event.routing_key)
+    service = request.app[SERVICE_KEY]
+    key = await service.api_keys.authenticate(event.routing_key)
     if key is None:
         return _invalid(request, len(raw), "Invalid routing key", logged="invalid PagerDuty event: Invalid routing key")
-    service = request.app[SERVICE_KEY]
     actor = Actor(f"API key {key.name}", VIA)
     if event.action == "trigger":
         assert event.trigger is not None  # set for triggers

@@ -32,16 +32,15 @@ from bot.phone_replies import (
     DIGITS,
     NEUTRAL_REPLY,
     REPEAT,
+    SMS_RENDERING,
     call_answer,
     call_menu,
     call_redirect,
     call_refusal,
-    sms_help,
     sms_reply,
-    sms_status,
 )
 from channels import sms, voice
-from incidents import phone_lookup
+from incidents.phone_lookup import Call, Person
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
 from storage.enums import Channel, DeliveryStatus, NotificationKind
 
@@ -133,26 +132,18 @@ async def _sms_reply(request: web.Request, form) -> str:
     text = form.get("Body", "")
     if text.strip().upper() in OPT_KEYWORDS:
         return sms_reply("")
-    person = await phone_lookup.person_with_number(form.get("From", ""))
+    person = await _service(request).phones.person_with_number(form.get("From", ""))
     if person is None:
         return sms_reply(NEUTRAL_REPLY)
     return sms_reply(await _answer(_service(request), commands.parse_command(text), person))
 
 
-async def _answer(service: IncidentService, command: commands.Command, person: phone_lookup.Person) -> str:
-    if command.verb == commands.HELP:
-        return sms_help(command.problem)
-    if command.verb == commands.STATUS:
-        assert command.number is not None  # the parser requires a number for status
-        try:
-            return sms_status(await service.status(command.number))
-        except IncidentNotFound as error:
-            return f"There is {error}."
+async def _answer(service: IncidentService, command: commands.Command, person: Person) -> str:
     if command.verb == commands.LINK:
         return f"This number is linked to {person.name}."
     if command.verb == commands.PUSH:
         return "Push notifications are turned on from a browser, not by SMS."
-    return await run_command(service, command, Actor(person.name, Channel.SMS, person.user_id))
+    return await run_command(service, command, Actor(person.name, Channel.SMS, person.user_id), SMS_RENDERING)
 
 
 async def message_status(request: web.Request, form) -> web.Response:
@@ -192,10 +183,10 @@ def _menu_url(request: web.Request) -> str:
     return request.app[WEBHOOKS_KEY].public_url + voice.twiml_path(int(request.match_info["notification"]))
 
 
-async def _call(request: web.Request) -> phone_lookup.Call | None:
+async def _call(request: web.Request) -> Call | None:
     # Row ids are 32-bit on PostgreSQL: a larger number in the path is no call, not a query error.
     notification = commands.parse_number(request.match_info["notification"])
-    return await phone_lookup.call(notification, Channel.VOICE) if notification is not None else None
+    return await _service(request).phones.call(notification, Channel.VOICE) if notification is not None else None
 
 
 async def call_twiml(request: web.Request, form) -> web.Response:
@@ -223,7 +214,7 @@ async def call_keypress(request: web.Request, form) -> web.Response:
                                                       call_refusal(CALL_BUSY)))
 
 
-async def _keypress_answer(request: web.Request, call: phone_lookup.Call, action) -> str:
+async def _keypress_answer(request: web.Request, call: Call, action) -> str:
     """A key that acts, pressed once on a call; a replay of it gets this answer again."""
     actor = Actor(call.person.name, Channel.VOICE, call.person.user_id)
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from bot.actions import Rendering
+from bot.commands import Command
 from incidents.lifecycle import available_actions
 from incidents.phone_lookup import Call
 from incidents.report import IncidentReport
@@ -64,6 +66,14 @@ def sms_status(report: IncidentReport) -> str:
     if not latest:
         lines.append("nobody paged")
     return "\n".join(lines)
+
+
+def _command_help(command: Command) -> str:
+    return sms_help(command.problem)
+
+
+# The shared command runner's answers, sized for an SMS.
+SMS_RENDERING = Rendering(status=sms_status, help=_command_help)
 
 
 def _state(incident) -> str:

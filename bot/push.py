@@ -26,7 +26,6 @@ from bot.json_body import read_json, rejection_reason
 from bot.links import HEADERS as LINK_HEADERS
 from bot.links import NEUTRAL, page, summary
 from bot.render import action_answer
-from incidents import push_links
 from incidents.intake import IntakeError
 from incidents.push_subscriptions import SubscriptionError, parse_subscription
 
@@ -70,8 +69,8 @@ async def subscribe_page(request: web.Request) -> web.Response:
     public_key = request.app.get(PUSH_PUBLIC_KEY)
     if public_key is None:
         return page("Push notifications are off", NOT_SET_UP, status=503)
-    service = request.app[SERVICE_KEY]
-    visit = await push_links.open_link(request.match_info["token"], service.clock(), mint_credential=request.method == "GET")
+    links = request.app[SERVICE_KEY].push_links
+    visit = await links.open(request.match_info["token"], mint_credential=request.method == "GET")
     if visit.state == "used":
         return page("This link was already used", "Each push link subscribes one browser. Ask for a new one.")
     if visit.state != "valid":
@@ -103,10 +102,8 @@ async def register(request: web.Request) -> web.Response:
         return _json(problem.status, error=problem.message, **({"field": problem.field} if problem.field else {}))
     except SubscriptionError as problem:
         return _json(422, error=str(problem), field=problem.field)
-    service = request.app[SERVICE_KEY]
-    person = await push_links.register_subscription(
-        credential.strip(), info, request.headers.get("User-Agent"), service.clock()
-    )
+    links = request.app[SERVICE_KEY].push_links
+    person = await links.register(credential.strip(), info, request.headers.get("User-Agent"))
     if person is None:
         log_rejected(request, "used or expired registration credential")
         return _json(403, error="this push link was already used or has expired; ask for a new one")

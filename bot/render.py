@@ -1,5 +1,7 @@
 """Plain-text views shared by the CLI and the chat surfaces: the delivery grid, incident lists,
-and one-line answers to acknowledge/resolve."""
+and the answers every surface gives in the same words (acknowledged, already acknowledged, no such
+incident, not allowed, ...). A surface may dress an answer (escape it for Slack, put it on a
+card) but does not word it again."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -66,6 +68,36 @@ def incident_list(incidents: list[Incident]) -> str:
     if not incidents:
         return "no open incidents"
     return "\n".join(incident_headline(incident) for incident in incidents)
+
+
+CALENDAR_ELSEWHERE = "Say /incident calendar in Slack for your calendar link, or ask an admin (ackbot calendar-link)."
+NO_CHANNEL_YET = "No channel can reach you yet: ask an admin to add your email or phone, or link Slack or Teams."
+
+
+def not_found(error: LookupError) -> str:
+    """What a look-up that found nothing says: "There is no incident #42."."""
+    return f"There is {error}."
+
+
+def no_incident(number: int) -> str:
+    return f"There is no incident #{number}."
+
+
+def not_involved(number: int) -> str:
+    """The refusal for a person neither on the incident's team nor paged for it."""
+    return (
+        f"Sorry, you can't act on #{number}: you are neither on its team nor paged for it. "
+        "Ask someone on the team, or the team's lead."
+    )
+
+
+def no_page_yet(verb: str) -> str:
+    """A bare ack/resolve from someone who was paged nowhere on this surface yet."""
+    return f"No page was sent to you here yet; say {verb[:3]} 42 to name the incident."
+
+
+def sending_test_pages(channels) -> str:
+    return f"Test page on its way to: {', '.join(channel.lower() for channel in channels)}."
 
 
 def action_answer(outcome: ActionOutcome) -> str:

@@ -1,9 +1,11 @@
 """Intake API keys. A key is shown once, when created; the database keeps only its SHA-256 and
-a short prefix that lets people tell keys apart."""
+a short prefix that lets people tell keys apart. ``ApiKeys`` is the async API over them."""
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 
 from peewee import JOIN, IntegrityError
 
@@ -33,30 +35,54 @@ class ApiKeyError(Exception):
     """An API key cannot be created as asked."""
 
 
-async def create_api_key(name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> str:
-    """Create a key called ``name`` (1-100 letters, digits, '-', '_' or '.', starting with a
-    letter or digit) and return it in plain text: this is the only time it is available.
+class ApiKeys:
+    """Creating, checking, listing and revoking intake API keys."""
 
-    ``team`` (an existing team's name) and ``service`` bind the alerts sent with the key (see
-    ``incidents.routing``). ``key`` keeps a key string a sender already has configured instead of
-    generating one: 16-128 letters, digits, '-', '_', '.' or '~'. Raises ApiKeyError for a bad or
-    already used name (revoked keys' names included), an unknown team, a bad or taken key."""
-    if not isinstance(name, str) or not _NAME_FORMAT.fullmatch(name):
-        raise ApiKeyError(
-            "an API key name is 1 to 100 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit"
-        )
-    if key is not None and not _KEY_FORMAT.fullmatch(key):
-        raise ApiKeyError(
-            f"--key: a kept key is {KEY_MIN_LENGTH} to {KEY_MAX_LENGTH} letters, digits, '-', '_', '.' or '~'"
-        )
-    service = (service or "").strip() or None
-    if service is not None and len(service) > _SERVICE_MAX:
-        raise ApiKeyError(f"--service: at most {_SERVICE_MAX} characters")
-    plain = key if key is not None else KEY_PREFIX + secrets.token_urlsafe(32)
-    shown = plain[:_SHOWN_KEPT_LENGTH] if key is not None else plain[:_SHOWN_PREFIX_LENGTH]
-    await database.run(_insert_key, name, plain, shown, team, service)
-    return plain
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
+        self.clock = clock
+
+    async def create(self, name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> str:
+        """Create a key called ``name`` (1-100 letters, digits, '-', '_' or '.', starting with a
+        letter or digit) and return it in plain text: this is the only time it is available.
+
+        ``team`` (an existing team's name) and ``service`` bind the alerts sent with the key (see
+        ``incidents.routing``). ``key`` keeps a key string a sender already has configured instead of
+        generating one: 16-128 letters, digits, '-', '_', '.' or '~'. Raises ApiKeyError for a bad or
+        already used name (revoked keys' names included), an unknown team, a bad or taken key."""
+        if not isinstance(name, str) or not _NAME_FORMAT.fullmatch(name):
+            raise ApiKeyError(
+                "an API key name is 1 to 100 letters, digits, '-', '_' or '.', "
+                "starting with a letter or digit"
+            )
+        if key is not None and not _KEY_FORMAT.fullmatch(key):
+            raise ApiKeyError(
+                f"--key: a kept key is {KEY_MIN_LENGTH} to {KEY_MAX_LENGTH} letters, digits, '-', '_', '.' or '~'"
+            )
+        service = (service or "").strip() or None
+        if service is not None and len(service) > _SERVICE_MAX:
+            raise ApiKeyError(f"--service: at most {_SERVICE_MAX} characters")
+        plain = key if key is not None else KEY_PREFIX + secrets.token_urlsafe(32)
+        shown = plain[:_SHOWN_KEPT_LENGTH] if key is not None else plain[:_SHOWN_PREFIX_LENGTH]
+        await database.run(_insert_key, name, plain, shown, team, service)
+        return plain
+
+    async def authenticate(self, presented: str | None) -> ApiKey | None:
+        """The live ApiKey whose plain text is ``presented``, or None when it is missing,
+        malformed, unknown or revoked. Records the use in ``last_used_at``, at most once a minute
+        per key."""
+        if not isinstance(presented, str) or not _KEY_FORMAT.fullmatch(presented):
+            return None
+        return await database.run(_find_live_key, hash_token(presented), self.clock())
+
+    async def revoke(self, name: str) -> bool:
+        """Revoke the key called ``name``; False when there is no such key or it was already
+        revoked."""
+        return await database.run(_revoke, name, self.clock()) > 0
+
+    async def all_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, by name; each with ``team_name``, its team's name
+        or None."""
+        return await database.run(_list_keys)
 
 
 def _insert_key(name: str, plain: str, shown: str, team_name: str | None, service: str | None) -> None:
@@ -72,19 +98,10 @@ def _insert_key(name: str, plain: str, shown: str, team_name: str | None, servic
         raise ApiKeyError(f"an API key named {name} already exists") from None
 
 
-async def authenticate(presented: str | None) -> ApiKey | None:
-    """The live ApiKey whose plain text is ``presented``, or None when it is missing, malformed,
-    unknown or revoked. Records the use in ``last_used_at``, at most once a minute per key."""
-    if not isinstance(presented, str) or not _KEY_FORMAT.fullmatch(presented):
-        return None
-    return await database.run(_find_live_key, hash_token(presented))
-
-
-def _find_live_key(key_hash: str) -> ApiKey | None:
+def _find_live_key(key_hash: str, now: datetime) -> ApiKey | None:
     api_key = ApiKey.get_or_none(ApiKey.key_hash == key_hash)
     if api_key is None or api_key.revoked_at is not None:
         return None
-    now = utcnow()
     stale_before = now - LAST_USED_RESOLUTION
     if stale_last_use(api_key.last_used_at, now):
         # The condition is repeated in SQL so instances racing on the same key write once.
@@ -96,25 +113,15 @@ def _find_live_key(key_hash: str) -> ApiKey | None:
     return api_key
 
 
-async def revoke_api_key(name: str) -> bool:
-    """Revoke the key called ``name``; False when there is no such key or it was already revoked."""
-
-    def revoke() -> int:
-        return (
-            ApiKey.update(revoked_at=utcnow())
-            .where((ApiKey.name == name) & ApiKey.revoked_at.is_null())
-            .execute()
-        )
-
-    return await database.run(revoke) > 0
+def _revoke(name: str, now: datetime) -> int:
+    return ApiKey.update(revoked_at=now).where((ApiKey.name == name) & ApiKey.revoked_at.is_null()).execute()
 
 
-async def list_api_keys() -> list[ApiKey]:
-    """Every key, revoked ones included, by name; each with ``team_name``, its team's name or None."""
+def _list_keys() -> list[ApiKey]:
     query = (
         ApiKey.select(ApiKey, Team.name.alias("team_name"))
         .join(Team, JOIN.LEFT_OUTER, on=(ApiKey.team == Team.id))
         .order_by(ApiKey.name)
         .objects()
     )
-    return await database.run(lambda: list(query))
+    return list(query)

@@ -1,6 +1,6 @@
 """The people file applied to the database, and the lookups paging needs.
 
-``apply_people_file`` is what ``ackbot directory apply`` runs. ``channel_tiers_for`` and
+``PeopleDirectory.apply_file`` is what ``ackbot directory apply`` runs. ``channel_tiers_for`` and
 ``escalation_levels_for`` are synchronous peewee code: call them inside ``await database.run(...)``,
 alone or from a larger function running there.
 
@@ -29,28 +29,31 @@ __all__ = [
     "Directory",
     "DirectoryError",
     "LevelEntry",
+    "PeopleDirectory",
     "TeamEntry",
     "UserEntry",
-    "apply_people_file",
     "channel_tiers_for",
     "escalation_levels_for",
     "parse_people_file",
 ]
 
 
-async def apply_people_file(path: Path) -> str:
-    """Make the database match the people file at ``path``; returns a one-paragraph summary.
+class PeopleDirectory:
+    """The teams and people of the database, as people files describe them."""
 
-    One transaction upserts teams (by name) and users (by handle, re-activating them); for every
-    listed user their team memberships and channel preferences, and for every listed team its
-    escalation levels, become exactly the file's. Teams and users not in the file are left alone.
-    Only rows that differ are written, so applying the same file again writes nothing; a user's
-    ``updated_at`` moves only when their own row changes. Raises DirectoryError, having written
-    nothing.
-    """
-    directory = parse_people_file(path)
-    changes = await database.run(sync_directory, directory)
-    return changes.summary(directory)
+    async def apply_file(self, path: Path) -> str:
+        """Make the database match the people file at ``path``; returns a one-paragraph summary.
+
+        One transaction upserts teams (by name) and users (by handle, re-activating them); for
+        every listed user their team memberships and channel preferences, and for every listed
+        team its escalation levels, become exactly the file's. Teams and users not in the file are
+        left alone. Only rows that differ are written, so applying the same file again writes
+        nothing; a user's ``updated_at`` moves only when their own row changes. Raises
+        DirectoryError, having written nothing.
+        """
+        directory = parse_people_file(path)
+        changes = await database.run(sync_directory, directory)
+        return changes.summary(directory)
 
 
 def channel_tiers_for(user_id: int, default: ChannelEscalationConfig) -> ChannelEscalationConfig:

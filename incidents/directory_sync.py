@@ -76,7 +76,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def sync_directory(directory: Directory) -> Changes:
-    """Make the database match ``directory`` in one transaction; see ``apply_people_file``.
+    """Make the database match ``directory`` in one transaction; see ``PeopleDirectory.apply_file``.
     Raises DirectoryError, having written nothing."""
     changes = Changes()
     try:

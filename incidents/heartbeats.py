@@ -6,12 +6,14 @@ Every process running a dispatcher checks for silent heartbeats. One incident op
 however many check at once: the check claims the silence with a conditional update (``expired_at``
 still NULL) in the same transaction that opens the incident, whose dedup key is the heartbeat's.
 
-The ``*_now`` functions are synchronous transactions for ``database.run``; the rest is pure.
+The ``*_now`` functions are synchronous transactions for ``database.run``; ``Heartbeats`` is the
+async API the CLI manages heartbeats with (the service checks and pings them); the rest is pure.
 """
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +25,7 @@ from incidents.intake import TriggerRequest
 from incidents.lifecycle import Actor, EngineConfig
 from storage.database import database, lock_rows, write_transaction
 from storage.enums import Action, Priority
+from storage.fields import utcnow
 from storage.models import Heartbeat, Team
 
 NAME_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -176,19 +179,24 @@ def ping_now(key: str, config: EngineConfig, now: datetime) -> Ping | None:
     return Ping(heartbeat.name, resolved)
 
 
-async def create_heartbeat(name: str, team: str | None, timeout: timedelta, key: str | None, now: datetime) -> str:
-    """Create heartbeat ``name`` and return its key (``key``, or a new one): the only time it is
-    available. Raises HeartbeatError."""
-    kept = key is not None
-    key = key if key is not None else new_key()
-    await database.run(create_now, name, team, timeout, key, kept, now)
-    return key
+class Heartbeats:
+    """Creating, listing and removing heartbeats."""
 
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
+        self.clock = clock
 
-async def list_heartbeats() -> list[tuple[Heartbeat, str | None]]:
-    return await database.run(list_now)
+    async def create(self, name: str, team: str | None, timeout: timedelta, key: str | None) -> str:
+        """Create heartbeat ``name`` and return its key (``key``, or a new one): the only time it
+        is available. Raises HeartbeatError."""
+        kept = key is not None
+        key = key if key is not None else new_key()
+        await database.run(create_now, name, team, timeout, key, kept, self.clock())
+        return key
 
+    async def all_heartbeats(self) -> list[tuple[Heartbeat, str | None]]:
+        """Every heartbeat by name, with its team's name (None: the default team)."""
+        return await database.run(list_now)
 
-async def remove_heartbeat(name: str) -> bool:
-    """Remove heartbeat ``name``; False when there is none. An incident it opened stays open."""
-    return await database.run(remove_now, name)
+    async def remove(self, name: str) -> bool:
+        """Remove heartbeat ``name``; False when there is none. An incident it opened stays open."""
+        return await database.run(remove_now, name)

@@ -6,16 +6,19 @@ each visit gets its own short-lived registration credential, so a link scanner t
 page registers nothing. The browser then registers its subscription with that credential, which
 uses up the link and the credential at once: one link, one browser.
 
-Tokens are personal links (``incidents.personal_links``).
+Tokens are personal links (``incidents.personal_links``). ``PushLinks`` is the async API the
+push page and the CLI use; ``SubscribeLinks`` is what chat surfaces hold while push is on.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from incidents.personal_links import find, mint, use_up
-from incidents.push_subscriptions import SubscriptionInfo, save_subscription
+from incidents.push_subscriptions import SubscriptionInfo, keep_for, save_subscription
 from storage.database import database, lock_rows, write_transaction
+from storage.fields import utcnow
 from storage.models import PersonalLinkToken, User
 
 SUBSCRIBE = "push-subscribe"
@@ -45,12 +48,6 @@ def _issue(handle: str, public_url: str, ttl: timedelta, now: datetime) -> Issue
     return IssuedLink(_issue_for_user(user.id, public_url, ttl, now), user.name, now + ttl)
 
 
-async def issue_subscribe_link(handle: str, public_url: str, ttl: timedelta, now: datetime) -> IssuedLink:
-    """A new one-time subscribe link for the person with ``handle`` (``ackbot push-link``),
-    working for ``ttl``. Raises UnknownPerson."""
-    return await database.run(_issue, handle, public_url, ttl, now)
-
-
 def _issue_for_user(user_id: int, public_url: str, ttl: timedelta, now: datetime) -> str:
     with write_transaction():
         return subscribe_url(public_url, mint(user_id, SUBSCRIBE, now + ttl, now))
@@ -65,13 +62,10 @@ class SubscribeLinks:
     ttl: timedelta
 
     async def issue(self, user_id: int, now: datetime) -> str:
-        return await issue_subscribe_url(user_id, self.public_url, self.ttl, now)
-
-
-async def issue_subscribe_url(user_id: int, public_url: str, ttl: timedelta, now: datetime) -> str:
-    """A new one-time subscribe link for the person ``user_id``, working for ``ttl``: what chat
-    surfaces send a person who asks for push (``/incident push`` in Slack, ``push`` to Teams)."""
-    return await database.run(_issue_for_user, user_id, public_url, ttl, now)
+        """A new one-time subscribe link for the person ``user_id``, working for ``ttl`` from
+        ``now``: what chat surfaces send a person who asks for push (``/incident push`` in Slack,
+        ``push`` to Teams)."""
+        return await database.run(_issue_for_user, user_id, self.public_url, self.ttl, now)
 
 
 @dataclass(frozen=True)
@@ -102,12 +96,6 @@ def _open(token: str, now: datetime, mint_credential: bool) -> Visit:
     return Visit("valid", person, credential)
 
 
-async def open_link(token: str, now: datetime, mint_credential: bool = True) -> Visit:
-    """What the subscribe link ``token`` offers, with a fresh registration credential for this
-    visit (``mint_credential=False``: look only, e.g. for HEAD). Never uses the link up."""
-    return await database.run(_open, token, now, mint_credential)
-
-
 def _register(credential: str, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> str | None:
     with write_transaction():
         visit = find(credential, REGISTER)
@@ -123,8 +111,30 @@ def _register(credential: str, info: SubscriptionInfo, user_agent: str | None, n
         return User.get_by_id(visit.user_id).name
 
 
-async def register_subscription(credential: str, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> str | None:
-    """Keep the browser subscription ``info`` for the person whose link this visit's
-    ``credential`` came from, using up the link; returns their name, or None when the credential
-    is unknown, expired or its link already used (of concurrent registrations, one succeeds)."""
-    return await database.run(_register, credential, info, user_agent, now)
+class PushLinks:
+    """Issuing, opening and using subscribe links."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
+        self.clock = clock
+
+    async def issue_for_handle(self, handle: str, public_url: str, ttl: timedelta) -> IssuedLink:
+        """A new one-time subscribe link for the person with ``handle`` (``ackbot push-link``),
+        working for ``ttl``. Raises UnknownPerson."""
+        return await database.run(_issue, handle, public_url, ttl, self.clock())
+
+    async def open(self, token: str, mint_credential: bool = True) -> Visit:
+        """What the subscribe link ``token`` offers, with a fresh registration credential for
+        this visit (``mint_credential=False``: look only, e.g. for HEAD). Never uses the link up."""
+        return await database.run(_open, token, self.clock(), mint_credential)
+
+    async def register(self, credential: str, info: SubscriptionInfo, user_agent: str | None) -> str | None:
+        """Keep the browser subscription ``info`` for the person whose link this visit's
+        ``credential`` came from, using up the link; returns their name, or None when the
+        credential is unknown, expired or its link already used (of concurrent registrations,
+        one succeeds)."""
+        return await database.run(_register, credential, info, user_agent, self.clock())
+
+    async def keep_for_signed_in(self, user_id: int, info: SubscriptionInfo, user_agent: str | None) -> None:
+        """Keep the browser subscription ``info`` for ``user_id``, signed in to the web view: the
+        session vouches for them, so no link is used."""
+        await database.run(keep_for, user_id, info, user_agent, self.clock())

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from storage.database import database, write_transaction
+from storage.database import write_transaction
 from storage.models import PushSubscription
 
 MAX_ENDPOINT_LENGTH = 2000
@@ -83,14 +83,10 @@ def save_subscription(user_id: int, info: SubscriptionInfo, user_agent: str | No
     ).execute()
 
 
-async def keep_for(user_id: int, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> None:
+def keep_for(user_id: int, info: SubscriptionInfo, user_agent: str | None, now: datetime) -> None:
     """Keep ``info`` for a signed-in person: their session vouches for them, so no push link is used."""
-
-    def save() -> None:
-        with write_transaction():
-            save_subscription(user_id, info, user_agent, now)
-
-    await database.run(save)
+    with write_transaction():
+        save_subscription(user_id, info, user_agent, now)
 
 
 def forget_endpoints(user_id: int, endpoints) -> int:

@@ -2,7 +2,9 @@
 outbox operations the dispatcher uses.
 
 Every method runs its queries through ``database.run``, so none blocks the event loop, and takes
-the time from the injected clock, so tests run on a fixed one.
+the time from the injected clock, so tests run on a fixed one. The stores a surface needs besides
+(API keys, push links, phone look-ups, Teams accounts) hang on the service, sharing its clock:
+surfaces reach the database only through these.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta
 
 from incidents import (
     action_tokens,
+    api_keys,
     calendar_links,
     escalation,
     handoffs,
@@ -19,16 +22,19 @@ from incidents import (
     lifecycle,
     oncall_report,
     outbox,
+    phone_lookup,
+    push_links,
     report,
     routing,
     routing_store,
     shift_overrides,
+    teams_connections,
     webhook_replays,
 )
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
-from storage.database import database
+from storage.database import database, is_postgres, probe_writable
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
 from storage.models import ApiKey, Incident, User
@@ -71,6 +77,10 @@ class IncidentService:
         self.clock = clock
         self.on_queued = on_queued or (lambda: None)
         self._next_handoff_check: datetime | None = None
+        self.api_keys = api_keys.ApiKeys(clock)
+        self.push_links = push_links.PushLinks(clock)
+        self.phones = phone_lookup.PhoneLookup()
+        self.teams = teams_connections.TeamsStore(clock)
 
     def notify_queued(self) -> None:
         self.on_queued()
@@ -310,6 +320,17 @@ class IncidentService:
     async def queue_stats(self) -> tuple[int, float]:
         """(notifications due and waiting, seconds the oldest has waited)."""
         return await database.run(outbox.queue_stats, self.clock())
+
+    async def database_engine(self) -> str:
+        """"postgresql" or "sqlite", once the database answered a query; raises what the driver
+        raised when it did not."""
+        await database.run(database.execute_sql, "SELECT 1")
+        return "postgresql" if is_postgres() else "sqlite"
+
+    async def probe_writable(self) -> None:
+        """Succeeds when the database can be written again after an outage (see
+        ``storage.database.probe_writable``)."""
+        await database.run(probe_writable)
 
     async def release_claims(self, worker_id: str, deliveries: list[outbox.Delivery | outbox.TeamPostDelivery]) -> int:
         return await database.run(outbox.release_claims, worker_id, deliveries, self.clock())

@@ -8,17 +8,20 @@ matches nobody is not stored: every later message from it tries again, so once a
 the person, ``link`` (or any command) connects them. Clicks and commands are attributed by the
 account's AAD object id.
 
-The async functions run their queries through ``database.run``.
+``TeamsStore`` is what the Teams surface reads and writes; its methods run their queries
+through ``database.run`` and take the time from its clock.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from incidents import teams_views
 from incidents.people import stale_last_use, user_with_email
 from storage.database import database, write_transaction
 from storage.fields import utcnow
-from storage.models import TeamsChannelReference, TeamsConnection, User
+from storage.models import Incident, TeamsChannelReference, TeamsConnection, User
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,43 @@ class TeamsIdentity:
     email: str | None = None
 
 
-async def connect_person(identity: TeamsIdentity, reference: dict) -> User | None:
-    """Store or refresh the account's connection and conversation reference, active again;
-    returns the linked user, or None when no active user matches (then nothing is stored)."""
-    return await database.run(_connect_person, identity, reference, utcnow())
+class TeamsStore:
+    """The Teams accounts and team channels the bot knows, for the Teams surface."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
+        self.clock = clock
+
+    async def connect_person(self, identity: TeamsIdentity, reference: dict) -> User | None:
+        """Store or refresh the account's connection and conversation reference, active again;
+        returns the linked user, or None when no active user matches (then nothing is stored)."""
+        return await database.run(_connect_person, identity, reference, self.clock())
+
+    async def disconnect_person(self, teams_user_id: str) -> bool:
+        """The app was removed from the person's Teams: stop paging them there. True when a
+        connection was active."""
+        return await database.run(_disconnect_person, teams_user_id, self.clock())
+
+    async def person_for(self, aad_object_id: str | None, teams_user_id: str) -> User | None:
+        """The active user behind an active connection, found by the AAD object id (the Teams
+        user id when the activity has none); marks the connection used."""
+        return await database.run(_person_for, aad_object_id, teams_user_id, self.clock())
+
+    async def store_user_token(self, teams_user_id: str, token: str, expires_at: datetime | None) -> bool:
+        """Keep the OAuth token the person signed in with (encrypted at rest). True when the
+        account has a connection to keep it on."""
+        return await database.run(_store_user_token, teams_user_id, token, expires_at, self.clock())
+
+    async def save_team_channel(self, conversation_id: str, tenant_id: str, name: str | None, reference: dict) -> None:
+        """The bot was added to a team: keep the channel's reference for team posts."""
+        await database.run(_save_team_channel, conversation_id, tenant_id, name, reference)
+
+    async def remove_team_channel(self, conversation_id: str) -> bool:
+        """The bot was removed from a team: stop using its channel."""
+        return await database.run(_remove_team_channel, conversation_id)
+
+    async def card_view(self, incident: Incident, user_id: int) -> teams_views.CardView:
+        """The card view of ``incident`` (as just read, e.g. by the action's outcome) for the user."""
+        return await database.run(teams_views.card_view, incident, user_id)
 
 
 def _connect_person(identity: TeamsIdentity, reference: dict, now: datetime) -> User | None:
@@ -65,24 +101,12 @@ def _active_user(user_id: int) -> User | None:
     return User.get_or_none(User.id == user_id, User.is_active == True)  # noqa: E712
 
 
-async def disconnect_person(teams_user_id: str) -> bool:
-    """The app was removed from the person's Teams: stop paging them there. True when a
-    connection was active."""
-    return await database.run(_disconnect_person, teams_user_id, utcnow())
-
-
 def _disconnect_person(teams_user_id: str, now: datetime) -> bool:
     with write_transaction():
         changed = TeamsConnection.update(is_active=False, updated_at=now).where(
             (TeamsConnection.teams_user_id == teams_user_id) & TeamsConnection.is_active
         ).execute()
     return changed > 0
-
-
-async def person_for(aad_object_id: str | None, teams_user_id: str) -> User | None:
-    """The active user behind an active connection, found by the AAD object id (the Teams user
-    id when the activity has none); marks the connection used."""
-    return await database.run(_person_for, aad_object_id, teams_user_id, utcnow())
 
 
 def _person_for(aad_object_id: str | None, teams_user_id: str, now: datetime) -> User | None:
@@ -96,23 +120,12 @@ def _person_for(aad_object_id: str | None, teams_user_id: str, now: datetime) ->
     return user
 
 
-async def store_user_token(teams_user_id: str, token: str, expires_at: datetime | None) -> bool:
-    """Keep the OAuth token the person signed in with (encrypted at rest). True when the
-    account has a connection to keep it on."""
-    return await database.run(_store_user_token, teams_user_id, token, expires_at, utcnow())
-
-
 def _store_user_token(teams_user_id: str, token: str, expires_at: datetime | None, now: datetime) -> bool:
     with write_transaction():
         changed = TeamsConnection.update(access_token=token, token_expires_at=expires_at, updated_at=now).where(
             TeamsConnection.teams_user_id == teams_user_id
         ).execute()
     return changed > 0
-
-
-async def save_team_channel(conversation_id: str, tenant_id: str, name: str | None, reference: dict) -> None:
-    """The bot was added to a team: keep the channel's reference for team posts."""
-    await database.run(_save_team_channel, conversation_id, tenant_id, name, reference)
 
 
 def _save_team_channel(conversation_id: str, tenant_id: str, name: str | None, reference: dict) -> None:
@@ -124,11 +137,6 @@ def _save_team_channel(conversation_id: str, tenant_id: str, name: str | None, r
         row.conversation_reference = reference
         row.is_active = True
         row.save()
-
-
-async def remove_team_channel(conversation_id: str) -> bool:
-    """The bot was removed from a team: stop using its channel."""
-    return await database.run(_remove_team_channel, conversation_id)
 
 
 def _remove_team_channel(conversation_id: str) -> bool:

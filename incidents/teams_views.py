@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.database import database
 from storage.enums import NotificationKind
 from storage.models import Incident, NotificationLog, Team
 
@@ -19,12 +18,9 @@ class CardView:
     escalation_level: int | None
 
 
-async def card_view(incident: Incident, user_id: int) -> CardView:
-    """The view of ``incident`` (as just read, e.g. by the action's outcome) for the user."""
-    return await database.run(_card_view, incident, user_id)
-
-
-def _card_view(incident: Incident, user_id: int) -> CardView:
+def card_view(incident: Incident, user_id: int) -> CardView:
+    """The view of ``incident`` (as just read, e.g. by the action's outcome) for the user.
+    Synchronous: ``TeamsStore.card_view`` runs it."""
     team = Team.get_or_none(Team.id == incident.team_id) if incident.team_id else None
     page = (
         NotificationLog.select(NotificationLog.escalation_level)

@@ -7,9 +7,8 @@ act on the incident.
 """
 from __future__ import annotations
 
-from bot.actions import NOT_INVOLVED
 from bot.commands import parse_number
-from bot.render import action_answer
+from bot.render import action_answer, no_incident, not_involved
 from bot.slack.surface import SlackSurface, reply
 from channels.slack_blocks import DASHBOARD_ACTION, OPEN_ACTION, escape
 from incidents.service import Actor, IncidentNotFound, NotAllowed
@@ -45,10 +44,10 @@ async def act(surface: SlackSurface, body: dict, action: dict, respond, client) 
     try:
         outcome = await surface.service.act(number, Action(action["action_id"]), Actor(user.name, Channel.SLACK, user.id))
     except IncidentNotFound:
-        await reply(respond, f"There is no incident #{number} any more.")
+        await reply(respond, no_incident(number))
         return
     except NotAllowed:
-        await reply(respond, escape(NOT_INVOLVED.format(number=number)))
+        await reply(respond, escape(not_involved(number)))
         return
     if not outcome.changed:
         await reply(respond, escape(action_answer(outcome)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot import commands
 from bot.actions import run_command
 from bot.calendar_feed import feed_url
+from bot.render import not_found
 from bot.slack.status_blocks import list_message, status_message
 from bot.slack.surface import SlackSurface, code_block, reply
 from channels.slack_blocks import escape
@@ -48,7 +49,7 @@ async def answer(surface: SlackSurface, command: dict, client) -> Answer:
         try:
             return status_message(await surface.service.status_view(parsed.number, user.time_zone))
         except IncidentNotFound as error:
-            return escape(f"There is {error}.")
+            return escape(not_found(error))
     if parsed.verb == commands.LIST:
         return list_message(await surface.service.list_view(user.time_zone))
     if parsed.verb == commands.WEB:

@@ -62,7 +62,7 @@ def context(config: TeamsConfig, web_sessions: WebSessions, subscribe_links: Sub
         tokens = ChannelTokens(SigningKeys(config.openid_metadata_url, session), credentials.app_id)
         sign_in = SignIn(config.oauth_connection, UserTokenService(
             session, token, config.token_service_url, credentials.app_id
-        )) if config.oauth_connection else None
+        ), app[SERVICE_KEY].teams) if config.oauth_connection else None
         bot = TeamsBot(app[SERVICE_KEY], web_sessions, sign_in, credentials.tenant_id, subscribe_links)
         app[TEAMS_KEY] = TeamsApp(TeamsAdapter(tokens, BotConnector(session, token)), bot)
         yield

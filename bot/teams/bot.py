@@ -12,7 +12,8 @@ from http import HTTPStatus
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 
 from bot import commands
-from bot.actions import NOT_INVOLVED, run_command
+from bot.actions import run_command
+from bot.render import no_incident, not_found, not_involved
 from bot.teams import replies
 from bot.teams.activities import (
     PERSONAL,
@@ -29,7 +30,7 @@ from bot.teams.cards import card_response, error_response, message_response, ref
 from bot.teams.connector import ConnectorError
 from bot.teams.signin import SignIn
 from bot.teams.status_card import list_card, status_card
-from incidents import push_links, teams_connections, teams_views
+from incidents import push_links
 from incidents.service import Actor, IncidentNotFound, IncidentService, NotAllowed
 from incidents.teams_connections import TeamsIdentity
 from incidents.web_sessions import WebSessions
@@ -82,7 +83,7 @@ class TeamsBot(ActivityHandler):
                 await turn_context.send_activity(replies.welcome_text(user))
         elif scope == TEAM_CHANNEL:
             team = (activity.channel_data or {}).get("team") or {}
-            await teams_connections.save_team_channel(
+            await self.service.teams.save_team_channel(
                 activity.conversation.id, tenant_of(activity), team.get("name"), reference_of(activity)
             )
             if greet:
@@ -92,19 +93,19 @@ class TeamsBot(ActivityHandler):
         activity = turn_context.activity
         scope = conversation_scope(activity)
         if scope == PERSONAL and activity.from_property:
-            await teams_connections.disconnect_person(activity.from_property.id)
+            await self.service.teams.disconnect_person(activity.from_property.id)
         elif scope == TEAM_CHANNEL:
-            await teams_connections.remove_team_channel(activity.conversation.id)
+            await self.service.teams.remove_team_channel(activity.conversation.id)
 
     async def _connect(self, turn_context: TurnContext, identity: TeamsIdentity):
         """Link the sender's account to their Ackbot user and keep this chat's reference."""
-        return await teams_connections.connect_person(identity, reference_of(turn_context.activity))
+        return await self.service.teams.connect_person(identity, reference_of(turn_context.activity))
 
     async def _person(self, turn_context: TurnContext):
         """The Ackbot user behind the sender; in a personal chat an unknown sender is matched
         by email on the way."""
         sender = turn_context.activity.from_property
-        user = await teams_connections.person_for(sender.aad_object_id, sender.id)
+        user = await self.service.teams.person_for(sender.aad_object_id, sender.id)
         if user is None and conversation_scope(turn_context.activity) == PERSONAL:
             user = await self._connect(turn_context, await _identity(turn_context))
         return user
@@ -142,7 +143,7 @@ class TeamsBot(ActivityHandler):
         try:
             view = await self.service.status_view(number, time_zone)
         except IncidentNotFound as error:
-            return f"There is {error}."
+            return not_found(error)
         return replies.card_message(status_card(view), f"#{number} {view.priority} · {view.title} [{view.status}]")
 
     async def _link(self, turn_context: TurnContext):
@@ -205,7 +206,7 @@ class TeamsBot(ActivityHandler):
         if isinstance(parsed, str):
             return error_response(HTTPStatus.BAD_REQUEST, parsed)
         verb, number = parsed
-        user = await teams_connections.person_for(
+        user = await self.service.teams.person_for(
             turn_context.activity.from_property.aad_object_id, turn_context.activity.from_property.id
         )
         if user is None:
@@ -213,10 +214,10 @@ class TeamsBot(ActivityHandler):
         try:
             outcome = await self.service.act(number, Action(verb), Actor(user.name, Channel.TEAMS, user.id))
         except IncidentNotFound:
-            return message_response(f"There is no incident #{number}.")
+            return message_response(no_incident(number))
         except NotAllowed:
-            return message_response(NOT_INVOLVED.format(number=number))
-        view = await teams_views.card_view(outcome.incident, user.id)
+            return message_response(not_involved(number))
+        view = await self.service.teams.card_view(outcome.incident, user.id)
         return card_response(refreshed_card(view, outcome, user.time_zone, self.web.public_url))
 
 

@@ -16,7 +16,7 @@ from botbuilder.schema import ActionTypes, CardAction, OAuthCard
 
 from bot.teams.activities import reference_of
 from bot.teams.connector import ConnectorError, UserToken, UserTokenService
-from incidents import teams_connections
+from incidents.teams_connections import TeamsStore
 
 log = logging.getLogger("ackbot.teams")
 
@@ -24,9 +24,10 @@ SIGN_IN_UNAVAILABLE = "Sign-in is unavailable right now (the Bot Framework token
 
 
 class SignIn:
-    def __init__(self, connection_name: str, tokens: UserTokenService):
+    def __init__(self, connection_name: str, tokens: UserTokenService, accounts: TeamsStore):
         self.connection_name = connection_name
         self.tokens = tokens
+        self.accounts = accounts
 
     async def start(self, turn_context: TurnContext, user) -> None:
         """Keep the person's token if the token service has one, else send the sign-in card; say
@@ -71,7 +72,7 @@ class SignIn:
         return await self.tokens.user_token(activity.from_property.id, self.connection_name, activity.channel_id, magic_code)
 
     async def _keep(self, turn_context: TurnContext, token: UserToken) -> None:
-        stored = await teams_connections.store_user_token(
+        stored = await self.accounts.store_user_token(
             turn_context.activity.from_property.id, token.token, _expiry(token.expiration)
         )
         if not stored:

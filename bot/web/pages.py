@@ -11,13 +11,12 @@ from bot.app_keys import CHANNEL_STATES_KEY, PUSH_PUBLIC_KEY, SERVICE_KEY, WEB_K
 from bot.commands import is_name, parse_duration, parse_number
 from bot.json_body import parse_json
 from bot.push import NOT_SET_UP
-from bot.render import action_answer
+from bot.render import action_answer, not_involved
 from bot.web.grid import delivery_grid
 from bot.web.oncall_picture import DAYS, two_weeks
 from bot.web.render import page
 from bot.web.session import VIEWER, signed_in
 from channels.base import format_timestamp
-from incidents import push_subscriptions
 from incidents.channel_traits import Reach
 from incidents.intake import IntakeError
 from incidents.lifecycle import available_actions
@@ -94,8 +93,8 @@ async def act(request: web.Request) -> web.Response:
         outcome = await request.app[SERVICE_KEY].act(number, action, Actor(viewer.name, "WEB", viewer.user_id))
     except IncidentNotFound:
         return page(request, "not_found.html", http_status=404, number=number)
-    except NotAllowed as refusal:
-        return await _incident_page(request, number, str(refusal), http_status=403)
+    except NotAllowed:
+        return await _incident_page(request, number, not_involved(number), http_status=403)
     return await _incident_page(request, number, action_answer(outcome))
 
 
@@ -161,7 +160,7 @@ async def keep_push_subscription(request: web.Request) -> web.Response:
     except SubscriptionError as problem:
         return _answer(422, error=str(problem), field=problem.field)
     viewer = request[VIEWER]
-    await push_subscriptions.keep_for(viewer.user_id, info, request.headers.get("User-Agent"), request.app[SERVICE_KEY].clock())
+    await request.app[SERVICE_KEY].push_links.keep_for_signed_in(viewer.user_id, info, request.headers.get("User-Agent"))
     return _answer(201, ok=True, message=f"Done: this browser will get Ackbot pages for {viewer.name}.")
 
 

@@ -22,7 +22,7 @@ async def api(aiohttp_client, settings):
         team = await Team.acreate(name=name, display_name=display, default_route=name == "platform")
         person = await User.acreate(handle=f"{name}-oncall", name=f"{name} on call", email=f"{name}@example.com")
         await TeamMember.acreate(team=team, user=person)
-    client.auth = {"Authorization": f"Bearer {await api_keys.create_api_key('alertmanager')}"}
+    client.auth = {"Authorization": f"Bearer {await api_keys.ApiKeys().create('alertmanager')}"}
     return client
 
 
@@ -133,7 +133,7 @@ async def test_any_team_label_reaches_a_team_with_2xx(api, team, routed, reason)
 
 
 async def test_a_key_bound_to_a_team_places_alerts_naming_none(api):
-    key = await api_keys.create_api_key("payments-am", team="payments", service="ledger")
+    key = await api_keys.ApiKeys().create("payments-am", team="payments", service="ledger")
     payload = _group(*ALERTMANAGER_0_25["alerts"])
     payload["commonLabels"] = {"alertname": "PostgresDown"}
     answer = await _send(api, payload, {"Authorization": f"Bearer {key}"})

@@ -30,8 +30,8 @@ async def ackbot(aiohttp_client, settings):
         team = await Team.acreate(name=name, display_name=name.title(), default_route=name == "platform")
         user = await User.acreate(handle=f"{name}-oncall", name=f"{name} on call", email=f"{name}@example.com")
         await TeamMember.acreate(team=team, user=user)
-    await api_keys.create_api_key("pagerduty", team="payments", key=ROUTING_KEY)
-    await api_keys.create_api_key("opsgenie", key=GENIE_KEY)
+    await api_keys.ApiKeys().create("pagerduty", team="payments", key=ROUTING_KEY)
+    await api_keys.ApiKeys().create("opsgenie", key=GENIE_KEY)
     return client
 
 

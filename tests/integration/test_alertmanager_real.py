@@ -29,7 +29,7 @@ async def ackbot(aiohttp_client, settings):
         team = await Team.acreate(name=name, display_name=name.title(), default_route=name == "platform")
         user = await User.acreate(handle=f"{name}-oncall", name=f"{name} on call", email=f"{name}@example.com")
         await TeamMember.acreate(team=team, user=user)
-    client.key = await api_keys.create_api_key("alertmanager")
+    client.key = await api_keys.ApiKeys().create("alertmanager")
     return client
 
 

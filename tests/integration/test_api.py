@@ -30,7 +30,7 @@ async def _seed_team() -> None:
 async def api(aiohttp_client, settings, channels):
     client = await aiohttp_client(create_app(settings, channels=channels))
     await _seed_team()
-    client.key = await api_keys.create_api_key("monitoring")
+    client.key = await api_keys.ApiKeys().create("monitoring")
     client.auth = {"Authorization": f"Bearer {client.key}"}
     return client
 
@@ -230,7 +230,7 @@ async def test_listing_by_team_reads_the_name_as_intake_does(api):
 async def test_the_running_dispatcher_pages_as_soon_as_an_incident_arrives(aiohttp_client, settings, channels):
     client = await aiohttp_client(create_app(settings.replace(dispatcher=True, poll_interval=30), channels=channels))
     await _seed_team()
-    key = await api_keys.create_api_key("monitoring")
+    key = await api_keys.ApiKeys().create("monitoring")
     await client.post("/api/v1/incidents", json={"title": "x", "team": "payments"}, headers={"Authorization": f"Bearer {key}"})
     for _ in range(200):
         rows = await NotificationLog._meta.database.list(NotificationLog.select())

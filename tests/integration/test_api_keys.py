@@ -6,16 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from incidents.api_keys import (
-    ApiKeyError,
-    authenticate,
-    create_api_key,
-    list_api_keys,
-    revoke_api_key,
-)
+from incidents.api_keys import ApiKeyError, ApiKeys
 from storage.database import database
 from storage.fields import utcnow
 from storage.models import ApiKey, Team
+
+_keys = ApiKeys()
+authenticate, create_api_key, list_api_keys, revoke_api_key = _keys.authenticate, _keys.create, _keys.all_keys, _keys.revoke
 
 
 async def _raw_rows() -> list[tuple]:

@@ -12,7 +12,7 @@ from icalendar import Calendar
 import app
 from app import create_app
 from bot.access_log import redacted_path
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from storage.database import database
 from storage.enums import Channel
 from storage.models import CalendarToken
@@ -25,7 +25,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "people.example.toml"
 async def web(aiohttp_client, settings):
     clock = FixedClock(datetime(2026, 12, 20, 12, 0, tzinfo=UTC))
     client = await aiohttp_client(create_app(settings, channels={Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}, clock=clock))
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     client.service = client.app[app.api.SERVICE_KEY]
     return client
 

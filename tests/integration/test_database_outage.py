@@ -62,7 +62,7 @@ async def _seed_team() -> None:
 async def api(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings, channels={Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}))
     await _seed_team()
-    client.auth = {"Authorization": f"Bearer {await api_keys.create_api_key('monitoring')}"}
+    client.auth = {"Authorization": f"Bearer {await api_keys.ApiKeys().create('monitoring')}"}
     return client
 
 

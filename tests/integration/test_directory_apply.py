@@ -10,7 +10,7 @@ import incidents.directory_sync as directory_sync
 from channels.registry import DEFAULT_CHANNEL_ESCALATION
 from incidents.directory import (
     DirectoryError,
-    apply_people_file,
+    PeopleDirectory,
     channel_tiers_for,
     escalation_levels_for,
 )
@@ -63,7 +63,7 @@ async def memberships() -> set[tuple[str, str]]:
 
 
 async def test_the_example_file_fills_the_database(storage):
-    summary = await apply_people_file(EXAMPLE)
+    summary = await PeopleDirectory().apply_file(EXAMPLE)
 
     assert summary == (
         f"applied {EXAMPLE}: teams 2 created, 0 updated; users 4 created, 0 updated;"
@@ -98,10 +98,10 @@ async def test_the_example_file_fills_the_database(storage):
 
 
 async def test_applying_the_same_file_again_changes_nothing(storage):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     before = await snapshot()
 
-    summary = await apply_people_file(EXAMPLE)
+    summary = await PeopleDirectory().apply_file(EXAMPLE)
 
     assert summary == (
         f"applied {EXAMPLE}: nothing changed, the database already matches it (2 teams, 4 users)"
@@ -110,11 +110,11 @@ async def test_applying_the_same_file_again_changes_nothing(storage):
 
 
 async def test_changing_one_phone_changes_only_that_row(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     before = await snapshot()
     path = edited(tmp_path, ('"+15555550102"', '"+15555550199"'))
 
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
 
     assert summary == (
         f"applied {path}: teams 0 created, 0 updated; users 0 created, 1 updated; no other changes"
@@ -127,10 +127,10 @@ async def test_changing_one_phone_changes_only_that_row(storage, tmp_path):
 
 
 async def test_naming_the_team_channels_workspace_updates_the_team(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     path = edited(tmp_path, ('# slack_workspace = "T0EXAMPLE1"', 'slack_workspace = "T0EXAMPLE1"'))
 
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
 
     assert summary.startswith(f"applied {path}: teams 0 created, 1 updated;")
     payments = await Team.aget(Team.name == "payments")
@@ -141,7 +141,7 @@ async def test_a_bad_second_user_writes_nothing(storage, tmp_path):
     path = edited(tmp_path, ('"+15555550102"', '"555-0102"'))
 
     with pytest.raises(DirectoryError, match=r"users\[2\] \(bob\): phone: expected E\.164"):
-        await apply_people_file(path)
+        await PeopleDirectory().apply_file(path)
 
     assert all(rows == [] for rows in (await snapshot()).values())
 
@@ -150,7 +150,7 @@ async def test_an_unknown_team_found_at_apply_time_writes_nothing(storage, tmp_p
     path = edited(tmp_path, ('teams = ["payments"]\n\n# Carol', 'teams = ["payments", "billing"]\n\n# Carol'))
 
     with pytest.raises(DirectoryError) as raised:
-        await apply_people_file(path)
+        await PeopleDirectory().apply_file(path)
 
     assert str(raised.value) == (
         f'{path}: users[2] (bob): teams: unknown team "billing": not in this file or the database'
@@ -162,7 +162,7 @@ async def test_an_unknown_level_user_is_named_by_team_and_level(storage, tmp_pat
     path = edited(tmp_path, ('users = ["carol"]\n\n[[teams]]', 'users = ["carol", "zed"]\n\n[[teams]]'))
 
     with pytest.raises(DirectoryError) as raised:
-        await apply_people_file(path)
+        await PeopleDirectory().apply_file(path)
 
     assert str(raised.value) == (
         f"{path}: teams[1] (payments): escalation_levels[2]: users:"
@@ -171,7 +171,7 @@ async def test_an_unknown_level_user_is_named_by_team_and_level(storage, tmp_pat
 
 
 async def test_a_failure_half_way_rolls_everything_back(storage, tmp_path, monkeypatch):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     before = await snapshot()
     path = edited(
         tmp_path, ('"+15555550102"', '"+15555550199"'), ('teams = ["platform"]', 'teams = ["payments"]')
@@ -182,16 +182,16 @@ async def test_a_failure_half_way_rolls_everything_back(storage, tmp_path, monke
 
     monkeypatch.setattr(directory_sync, "_sync_levels", fail)
     with pytest.raises(RuntimeError):
-        await apply_people_file(path)
+        await PeopleDirectory().apply_file(path)
 
     assert await snapshot() == before
 
 
 async def test_removing_a_user_from_a_team_removes_the_membership(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     path = edited(tmp_path, ('teams = ["payments", "platform"]', 'teams = ["payments"]'))
 
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
 
     assert summary.endswith("users 0 created, 0 updated; team memberships 0 added, 1 removed")
     assert ("carol", "platform") not in await memberships()
@@ -199,11 +199,11 @@ async def test_removing_a_user_from_a_team_removes_the_membership(storage, tmp_p
 
 
 async def test_leaving_channels_out_brings_back_the_default_tiers(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     carol_channels = '[users.channels]\nprimary = ["sms", "slack"]\nsecondary = ["voice"]\nfallback = ["email"]\n'
     path = edited(tmp_path, (carol_channels, ""))
 
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
 
     assert summary.endswith("; channel tiers changed for 1 user")
     carol = await User.aget(User.handle == "carol")
@@ -212,11 +212,11 @@ async def test_leaving_channels_out_brings_back_the_default_tiers(storage, tmp_p
 
 
 async def test_moving_a_channel_between_tiers_rewrites_only_that_row(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     before = {row["channel"]: row for row in (await snapshot())["ChannelPreference"]}
     path = edited(tmp_path, ('secondary = ["voice"]\nfallback = ["email"]', 'secondary = ["voice", "email"]'))
 
-    await apply_people_file(path)
+    await PeopleDirectory().apply_file(path)
 
     after = {row["channel"]: row for row in (await snapshot())["ChannelPreference"]}
     assert after["EMAIL"] == {**before["EMAIL"], "tier": "secondary"}
@@ -226,14 +226,14 @@ async def test_moving_a_channel_between_tiers_rewrites_only_that_row(storage, tm
 
 
 async def test_escalation_levels_become_the_files(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     path = edited(
         tmp_path,
         ('delay_minutes = 5\nusers = ["alice", "bob"]', 'delay_minutes = 3\nusers = ["bob"]'),
         ('[[teams.escalation_levels]]\ndelay_minutes = 15\nusers = ["carol"]\n', ""),
     )
 
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
 
     assert summary.endswith("; escalation levels changed for 1 team")
     users, teams = await ids(User, User.handle), await ids(Team, Team.name)
@@ -254,7 +254,7 @@ async def test_teams_and_users_not_in_the_file_are_left_alone(storage, tmp_path)
         ('delay_minutes = 10\nusers = ["dave"]', 'delay_minutes = 10\nusers = ["dave", "erin"]'),
     )
 
-    await apply_people_file(path)
+    await PeopleDirectory().apply_file(path)
 
     after = await snapshot()
     for model in ("Team", "User", "ChannelPreference"):
@@ -265,10 +265,10 @@ async def test_teams_and_users_not_in_the_file_are_left_alone(storage, tmp_path)
 
 
 async def test_a_deactivated_user_is_reactivated(storage):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     await User.update(is_active=False).where(User.handle == "alice").aexecute()
 
-    summary = await apply_people_file(EXAMPLE)
+    summary = await PeopleDirectory().apply_file(EXAMPLE)
 
     assert "users 0 created, 1 updated" in summary
     assert (await User.aget(User.handle == "alice")).is_active
@@ -278,7 +278,7 @@ async def test_an_email_held_by_an_unlisted_user_is_refused(storage):
     await User.acreate(handle="robert", name="Robert", email="Bob@example.com")
 
     with pytest.raises(DirectoryError) as raised:
-        await apply_people_file(EXAMPLE)
+        await PeopleDirectory().apply_file(EXAMPLE)
 
     assert str(raised.value) == (
         f'{EXAMPLE}: users[2] (bob): email:'
@@ -288,14 +288,14 @@ async def test_an_email_held_by_an_unlisted_user_is_refused(storage):
 
 
 async def test_two_listed_users_may_swap_emails(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     path = edited(
         tmp_path,
         ('email = "alice@example.com"', 'email = "bob@example.com"'),
         ('email = "bob@example.com"\nphone', 'email = "alice@example.com"\nphone'),
     )
 
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
 
     assert "users 0 created, 2 updated" in summary
     assert (await User.aget(User.handle == "alice")).email == "bob@example.com"
@@ -306,7 +306,7 @@ async def test_a_file_without_users_or_teams_changes_nothing(storage, tmp_path):
     path = tmp_path / "people.toml"
     path.write_text("# nobody yet\n")
 
-    assert await apply_people_file(path) == (
+    assert await PeopleDirectory().apply_file(path) == (
         f"applied {path}: nothing changed, the database already matches it (0 teams, 0 users)"
     )
 
@@ -321,34 +321,34 @@ async def routing() -> tuple[list[tuple], list[str]]:
 
 
 async def test_the_example_routing_is_stored(storage):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     assert await routing() == (
         [(1, {"namespace": "pay-*", "severity": "critical"}, "payments", "CRITICAL", None)], ["platform"]
     )
 
 
 async def test_routing_becomes_the_files_and_a_file_without_routing_keeps_it(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     path = edited(
         tmp_path, ('default_team = "platform"', 'default_team = "payments"'),
         ('priority = "critical"             #', 'service = "api"\n\n[[routing.rules]]\nmatch = { job = "node*" }\n'
                                              'team = "platform"\n#'),
     )
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
     assert summary.endswith("; routing changed")
     assert await routing() == (
         [(1, {"namespace": "pay-*", "severity": "critical"}, "payments", None, "api"),
          (2, {"job": "node*"}, "platform", None, None)],
         ["payments"],
     )
-    assert "nothing changed" in await apply_people_file(path)
+    assert "nothing changed" in await PeopleDirectory().apply_file(path)
     without = tmp_path / "teams-only.toml"
     without.write_text(EXAMPLE.read_text().split("\n[routing]")[0])
-    assert "nothing changed" in await apply_people_file(without)
+    assert "nothing changed" in await PeopleDirectory().apply_file(without)
     assert (await routing())[1] == ["payments"]
     cleared = tmp_path / "cleared.toml"
     cleared.write_text(EXAMPLE.read_text().split("\n[routing]")[0] + "\n[routing]\n")
-    assert (await apply_people_file(cleared)).endswith("; routing changed")
+    assert (await PeopleDirectory().apply_file(cleared)).endswith("; routing changed")
     assert await routing() == ([], [])
 
 
@@ -362,7 +362,7 @@ async def test_routing_becomes_the_files_and_a_file_without_routing_keeps_it(sto
 async def test_routing_naming_an_unknown_team_writes_nothing(storage, tmp_path, old, new, entry):
     path = edited(tmp_path, (old, new))
     with pytest.raises(DirectoryError) as raised:
-        await apply_people_file(path)
+        await PeopleDirectory().apply_file(path)
     team = new.split('"')[1]
     assert str(raised.value) == f'{path}: {entry}: unknown team "{team}": not in this file or the database'
     assert all(rows == [] for rows in (await snapshot()).values())

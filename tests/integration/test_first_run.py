@@ -28,7 +28,7 @@ from app import (
 )
 from bot.cli import CommandError, push_link_command
 from channels.push import generate_vapid_keys
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from storage.database import close_database, database
 from storage.keyring import load_or_create_key_file
 from storage.models import PushSubscription, User
@@ -86,7 +86,7 @@ async def test_a_first_start_makes_the_push_key_once_keeps_it_and_says_what_to_d
     app = create_app(settings)
     await open_storage(settings, apply_migrations=True)
     try:
-        await apply_people_file(REPO_ROOT / "people.example.toml")
+        await PeopleDirectory().apply_file(REPO_ROOT / "people.example.toml")
         await start_up_hints(off_reasons(settings), app)
     finally:
         await close_database()

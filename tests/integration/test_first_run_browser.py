@@ -28,7 +28,7 @@ from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from bot.web import WEB_KEY
 from channels.push import PushChannel, public_key_of
 from channels.registry import push_config
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.enums import Channel
@@ -73,7 +73,7 @@ async def world(aiohttp_server, settings, tmp_path):
     ):
         channels = {Channel.PUSH: PushChannel(push_config(configured), http)}
         server = await aiohttp_server(create_app(configured, channels=channels), port=port)
-        await apply_people_file(REPO_ROOT / "people.example.toml")
+        await PeopleDirectory().apply_file(REPO_ROOT / "people.example.toml")
         server.fake, server.public_key = fake, public_key_of(configured.vapid_private_key.reveal())
         yield server
 

@@ -43,9 +43,9 @@ async def client(aiohttp_client, settings, email):
     client = await aiohttp_client(create_app(settings, channels={Channel.EMAIL: email}))
     team = await Team.acreate(name="platform", display_name="Platform")
     await TeamMember.acreate(team=team, user=await User.acreate(handle="alice", name="Alice", email="alice@example.com"))
-    client.key = await api_keys.create_api_key("grafana")
+    client.key = await api_keys.ApiKeys().create("grafana")
     client.bearer = {"Authorization": f"Bearer {client.key}"}
-    await api_keys.create_api_key("oncall", key=ONCALL_KEY)
+    await api_keys.ApiKeys().create("oncall", key=ONCALL_KEY)
     return client
 
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from channels.registry import CHANNEL_TRAITS
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from incidents.service import EngineConfig, IncidentService
 from storage.database import database
 from storage.enums import Channel
@@ -50,7 +50,7 @@ async def rows(model) -> list:
 async def test_each_hand_off_is_announced_once_by_two_instances(storage, tmp_path):
     path = tmp_path / "people.toml"
     path.write_text(PEOPLE)
-    await apply_people_file(path)
+    await PeopleDirectory().apply_file(path)
     clock = FixedClock(datetime(2026, 11, 28, 14, 0, tzinfo=UTC))  # mid Bob's day: nothing due
     config = EngineConfig(
         enabled_channels=frozenset({Channel.EMAIL, Channel.SLACK}), channel_traits=CHANNEL_TRAITS,

@@ -21,7 +21,7 @@ SILENT = 20
 async def test_two_workers_open_one_incident_per_silent_heartbeat(storage, encryption_key, tmp_path):
     long_ago = utcnow() - timedelta(hours=1)
     for number in range(SILENT):
-        await heartbeats.create_heartbeat(f"job-{number}", None, timedelta(minutes=10), None, long_ago)
+        await heartbeats.Heartbeats(lambda: long_ago).create(f"job-{number}", None, timedelta(minutes=10), None)
     gate = tmp_path / "go"
     async with Recorder() as recorder:
         with Workers(tmp_path, storage, encryption_key, recorder.url) as workers:

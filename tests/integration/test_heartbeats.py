@@ -54,7 +54,7 @@ async def _incidents() -> list[Incident]:
 
 
 async def test_a_silent_heartbeat_opens_one_incident_and_the_next_ping_resolves_it(app_client, clock, email):
-    key = await heartbeats.create_heartbeat("nightly-backup", "platform", timedelta(minutes=10), None, clock())
+    key = await heartbeats.Heartbeats(clock).create("nightly-backup", "platform", timedelta(minutes=10), None)
     await _tick(app_client, clock, minutes=9)
     ping = await app_client.get(f"/heartbeats/{key}")
     assert ping.status == 200 and await ping.json() == {"heartbeat": "nightly-backup", "resolved": None}
@@ -83,7 +83,7 @@ async def test_a_silent_heartbeat_opens_one_incident_and_the_next_ping_resolves_
 
 
 async def test_oncall_heartbeat_urls_answer_as_oncall_does_with_a_kept_key(app_client, clock):
-    await heartbeats.create_heartbeat("watchdog", None, timedelta(minutes=5), KEPT_ONCALL_KEY, clock())
+    await heartbeats.Heartbeats(clock).create("watchdog", None, timedelta(minutes=5), KEPT_ONCALL_KEY)
     await _tick(app_client, clock, minutes=6)
     [incident] = await _incidents()
     assert incident.team_id is None and incident.title == "No heartbeat from watchdog for 5 minutes"
@@ -100,7 +100,7 @@ async def test_oncall_heartbeat_urls_answer_as_oncall_does_with_a_kept_key(app_c
 
 
 async def test_an_unknown_key_is_refused_and_changes_nothing(app_client, clock):
-    await heartbeats.create_heartbeat("watchdog", None, timedelta(minutes=5), KEPT_ONCALL_KEY, clock())
+    await heartbeats.Heartbeats(clock).create("watchdog", None, timedelta(minutes=5), KEPT_ONCALL_KEY)
     for path, status in (("/heartbeats/not-a-real-key-at-all", 404), ("/heartbeats/short", 404),
                          ("/integrations/v1/webhook/Yr3kq9ZtLm2Pw8YbVn4Cd7Hs1/heartbeat/", 403)):
         response = await app_client.post(path)
@@ -113,7 +113,7 @@ async def test_two_instances_checking_one_database_open_one_incident(storage, cl
     team = await Team.acreate(name="platform", display_name="Platform")
     await TeamMember.acreate(team=team, user=await User.acreate(handle="alice", name="Alice", email="alice@example.com"))
     for name in ("backup", "cron", "etl"):
-        await heartbeats.create_heartbeat(name, "platform", timedelta(minutes=10), None, clock())
+        await heartbeats.Heartbeats(clock).create(name, "platform", timedelta(minutes=10), None)
     config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL}), channel_traits=CHANNEL_TRAITS)
     instances = [IncidentService(config, clock=clock) for _ in range(2)]
     clock.advance(minutes=11)
@@ -172,6 +172,6 @@ async def test_a_database_from_before_heartbeats_is_brought_up_to_date(storage, 
 
     await database.run(downgrade)
     assert await migrate() == ["m0006_heartbeats"]
-    await heartbeats.create_heartbeat("backup", None, timedelta(minutes=10), None, clock())
-    assert [row.name for row, _ in await heartbeats.list_heartbeats()] == ["backup"]
+    await heartbeats.Heartbeats(clock).create("backup", None, timedelta(minutes=10), None)
+    assert [row.name for row, _ in await heartbeats.Heartbeats().all_heartbeats()] == ["backup"]
     assert await migrate() == []

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from app import create_app
 from bot.app_keys import FEEDS_KEY, SERVICE_KEY
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from storage.enums import Channel
 from tests.fakes.channel import FixedClock, ScriptedChannel
 
@@ -120,7 +120,7 @@ async def ackbot(aiohttp_client, settings):
 async def configure(tmp_path, name: str, url: str) -> None:
     path = tmp_path / "people.toml"
     path.write_text(PEOPLE.format(name=name, url=url))
-    await apply_people_file(path)
+    await PeopleDirectory().apply_file(path)
 
 
 async def test_a_pagerduty_export_is_matched_by_attendee_and_a_failure_keeps_the_last_copy(ackbot, exports, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 import app
 from app import create_app
 from incidents import api_keys
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from storage.enums import Channel
 from tests.fakes.channel import FixedClock, ScriptedChannel
 
@@ -22,8 +22,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "people.example.toml"
 async def api(aiohttp_client, settings):
     clock = FixedClock(datetime(2026, 12, 12, 12, 0, tzinfo=UTC))  # a Saturday: Bob's week
     client = await aiohttp_client(create_app(settings, channels={Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}, clock=clock))
-    await apply_people_file(EXAMPLE)
-    client.auth = {"Authorization": f"Bearer {await api_keys.create_api_key('monitoring')}"}
+    await PeopleDirectory().apply_file(EXAMPLE)
+    client.auth = {"Authorization": f"Bearer {await api_keys.ApiKeys().create('monitoring')}"}
     return client
 
 

@@ -9,7 +9,6 @@ from app import create_app
 from incidents import api_keys, heartbeats
 from storage.database import database
 from storage.enums import Channel
-from storage.fields import utcnow
 from storage.models import Heartbeat, Incident, Team, TeamMember, User
 from tests.fakes.channel import ScriptedChannel
 from tests.integration.alertmanager_support import alert, alertmanager_config, eventually, resolved, running_alertmanager
@@ -26,8 +25,8 @@ async def test_an_alertmanager_set_up_for_oncall_works_with_the_host_changed(aio
     ackbot = await aiohttp_client(create_app(settings, channels={Channel.EMAIL: ScriptedChannel(Channel.EMAIL)}))
     team = await Team.acreate(name="platform", display_name="Platform")
     await TeamMember.acreate(team=team, user=await User.acreate(handle="alice", name="Alice", email="alice@example.com"))
-    await api_keys.create_api_key("oncall-prometheus", team="platform", key=ONCALL_KEY)
-    await heartbeats.create_heartbeat("prometheus-watchdog", "platform", timedelta(minutes=10), ONCALL_KEY, utcnow())
+    await api_keys.ApiKeys().create("oncall-prometheus", team="platform", key=ONCALL_KEY)
+    await heartbeats.Heartbeats().create("prometheus-watchdog", "platform", timedelta(minutes=10), ONCALL_KEY)
     config = alertmanager_config([
         _oncall_receiver("oncall", str(ackbot.make_url(f"/integrations/v1/alertmanager/{ONCALL_KEY}/"))),
         _oncall_receiver("oncall-heartbeat", str(ackbot.make_url(f"/integrations/v1/alertmanager/{ONCALL_KEY}/heartbeat/"))),

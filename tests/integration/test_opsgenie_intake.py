@@ -29,7 +29,7 @@ async def ackbot(aiohttp_client, settings):
         team = await Team.acreate(name=name, display_name=name.title(), default_route=name == "platform")
         user = await User.acreate(handle=f"{name}-oncall", name=f"{name} on call", email=f"{name}@example.com")
         await TeamMember.acreate(team=team, user=user)
-    await api_keys.create_api_key("opsgenie", key=GENIE_KEY)
+    await api_keys.ApiKeys().create("opsgenie", key=GENIE_KEY)
     client.auth = {"Authorization": f"GenieKey {GENIE_KEY}"}
     return client
 
@@ -132,7 +132,7 @@ async def test_a_create_without_alias_opens_a_new_incident_each_time(ackbot):
 async def test_request_status_is_only_for_the_key_that_made_the_request(ackbot):
     request_id = await _accepted(ackbot, "POST", "/v2/alerts", ALERTMANAGER_CREATE)
     other = "0f0e0d0c-0b0a-4909-8807-060504030201"
-    await api_keys.create_api_key("other", key=other)
+    await api_keys.ApiKeys().create("other", key=other)
     status, answer = await _call(ackbot, "GET", f"/v2/alerts/requests/{request_id}", headers={"Authorization": f"GenieKey {other}"})
     assert status == 404 and answer["message"] == "Request not found. It might not be processed, yet."
     status, _ = await _call(ackbot, "GET", f"/v2/alerts/requests/{uuid.uuid4()}")

@@ -16,7 +16,7 @@ async def test_a_database_from_before_opsgenie_requests_is_brought_up_to_date(st
 
     await database.run(downgrade)
     assert await migrate() == ["m0005_opsgenie_requests"]
-    await api_keys.create_api_key("opsgenie")
+    await api_keys.ApiKeys().create("opsgenie")
     key = await ApiKey.aget(ApiKey.name == "opsgenie")
     await OpsgenieRequest.acreate(
         request_id="ec7e1d8e-1c75-442e-a271-731070a7fa4d", api_key_id=key.id, action="Create", success=True,

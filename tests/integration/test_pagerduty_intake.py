@@ -32,7 +32,7 @@ async def _seed() -> None:
         team = await Team.acreate(name=name, display_name=name.title(), default_route=name == "platform")
         user = await User.acreate(handle=f"{name}-oncall", name=f"{name} on call", email=f"{name}@example.com")
         await TeamMember.acreate(team=team, user=user)
-    await api_keys.create_api_key("pagerduty", team="payments", key=ROUTING_KEY)
+    await api_keys.ApiKeys().create("pagerduty", team="payments", key=ROUTING_KEY)
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ async def test_kibana_sends_its_routing_key_as_a_header(ackbot):
 
 
 async def test_an_alert_naming_an_unknown_team_is_accepted_and_routed(ackbot):
-    await api_keys.create_api_key("unbound", key="fedcba9876543210fedcba9876543210")
+    await api_keys.ApiKeys().create("unbound", key="fedcba9876543210fedcba9876543210")
     body = copy.deepcopy(ALERTMANAGER_TRIGGER)
     body["routing_key"] = "fedcba9876543210fedcba9876543210"
     body["payload"]["custom_details"]["team"] = "sre"

@@ -60,7 +60,7 @@ def _script_errors(log: str) -> list[str]:
 
 async def test_the_subscribe_page_renders_and_its_script_runs_without_errors(server, tmp_path):
     alice = await User.acreate(handle="alice", name="Alice")
-    url = await push_links.issue_subscribe_url(alice.id, str(server.make_url("")).rstrip("/"), timedelta(hours=1), utcnow())
+    url = await push_links.SubscribeLinks(str(server.make_url("")).rstrip("/"), timedelta(hours=1)).issue(alice.id, utcnow())
     dom, log = await _dump_dom(url, tmp_path / "profile")
     assert "Ackbot pages on this device" in dom and f'data-public-key="{server.public_key}"' in dom
     # The script ran to its end: it left "loading" and is installing the worker (which

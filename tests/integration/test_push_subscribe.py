@@ -31,7 +31,7 @@ async def world(aiohttp_client, settings):
     clock = FixedClock()
     client = await aiohttp_client(create_app(settings.replace(vapid_private_key=Secret(private_key)), clock=clock))
     alice = await User.acreate(handle="alice", name="Alice")
-    url = await push_links.issue_subscribe_url(alice.id, "http://ackbot.test", TTL, clock())
+    url = await push_links.SubscribeLinks("http://ackbot.test", TTL).issue(alice.id, clock())
     return SimpleNamespace(client=client, clock=clock, public_key=public_key, alice=alice, path=url.removeprefix("http://ackbot.test"))
 
 
@@ -101,7 +101,7 @@ async def test_the_same_browser_registered_by_someone_else_moves_to_them(world):
     browser = _browser()
     await _register(world, await _visit(world), browser.to_json())
     bob = await User.acreate(handle="bob", name="Bob")
-    url = await push_links.issue_subscribe_url(bob.id, "http://ackbot.test", TTL, world.clock())
+    url = await push_links.SubscribeLinks("http://ackbot.test", TTL).issue(bob.id, world.clock())
     world.path = url.removeprefix("http://ackbot.test")
     assert (await _register(world, await _visit(world), browser.to_json())).status == 201
     [row] = await database.list(PushSubscription.select())

@@ -16,7 +16,7 @@ from tests.log_support import assert_logs_clean, rejection_lines
 @pytest.fixture
 async def client(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings.replace(max_body_bytes=4096)))
-    client.key = await api_keys.create_api_key("monitoring")
+    client.key = await api_keys.ApiKeys().create("monitoring")
     return client
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.directory import DirectoryError, apply_people_file
+from incidents.directory import DirectoryError, PeopleDirectory
 from storage.database import database
 from storage.models import EscalationLevel, LevelSchedule, OnCallSchedule, Team
 
@@ -33,7 +33,7 @@ async def level_schedules() -> set[tuple[str, int, str]]:
 
 
 async def test_the_example_schedule_is_stored_and_applying_again_changes_nothing(storage):
-    await apply_people_file(EXAMPLE)
+    await PeopleDirectory().apply_file(EXAMPLE)
     schedule = await OnCallSchedule.aget(OnCallSchedule.name == "payments-primary")
     team = await Team.aget(Team.name == "payments")
     assert (schedule.time_zone, schedule.team_id) == ("Europe/Berlin", team.id)
@@ -45,23 +45,23 @@ async def test_the_example_schedule_is_stored_and_applying_again_changes_nothing
         ],
         "overrides": [{"user": "carol", "start": "2026-12-24T18:00", "end": "2026-12-27T09:00"}],
     }
-    assert "nothing changed" in await apply_people_file(EXAMPLE)
+    assert "nothing changed" in await PeopleDirectory().apply_file(EXAMPLE)
     assert (await OnCallSchedule.aget(OnCallSchedule.name == "payments-primary")).updated_at == schedule.updated_at
 
 
 async def test_a_level_pages_a_schedule_and_the_change_is_written_once(storage, tmp_path):
     path = edited(tmp_path, LEVEL_WITH_SCHEDULE)
-    summary = await apply_people_file(path)
+    summary = await PeopleDirectory().apply_file(path)
     assert "level schedules changed for 1 team" in summary
     assert await level_schedules() == {("payments", 2, "payments-primary")}
-    assert "nothing changed" in await apply_people_file(path)
-    await apply_people_file(EXAMPLE)
+    assert "nothing changed" in await PeopleDirectory().apply_file(path)
+    await PeopleDirectory().apply_file(EXAMPLE)
     assert await level_schedules() == set()
 
 
 async def test_changing_a_shift_updates_only_the_schedule(storage, tmp_path):
-    await apply_people_file(EXAMPLE)
-    summary = await apply_people_file(edited(tmp_path, ('shift = "1d"', 'shift = "2d"')))
+    await PeopleDirectory().apply_file(EXAMPLE)
+    summary = await PeopleDirectory().apply_file(edited(tmp_path, ('shift = "1d"', 'shift = "2d"')))
     assert summary.endswith("users 0 created, 0 updated; schedules 0 created, 1 updated")
     schedule = await OnCallSchedule.aget(OnCallSchedule.name == "payments-primary")
     assert schedule.definition["rotations"][1]["shift"] == "2d"
@@ -80,7 +80,7 @@ async def test_changing_a_shift_updates_only_the_schedule(storage, tmp_path):
 async def test_an_unknown_name_is_refused_and_nothing_is_written(storage, tmp_path, replacement, expected):
     path = edited(tmp_path, replacement)
     with pytest.raises(DirectoryError) as raised:
-        await apply_people_file(path)
+        await PeopleDirectory().apply_file(path)
     assert str(raised.value) == f"{path}: {expected}"
     assert await database.run(lambda: OnCallSchedule.select().count()) == 0
     assert await database.run(lambda: Team.select().count()) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from incidents.intake import TriggerRequest
 from storage.database import database
 from storage.enums import NotificationKind
@@ -63,7 +63,7 @@ async def apply(tmp_path, first_level=SCHEDULE_LEVEL, second_level=CAROL_LEVEL, 
     path.write_text(PEOPLE.format(
         first_level=first_level, second_level=second_level, first_delay=first_delay, start=start, shift=shift, hours=hours,
     ))
-    await apply_people_file(path)
+    await PeopleDirectory().apply_file(path)
 
 
 async def paged(incident_id: int) -> list[tuple[str, str, int]]:

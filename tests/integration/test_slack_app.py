@@ -165,7 +165,7 @@ async def test_strangers_and_outsiders_are_told_politely_and_nothing_changes(cli
 
 async def test_acknowledging_through_the_rest_api_updates_the_slack_card(client, fake):
     number = await _page(client)
-    key = await api_keys.create_api_key("monitoring")
+    key = await api_keys.ApiKeys().create("monitoring")
     response = await client.post(f"/api/v1/incidents/{number}/acknowledge", headers={"Authorization": f"Bearer {key}"})
     assert response.status == 200
     await client.app[DISPATCHER_KEY].run_once()

@@ -86,7 +86,7 @@ async def test_a_new_incident_is_posted_to_the_team_channel(client, fake):
 async def test_acting_anywhere_edits_the_team_card_in_place(client, fake):
     number = await _trigger(client)
     await _dispatch(client)
-    key = await api_keys.create_api_key("monitoring")
+    key = await api_keys.ApiKeys().create("monitoring")
     headers = {"Authorization": f"Bearer {key}"}
     assert (await client.post(f"/api/v1/incidents/{number}/acknowledge", headers=headers)).status == 200
     await _dispatch(client)
@@ -139,7 +139,7 @@ async def test_a_channel_the_bot_is_not_in_fails_visibly_and_people_are_still_pa
     assert [event.message for event in failed] == [
         f"Post to the team's Slack channel {TEAM_CHANNEL} failed: Slack chat.postMessage: not_in_channel"
     ]
-    key = await api_keys.create_api_key("monitoring")
+    key = await api_keys.ApiKeys().create("monitoring")
     body = await (await client.get(f"/api/v1/incidents/{number}", headers={"Authorization": f"Bearer {key}"})).json()
     assert [(post["destination"], post["status"]) for post in body["team_posts"]] == [(TEAM_CHANNEL, "FAILED")]
     assert {line["channel"] for line in body["notifications"]} == {"EMAIL"}

@@ -11,7 +11,7 @@ import pytest
 import app
 from app import Secret, create_app
 from bot.app_keys import DISPATCHER_KEY
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from storage.enums import Channel
 from storage.models import ShiftOverride, User
 from tests.fakes.channel import FixedClock, ScriptedChannel
@@ -74,7 +74,7 @@ async def phone(aiohttp_client, settings, people_file):
         settings, channels={channel: ScriptedChannel(channel) for channel in (Channel.EMAIL, Channel.SMS)},
         clock=FixedClock(),  # Sat 28 Nov 2026 15:00 in Berlin: Bob's day, until Sun 09:00
     ))
-    await apply_people_file(people_file)
+    await PeopleDirectory().apply_file(people_file)
     return client
 
 
@@ -105,7 +105,7 @@ async def test_take_puts_the_asker_on_call_until_the_shift_ends_and_tells_the_pe
         "bob@example.com", "Alice takes your payments-primary shift until Sun 29 Nov 09:00 CET",
     )
     assert notice.actions == ()
-    await apply_people_file(people_file)
+    await PeopleDirectory().apply_file(people_file)
     assert len(await ShiftOverride._meta.database.list(ShiftOverride.select())) == 1
 
 

@@ -304,7 +304,7 @@ async def test_a_click_acknowledges_once_and_every_card_is_replaced(client, conn
 
 async def test_acknowledging_elsewhere_replaces_the_teams_card(client, connector):
     incident = await _page(client, connector)
-    key = await api_keys.create_api_key("monitoring")
+    key = await api_keys.ApiKeys().create("monitoring")
     response = await client.post(f"/api/v1/incidents/{incident.id}/acknowledge", headers={"Authorization": f"Bearer {key}"})
     assert response.status == 200
     await dispatch(client)

@@ -61,7 +61,7 @@ async def test_each_incident_is_posted_and_the_card_follows_every_change(client,
     assert (post.channel, post.status) == ("TEAMS", "SENT")
     activity_id = post.message_reference["activity_id"]
 
-    key = await api_keys.create_api_key("monitoring")
+    key = await api_keys.ApiKeys().create("monitoring")
     await client.post(f"/api/v1/incidents/{number}/acknowledge", headers={"Authorization": f"Bearer {key}"})
     await client.app[DISPATCHER_KEY].run_once()
     (path, replaced), = connector.updated()

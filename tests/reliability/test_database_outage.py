@@ -43,7 +43,7 @@ async def _seed_team() -> str:
     for number in range(PEOPLE):
         user = await User.acreate(handle=f"p{number}", name=f"Person {number}", phone=f"+1555010000{number}")
         await TeamMember.acreate(team=team, user=user)
-    return await api_keys.create_api_key("monitoring")
+    return await api_keys.ApiKeys().create("monitoring")
 
 
 async def _unfinished() -> int:

@@ -76,7 +76,7 @@ def test_any_text_is_a_command_or_help(text):
 @pytest.fixture
 async def api(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings, channels={}))
-    client.auth = {"Authorization": f"Bearer {await api_keys.create_api_key('fuzz')}", "Content-Type": "application/json"}
+    client.auth = {"Authorization": f"Bearer {await api_keys.ApiKeys().create('fuzz')}", "Content-Type": "application/json"}
     return client
 
 

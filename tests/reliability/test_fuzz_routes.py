@@ -326,7 +326,7 @@ async def surfaces(aiohttp_client, settings, slack_api, connector) -> Surfaces:
     await server.start_server(access_log_class=RedactingAccessLogger)  # the access log `ackbot serve` writes
     client = await aiohttp_client(server)
     await _seed()
-    api_key = await api_keys.create_api_key("fuzz")
+    api_key = await api_keys.ApiKeys().create("fuzz")
     surfaces = Surfaces(client, api_key, connector, secrets=(api_key, SIGNING_SECRET, AUTH_TOKEN, CLIENT_SECRET))
     signed_in = await client.app[WEB_KEY].sessions.sign_in(await _sign_in_token(client))
     surfaces.secrets += (signed_in.session_id,)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.directory import apply_people_file
+from incidents.directory import PeopleDirectory
 from storage.database import database, is_postgres
 from storage.models import HandoffNotice, NotificationLog
 from tests.fakes.recorder import Recorder
@@ -47,7 +47,7 @@ async def test_two_instances_send_one_notice_per_hand_off(storage, encryption_ke
     start = (datetime.now(UTC) - timedelta(minutes=55)).replace(second=0, microsecond=0, tzinfo=None)
     path = tmp_path / "people.toml"
     path.write_text(PEOPLE.format(start=start.isoformat(timespec="minutes")))
-    await apply_people_file(path)
+    await PeopleDirectory().apply_file(path)
     gate = tmp_path / "go"
     ready = {label: tmp_path / f"{label}.ready" for label in ("one", "two")}
     async with Recorder() as recorder:
