@@ -23,11 +23,10 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
-from app import create_app, resolve_vapid_key
+from app import create_app, push_config, resolve_vapid_key
 from bot.app_keys import DISPATCHER_KEY, SERVICE_KEY
 from bot.web import WEB_KEY
 from channels.push import PushChannel, public_key_of
-from channels.registry import push_config
 from incidents.directory import PeopleDirectory
 from incidents.intake import TriggerRequest
 from storage.database import database
