@@ -2,7 +2,8 @@
 ``block_actions`` clicks (Acknowledge on one incident) over ``--concurrency`` keep-alive
 connections for ``--warmup`` + ``--duration`` seconds: closed loop (each connection clicks again
 as soon as it has its answer) or, with ``--rate``, open loop (clicks on a fixed schedule, latency
-counted from when each was due). Every click is new to the server (its own ``action_ts``, so
+counted from when each was due), or, with ``--burst N``, N clicks at the same moment, each on a
+connection of its own (how many are answered after Slack's 3 seconds). Every click is new to the server (its own ``action_ts``, so
 replay protection does not short-circuit it) and signed as Slack signs: HMAC-SHA256 of
 ``v0:<timestamp>:<body>`` with the signing secret.
 
@@ -25,6 +26,8 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.common import percentile
+
+SLACK_DEADLINE_SECONDS = 3.0
 
 
 def click_body(number: int, action_ts: str, response_url: str, user: str) -> str:
@@ -96,7 +99,9 @@ async def run(args) -> dict:
             index += 1
         await asyncio.gather(*tasks)
 
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    if args.burst:
+        measure_from, measure_to = start, start + args.duration
+    connector = aiohttp.TCPConnector(limit=max(args.concurrency, args.burst))
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         cpu_at = {}
@@ -107,8 +112,11 @@ async def run(args) -> dict:
             await asyncio.sleep(max(0.0, measure_to - time.monotonic()))
             cpu_at["to"] = time.process_time()
 
-        load = [open_loop(session)] if args.rate else [connection(session) for _ in range(args.concurrency)]
-        await asyncio.gather(mark_cpu(), *load)
+        if args.burst:
+            await asyncio.gather(mark_cpu(), *(click(session, start, keep_late=True) for _ in range(args.burst)))
+        else:
+            load = [open_loop(session)] if args.rate else [connection(session) for _ in range(args.concurrency)]
+            await asyncio.gather(mark_cpu(), *load)
 
     def point(fraction: float) -> float:
         return round(1000 * percentile(latencies, fraction), 2)
@@ -118,6 +126,8 @@ async def run(args) -> dict:
         "p50_ms": point(0.5), "p90_ms": point(0.9), "p99_ms": point(0.99), "max_ms": point(1.0),
         "statuses": {str(code): count for code, count in sorted(statuses.items())}, "errors": dict(errors),
         "answered_in_all": {str(code): count for code, count in answered.items()},
+        "late": sum(1 for latency in latencies if latency > SLACK_DEADLINE_SECONDS) + sum(errors.values())
+                + (args.burst - len(latencies) - sum(errors.values()) if args.burst else 0),
         "client_cpu": round((cpu_at["to"] - cpu_at["from"]) / args.duration, 2),
     }
 
@@ -133,6 +143,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=0.0, help="clicks per second, open loop (0: closed loop)")
+    parser.add_argument("--burst", type=int, default=0, help="send this many clicks at once instead (0: no burst)")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 
