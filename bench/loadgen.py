@@ -7,6 +7,9 @@ connection of its own (how many are answered after Slack's 3 seconds). Every cli
 replay protection does not short-circuit it) and signed as Slack signs: HMAC-SHA256 of
 ``v0:<timestamp>:<body>`` with the signing secret.
 
+With ``--teams-token``, the clicks are Teams ``Action.Execute`` invokes on Acknowledge instead,
+each with the Bot Framework token given (Teams reuses one token for an hour).
+
 Prints one JSON line: requests completed in the measured window, requests/s, latency percentiles
 (ms), status codes, errors, and the CPU this process used (a share near 1.0 means the generator,
 not the server, was the limit).
@@ -43,6 +46,19 @@ def click_body(number: int, action_ts: str, response_url: str, user: str) -> str
     return urlencode({"payload": json.dumps(payload)})
 
 
+def teams_click_body(number: int, activity_id: str, service_url: str, app_id: str) -> str:
+    """An ``Action.Execute`` on Acknowledge, as Teams sends it to the bot (an invoke activity)."""
+    return json.dumps({
+        "type": "invoke", "name": "adaptiveCard/action", "id": activity_id, "channelId": "msteams",
+        "serviceUrl": service_url, "from": {"id": "29:alice", "name": "Alice", "aadObjectId": "aad-alice"},
+        "recipient": {"id": f"28:{app_id}", "name": "Ackbot"},
+        "conversation": {"id": "a:alice-chat", "conversationType": "personal", "tenantId": "tenant-1"},
+        "channelData": {"tenant": {"id": "tenant-1"}},
+        "value": {"action": {"type": "Action.Execute", "verb": "acknowledge", "data": {"incident": number}},
+                  "trigger": "manual"},
+    })
+
+
 def signed_headers(secret: bytes, body: str) -> dict:
     stamp = str(int(time.time()))
     digest = hmac.new(secret, f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
@@ -64,10 +80,16 @@ async def run(args) -> dict:
 
     async def click(session: aiohttp.ClientSession, sent: float, keep_late: bool) -> None:
         """One click; ``sent`` is when it was sent (closed loop) or due (open loop)."""
-        body = click_body(args.number, f"{run_id}.{next(sequence):06d}", args.response_url, args.user)
+        click_id = f"{run_id}.{next(sequence):06d}"
+        if args.teams_token:
+            body = teams_click_body(args.number, click_id, args.service_url, args.app_id)
+            headers = {"Authorization": f"Bearer {args.teams_token}", "Content-Type": "application/json"}
+        else:
+            body = click_body(args.number, click_id, args.response_url, args.user)
+            headers = signed_headers(secret, body)
         status = None
         try:
-            async with session.post(args.url, data=body, headers=signed_headers(secret, body)) as response:
+            async with session.post(args.url, data=body, headers=headers) as response:
                 await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:
@@ -135,9 +157,12 @@ async def run(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
-    parser.add_argument("--secret", required=True)
+    parser.add_argument("--secret", default="", help="Slack: the signing secret")
+    parser.add_argument("--teams-token", default="", help="Teams: click with this Bot Framework token instead")
+    parser.add_argument("--service-url", default="", help="Teams: the activities' serviceUrl")
+    parser.add_argument("--app-id", default="", help="Teams: the bot's app id")
     parser.add_argument("--number", type=int, default=1, help="the incident the clicks acknowledge")
-    parser.add_argument("--response-url", required=True)
+    parser.add_argument("--response-url", default="")
     parser.add_argument("--user", default="UALICE")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=2.0)
