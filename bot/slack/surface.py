@@ -19,19 +19,24 @@ from incidents.web_sessions import WebSessions
 
 log = logging.getLogger("ackbot.slack")
 
+FOLLOW_UP_CONCURRENCY = 16
+
 
 class InFlight:
     """Handler work that goes on after the HTTP answer (Slack wants one within 3 seconds), each
     piece a task of its own: the listener acks and hands the rest to ``start``, so Bolt answers
-    as soon as the listener returns. Shutdown waits for the work; so do tests, instead of
-    sleeping."""
+    as soon as the listener returns. At most ``concurrency`` pieces run at a time, the rest wait
+    their turn: in a burst of clicks the answers Slack waits for come first, the follow-ups
+    (through the response_url, good for 30 minutes) after. Shutdown waits for the work; so do
+    tests, instead of sleeping."""
 
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int = FOLLOW_UP_CONCURRENCY) -> None:
         self._tasks: set[asyncio.Task] = set()
+        self._turns = asyncio.Semaphore(concurrency)
 
     def start(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the answer; a failure is logged (without the request), not raised."""
-        task = asyncio.create_task(_logged(work))
+        task = asyncio.create_task(self._in_turn(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -40,12 +45,12 @@ class InFlight:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
-
-async def _logged(work: Coroutine[Any, Any, None]) -> None:
-    try:
-        await work
-    except Exception as error:
-        log.error("a Slack request failed: %s", type(error).__name__, exc_info=error)
+    async def _in_turn(self, work: Coroutine[Any, Any, None]) -> None:
+        async with self._turns:
+            try:
+                await work
+            except Exception as error:
+                log.error("a Slack request failed: %s", type(error).__name__, exc_info=error)
 
 
 @dataclass
