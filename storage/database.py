@@ -45,6 +45,13 @@ class ConnectionPerRun:
         await self._release_conn(conn)  # type: ignore[attr-defined]
 
 
+async def _nothing_to_reset(connection) -> None:
+    """asyncpg's reset for a connection handed back to the pool. Its default sends a statement
+    (RESET ALL, UNLISTEN *, ...) on every hand-back, one round trip per ``database.run``; Ackbot
+    changes no session state (no SET, LISTEN, advisory locks or cursors outside a transaction),
+    and an open transaction is rolled back before the hand-back."""
+
+
 class _SqliteDatabase(ConnectionPerRun, AsyncSqliteDatabase):
     pass
 
@@ -79,7 +86,7 @@ def make_database(url: str, pool_size: int = 10):
     if scheme in ("postgresql", "postgres"):
         # No minimum pool size: asyncpg would keep reconnecting to restore it during an outage,
         # logging a traceback each time; connections are made when tasks need them.
-        return _PostgresqlDatabase(url, pool_size=pool_size, pool_min_size=0)
+        return _PostgresqlDatabase(url, pool_size=pool_size, pool_min_size=0, reset=_nothing_to_reset)
     raise DatabaseURLError("expected a sqlite:/// or postgresql:// URL")
 
 
