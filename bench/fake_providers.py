@@ -1,5 +1,5 @@
 """Lean fake providers for the benchmarks, each run in a process of its own so it takes no time
-from the event loop being measured: ``python -m bench.fake_providers twilio|slack``.
+from the event loop being measured: ``python -m bench.fake_providers twilio|slack|teams``.
 
 They answer as the real APIs do as far as Ackbot's clients look (Twilio: 201 with a message SID;
 Slack: ``{"ok": true, ...}``) and count what they received. Unlike ``tests/fakes`` they keep no
@@ -10,6 +10,9 @@ request bodies, so they stay fast for tens of thousands of requests.
   (``CRITICAL #42 ...``).
 - slack: the Web API methods Ackbot and Bolt call, and ``POST /response/{name}`` for
   response_url answers.
+- teams (``--key PEM --app-id ID``): the Bot Framework's OpenID metadata and signing keys (the
+  public half of the PEM key, endorsed for msteams), its token endpoint, and the Bot Connector's
+  activity and member routes (every member is Alice, alice@example.com).
 
 Both serve ``GET /_bench/stats`` (JSON) and print ``READY <port>`` once listening on 127.0.0.1.
 """
@@ -25,6 +28,8 @@ from collections import Counter
 from aiohttp import web
 
 _INCIDENT_NUMBER = re.compile(r"#(\d+)")
+TEAMS_ISSUER = "https://api.botframework.com"
+TEAMS_KEY_ID = "bench-key-1"
 
 
 class FakeTwilio:
@@ -104,6 +109,74 @@ class FakeSlack:
         return web.json_response(dict(self.calls))
 
 
+class FakeTeams:
+    def __init__(self, public_jwk: dict):
+        self.public_jwk = public_jwk
+        self.calls: Counter = Counter()
+        self._ids = itertools.count(1)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/_bench/stats", self.stats)
+        app.router.add_get("/v1/.well-known/openidconfiguration", self.metadata)
+        app.router.add_get("/keys", self.keys)
+        app.router.add_post("/{tenant}/oauth2/v2.0/token", self.token)
+        app.router.add_post("/amer/v3/conversations/{conversation}/activities", self.post_activity)
+        app.router.add_post("/amer/v3/conversations/{conversation}/activities/{reply_to}", self.post_activity)
+        app.router.add_put("/amer/v3/conversations/{conversation}/activities/{activity}", self.put_activity)
+        app.router.add_get("/amer/v3/conversations/{conversation}/members/{member}", self.member)
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        self.calls["metadata"] += 1
+        return web.json_response({
+            "issuer": TEAMS_ISSUER, "jwks_uri": f"{request.scheme}://{request.host}/keys",
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+
+    async def keys(self, request: web.Request) -> web.Response:
+        self.calls["keys"] += 1
+        return web.json_response({"keys": [self.public_jwk]})
+
+    async def token(self, request: web.Request) -> web.Response:
+        self.calls["token"] += 1
+        await request.read()
+        return web.json_response({"token_type": "Bearer", "expires_in": 3600, "access_token": "bench-bot-token"})
+
+    async def post_activity(self, request: web.Request) -> web.Response:
+        self.calls["post_activity"] += 1
+        await request.read()
+        return web.json_response({"id": f"1:{next(self._ids)}"}, status=201)
+
+    async def put_activity(self, request: web.Request) -> web.Response:
+        self.calls["put_activity"] += 1
+        await request.read()
+        return web.json_response({"id": request.match_info["activity"]})
+
+    async def member(self, request: web.Request) -> web.Response:
+        self.calls["member"] += 1
+        return web.json_response({
+            "id": request.match_info["member"], "name": "Alice", "aadObjectId": "aad-alice",
+            "email": "alice@example.com", "userPrincipalName": "alice@example.com", "tenantId": "tenant-1",
+        })
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(self.calls))
+
+
+def teams_public_jwk(pem_path: str) -> dict:
+    """The JWK of the public half of the PEM private key at ``pem_path``, as the Bot Framework
+    publishes its keys."""
+    import json
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from jwt.algorithms import RSAAlgorithm
+
+    with open(pem_path, "rb") as pem:
+        private = load_pem_private_key(pem.read(), password=None)
+    public = json.loads(RSAAlgorithm.to_jwk(private.public_key()))  # type: ignore[arg-type]
+    public.update({"kid": TEAMS_KEY_ID, "use": "sig", "endorsements": ["msteams"]})
+    return public
+
+
 def app_with(routes) -> web.Application:
     app = web.Application()
     routes(app)
@@ -125,10 +198,12 @@ async def serve(app: web.Application, port: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("provider", choices=["twilio", "slack"])
+    parser.add_argument("provider", choices=["twilio", "slack", "teams"])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--key", help="teams: the PEM private key whose public half signs tokens")
     args = parser.parse_args()
-    fake = FakeTwilio() if args.provider == "twilio" else FakeSlack()
+    fakes = {"twilio": FakeTwilio, "slack": FakeSlack, "teams": lambda: FakeTeams(teams_public_jwk(args.key))}
+    fake = fakes[args.provider]()
     try:
         asyncio.run(serve(app_with(fake.routes), args.port))
     except KeyboardInterrupt:

@@ -2,9 +2,13 @@
 ``block_actions`` clicks (Acknowledge on one incident) over ``--concurrency`` keep-alive
 connections for ``--warmup`` + ``--duration`` seconds: closed loop (each connection clicks again
 as soon as it has its answer) or, with ``--rate``, open loop (clicks on a fixed schedule, latency
-counted from when each was due). Every click is new to the server (its own ``action_ts``, so
+counted from when each was due), or, with ``--burst N``, N clicks at the same moment, each on a
+connection of its own (how many are answered after Slack's 3 seconds). Every click is new to the server (its own ``action_ts``, so
 replay protection does not short-circuit it) and signed as Slack signs: HMAC-SHA256 of
 ``v0:<timestamp>:<body>`` with the signing secret.
+
+With ``--teams-token``, the clicks are Teams ``Action.Execute`` invokes on Acknowledge instead,
+each with the Bot Framework token given (Teams reuses one token for an hour).
 
 Prints one JSON line: requests completed in the measured window, requests/s, latency percentiles
 (ms), status codes, errors, and the CPU this process used (a share near 1.0 means the generator,
@@ -26,6 +30,8 @@ import aiohttp
 
 from bench.common import percentile
 
+SLACK_DEADLINE_SECONDS = 3.0
+
 
 def click_body(number: int, action_ts: str, response_url: str, user: str) -> str:
     payload = {
@@ -38,6 +44,19 @@ def click_body(number: int, action_ts: str, response_url: str, user: str) -> str
                      "value": str(number), "action_ts": action_ts}],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+def teams_click_body(number: int, activity_id: str, service_url: str, app_id: str) -> str:
+    """An ``Action.Execute`` on Acknowledge, as Teams sends it to the bot (an invoke activity)."""
+    return json.dumps({
+        "type": "invoke", "name": "adaptiveCard/action", "id": activity_id, "channelId": "msteams",
+        "serviceUrl": service_url, "from": {"id": "29:alice", "name": "Alice", "aadObjectId": "aad-alice"},
+        "recipient": {"id": f"28:{app_id}", "name": "Ackbot"},
+        "conversation": {"id": "a:alice-chat", "conversationType": "personal", "tenantId": "tenant-1"},
+        "channelData": {"tenant": {"id": "tenant-1"}},
+        "value": {"action": {"type": "Action.Execute", "verb": "acknowledge", "data": {"incident": number}},
+                  "trigger": "manual"},
+    })
 
 
 def signed_headers(secret: bytes, body: str) -> dict:
@@ -61,10 +80,16 @@ async def run(args) -> dict:
 
     async def click(session: aiohttp.ClientSession, sent: float, keep_late: bool) -> None:
         """One click; ``sent`` is when it was sent (closed loop) or due (open loop)."""
-        body = click_body(args.number, f"{run_id}.{next(sequence):06d}", args.response_url, args.user)
+        click_id = f"{run_id}.{next(sequence):06d}"
+        if args.teams_token:
+            body = teams_click_body(args.number, click_id, args.service_url, args.app_id)
+            headers = {"Authorization": f"Bearer {args.teams_token}", "Content-Type": "application/json"}
+        else:
+            body = click_body(args.number, click_id, args.response_url, args.user)
+            headers = signed_headers(secret, body)
         status = None
         try:
-            async with session.post(args.url, data=body, headers=signed_headers(secret, body)) as response:
+            async with session.post(args.url, data=body, headers=headers) as response:
                 await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:
@@ -96,7 +121,9 @@ async def run(args) -> dict:
             index += 1
         await asyncio.gather(*tasks)
 
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    if args.burst:
+        measure_from, measure_to = start, start + args.duration
+    connector = aiohttp.TCPConnector(limit=max(args.concurrency, args.burst))
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         cpu_at = {}
@@ -107,8 +134,11 @@ async def run(args) -> dict:
             await asyncio.sleep(max(0.0, measure_to - time.monotonic()))
             cpu_at["to"] = time.process_time()
 
-        load = [open_loop(session)] if args.rate else [connection(session) for _ in range(args.concurrency)]
-        await asyncio.gather(mark_cpu(), *load)
+        if args.burst:
+            await asyncio.gather(mark_cpu(), *(click(session, start, keep_late=True) for _ in range(args.burst)))
+        else:
+            load = [open_loop(session)] if args.rate else [connection(session) for _ in range(args.concurrency)]
+            await asyncio.gather(mark_cpu(), *load)
 
     def point(fraction: float) -> float:
         return round(1000 * percentile(latencies, fraction), 2)
@@ -118,6 +148,8 @@ async def run(args) -> dict:
         "p50_ms": point(0.5), "p90_ms": point(0.9), "p99_ms": point(0.99), "max_ms": point(1.0),
         "statuses": {str(code): count for code, count in sorted(statuses.items())}, "errors": dict(errors),
         "answered_in_all": {str(code): count for code, count in answered.items()},
+        "late": sum(1 for latency in latencies if latency > SLACK_DEADLINE_SECONDS) + sum(errors.values())
+                + (args.burst - len(latencies) - sum(errors.values()) if args.burst else 0),
         "client_cpu": round((cpu_at["to"] - cpu_at["from"]) / args.duration, 2),
     }
 
@@ -125,14 +157,18 @@ async def run(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
-    parser.add_argument("--secret", required=True)
+    parser.add_argument("--secret", default="", help="Slack: the signing secret")
+    parser.add_argument("--teams-token", default="", help="Teams: click with this Bot Framework token instead")
+    parser.add_argument("--service-url", default="", help="Teams: the activities' serviceUrl")
+    parser.add_argument("--app-id", default="", help="Teams: the bot's app id")
     parser.add_argument("--number", type=int, default=1, help="the incident the clicks acknowledge")
-    parser.add_argument("--response-url", required=True)
+    parser.add_argument("--response-url", default="")
     parser.add_argument("--user", default="UALICE")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=0.0, help="clicks per second, open loop (0: closed loop)")
+    parser.add_argument("--burst", type=int, default=0, help="send this many clicks at once instead (0: no burst)")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 

@@ -4,14 +4,25 @@
 A Slack user is linked to the directory user with the same email (case-insensitive), either
 automatically from their Slack profile or through the "link" sign-in, which also keeps their user
 token (encrypted). One Slack identity per person: a newer proof replaces an older link.
+
+``SlackIdentities`` is the async API the Slack surface uses. It remembers who a Slack user is
+for ``CACHE_SECONDS``: a link made or replaced through this process counts at once; a person
+unlinked, deactivated or renamed elsewhere (another instance, ``ackbot directory apply``) is
+seen within that bound.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from incidents.people import stale_last_use, user_with_email
-from storage.database import write_transaction
+from incidents.short_cache import ShortCache
+from storage.database import database, write_transaction
+from storage.fields import utcnow
 from storage.models import SlackConnection, User
+
+# How long a Slack user's link is answered from memory (see the module's docstring).
+CACHE_SECONDS = 5.0
 
 
 def linked_user(slack_user_id: str, now: datetime) -> User | None:
@@ -61,3 +72,27 @@ def link_by_email(
         if not updated:
             SlackConnection.create(user=user.id, created_at=now, **values)
     return user
+
+
+class SlackIdentities:
+    def __init__(self, clock: Callable[[], datetime] = utcnow, cache_seconds: float = CACHE_SECONDS):
+        self.clock = clock
+        self._users: ShortCache[User] = ShortCache(cache_seconds)
+
+    async def linked(self, slack_user_id: str) -> User | None:
+        """The active user linked to ``slack_user_id``, or None."""
+        return await self._users.get(slack_user_id, lambda: database.run(linked_user, slack_user_id, self.clock()))
+
+    async def link_by_email(
+        self, slack_user_id: str, slack_team_id: str, email: str, access_token: str | None = None,
+        refresh_token: str | None = None, token_expires_at: datetime | None = None,
+    ) -> User | None:
+        """See ``link_by_email``; links remembered before it are forgotten."""
+        self._users.clear()
+        try:
+            return await database.run(
+                link_by_email, slack_user_id, slack_team_id, email, self.clock(), access_token, refresh_token,
+                token_expires_at,
+            )
+        finally:
+            self._users.clear()

@@ -7,13 +7,20 @@ Rules:
 - uninstalling or revoking the bot deactivates the workspace's rows, clears their tokens and
   switches off Slack pages to its people; a new installation switches them back on;
 - a revoked user token is cleared where it is kept (installation rows, the person's link).
+
+``SlackWorkspaces`` is the async API the Slack surface uses. It answers the bot lookup Bolt makes
+on every request from memory for ``CACHE_SECONDS``: a workspace uninstalled or revoked through
+this process stops working at once, one uninstalled through another instance within that bound.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from incidents.short_cache import ShortCache
 from storage.database import database, write_transaction
+from storage.fields import utcnow
 from storage.models import SlackConnection, SlackInstallation, SlackOAuthState
 
 BOT_FIELDS = ("bot_token", "bot_refresh_token", "bot_token_expires_at", "bot_id", "bot_user_id", "bot_scopes")
@@ -23,6 +30,10 @@ WORKSPACE_FIELDS = (
     "user_id", "token_type",
 )
 ALL_FIELDS = WORKSPACE_FIELDS + BOT_FIELDS + USER_FIELDS
+
+
+# How long a bot lookup is answered from memory (see the module's docstring).
+CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -196,3 +207,64 @@ class StoredBotTokens:
     ) -> None:
         rotated = replace(old, token=token, refresh_token=refresh_token or old.refresh_token, expires_at=expires_at)
         await database.run(save_rotated_bot_token, rotated)
+
+
+class SlackWorkspaces:
+    """The installations of the Slack app ``client_id``, for Bolt's installation store.
+    Installation values are dicts of ``ALL_FIELDS`` (``client_id`` is filled in here)."""
+
+    def __init__(self, client_id: str, clock: Callable[[], datetime] = utcnow, cache_seconds: float = CACHE_SECONDS):
+        self.client_id = client_id
+        self.clock = clock
+        self._bots: ShortCache[dict] = ShortCache(cache_seconds)
+
+    async def _write(self, fn, *args):
+        """Run the write ``fn``; bot lookups read before it commits are forgotten (both before
+        and after: a lookup may be under way either side of the commit)."""
+        self._bots.clear()
+        try:
+            return await database.run(fn, *args)
+        finally:
+            self._bots.clear()
+
+    async def save_installation(self, values: dict) -> None:
+        await self._write(save_installation, {**values, "client_id": self.client_id}, self.clock())
+
+    async def save_bot(self, values: dict) -> None:
+        await self._write(save_bot, self.client_id, values)
+
+    async def find_installation(
+        self, enterprise_id: str | None, team_id: str | None, user_id: str | None, is_enterprise_install: bool
+    ) -> dict | None:
+        return await database.run(find_installation, self.client_id, enterprise_id, team_id, user_id, is_enterprise_install)
+
+    async def find_bot(self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool) -> dict | None:
+        """The newest installation with a bot token (a copy: callers may change it)."""
+        values = await self._bots.get(
+            (enterprise_id, team_id, is_enterprise_install),
+            lambda: database.run(find_bot, self.client_id, enterprise_id, team_id, is_enterprise_install),
+        )
+        if values is None:
+            return None
+        return dict(values)
+
+    async def deactivate_bot(self, enterprise_id: str | None, team_id: str | None) -> int:
+        return await self._write(deactivate_bot, self.client_id, enterprise_id, team_id, self.clock())
+
+    async def revoke_user_token(self, enterprise_id: str | None, team_id: str | None, user_id: str) -> None:
+        await self._write(revoke_user_token, self.client_id, enterprise_id, team_id, user_id, self.clock())
+
+
+
+class SlackOAuthStates:
+    """The states of OAuth flows under way: single use, expiring."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow):
+        self.clock = clock
+
+    async def issue(self, state: str, lifetime: timedelta) -> None:
+        now = self.clock()
+        await database.run(issue_oauth_state, state, now + lifetime, now)
+
+    async def consume(self, state: str) -> bool:
+        return await database.run(consume_oauth_state, state, self.clock())

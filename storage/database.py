@@ -3,6 +3,10 @@
 Every query runs through peewee's asyncio support (``playhouse.pwasyncio``): synchronous peewee
 code runs inside ``await database.run(fn, ...)`` and waits on the driver without blocking the
 event loop. Models bind to the ``database`` proxy, initialised by ``open_database``.
+
+pwasyncio lends a pooled connection to an asyncio task until the task ends. Here a task holds
+one only while a ``database.run`` does its work (``ConnectionPerRun``): a request that reads
+once and then waits on Slack, or on an HTTP answer, leaves the connection to others.
 """
 from __future__ import annotations
 
@@ -17,6 +21,43 @@ from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase, aw
 from storage.postgres_bridge import SteadyPostgresqlDatabase
 
 database = DatabaseProxy()
+
+
+class ConnectionPerRun:
+    """Mixed into a pwasyncio database: after each ``run`` outside a transaction, the task's
+    connection goes back to the pool."""
+
+    async def run(self, fn, *args, **kwargs):
+        try:
+            return await super().run(fn, *args, **kwargs)
+        finally:
+            await self._hand_back()
+
+    async def _hand_back(self) -> None:
+        try:
+            state = self._state._current()  # type: ignore[attr-defined]
+        except RuntimeError:  # no task: nothing was lent
+            return
+        if state.conn is None or state.transactions:
+            return
+        conn = state.conn
+        state.reset()
+        await self._release_conn(conn)  # type: ignore[attr-defined]
+
+
+async def _nothing_to_reset(connection) -> None:
+    """asyncpg's reset for a connection handed back to the pool. Its default sends a statement
+    (RESET ALL, UNLISTEN *, ...) on every hand-back, one round trip per ``database.run``; Ackbot
+    changes no session state (no SET, LISTEN, advisory locks or cursors outside a transaction),
+    and an open transaction is rolled back before the hand-back."""
+
+
+class _SqliteDatabase(ConnectionPerRun, AsyncSqliteDatabase):
+    pass
+
+
+class _PostgresqlDatabase(ConnectionPerRun, SteadyPostgresqlDatabase):
+    pass
 
 SQLITE_PRAGMAS = (
     ("journal_mode", "wal"),
@@ -39,13 +80,13 @@ def make_database(url: str, pool_size: int = 10):
             raise DatabaseURLError("expected sqlite:///path/to/file.db")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        opened = AsyncSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size)
+        opened = _SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size)
         opened.write_lock = asyncio.Lock()  # see write_transaction
         return opened
     if scheme in ("postgresql", "postgres"):
         # No minimum pool size: asyncpg would keep reconnecting to restore it during an outage,
         # logging a traceback each time; connections are made when tasks need them.
-        return SteadyPostgresqlDatabase(url, pool_size=pool_size, pool_min_size=0)
+        return _PostgresqlDatabase(url, pool_size=pool_size, pool_min_size=0, reset=_nothing_to_reset)
     raise DatabaseURLError("expected a sqlite:/// or postgresql:// URL")
 
 

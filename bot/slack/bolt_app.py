@@ -24,7 +24,7 @@ from bot.slack.config import BOT_SCOPES, LINK_USER_SCOPES, SlackConfig
 from bot.slack.identity import LINKED_USER_NAME, LinkFlow
 from bot.slack.replays import ReplayGuard
 from bot.slack.stores import PeeweeInstallationStore, PeeweeOAuthStateStore
-from bot.slack.surface import SlackSurface
+from bot.slack.surface import SessionRespond, SlackSurface
 from channels.slack import quiet_logger
 from channels.slack_blocks import escape
 
@@ -67,7 +67,7 @@ def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackS
     install_flow = AsyncOAuthFlow(client=client, logger=bolt_log, settings=_oauth_settings(
         config, installations, bolt_log, INSTALL_STATE, scopes=BOT_SCOPES, user_scopes=(),
     ))
-    link_flow = LinkFlow(client=client, logger=bolt_log, clock=surface.identity.clock, settings=_oauth_settings(
+    link_flow = LinkFlow(client=client, logger=bolt_log, identities=surface.identity.identities, settings=_oauth_settings(
         config, installations, bolt_log, LINK_STATE, scopes=(), user_scopes=LINK_USER_SCOPES,
         callback_options=AsyncCallbackOptions(success=_linked_page, failure=_link_failed_page),
     ))
@@ -80,18 +80,33 @@ def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackS
     # Bolt checks signatures after parsing the body and logs a failure with the whole body:
     # the route checks them first instead (bot.slack.inbound). Bolt configures the logger named
     # after the app from its own on every request: named "ackbot", it set Ackbot's level.
+    # process_before_response: Bolt answers when the listener returns; every listener acks and
+    # hands its work to surface.in_flight. Otherwise Bolt runs the listener as a task of its own
+    # and checks every 10 ms whether it has acked yet.
     bolt = AsyncApp(
         name=bolt_log.name, logger=bolt_log, signing_secret=config.signing_secret, client=client,
         # Bolt accepts an AsyncAuthorize instance here, but its annotation names only plain callables.
         installation_store=installations, oauth_flow=install_flow, authorize=authorize,  # type: ignore[arg-type]
-        request_verification_enabled=False, raise_error_for_unhandled_request=True,
+        request_verification_enabled=False, raise_error_for_unhandled_request=True, process_before_response=True,
     )
     bolt.error(_on_error)
     bolt.use(ReplayGuard().middleware)
+    bolt.use(_respond_through(session))
     events.register(bolt, surface, installations)
     buttons.register(bolt, surface)
     slash.register(bolt, surface)
     return SlackApp(bolt, install_flow, link_flow, surface, config.signing_secret)
+
+
+def _respond_through(session: ClientSession):
+    """Bolt middleware: listeners' ``respond`` answers over ``session``."""
+
+    async def middleware(context, next):
+        if context.response_url:
+            context["respond"] = SessionRespond(context.response_url, session)
+        await next()
+
+    return middleware
 
 
 async def _on_error(error: Exception) -> BoltResponse:

@@ -17,9 +17,8 @@ from storage.enums import Action, Channel
 
 def register(bolt, surface: SlackSurface) -> None:
     async def on_incident_button(ack, body, action, respond, client):
-        surface.in_flight.track()
         await ack()
-        await act(surface, body, action, respond, client)
+        surface.in_flight.start(act(surface, body, action, respond, client))
 
     async def on_link_button(ack):
         await ack()

@@ -15,9 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
-from incidents import slack_identity
-from storage.database import database
-from storage.fields import utcnow
+from incidents.slack_identity import SlackIdentities
 from storage.models import User
 
 log = logging.getLogger("ackbot.slack")
@@ -38,11 +36,12 @@ async def profile_email(client: AsyncWebClient, slack_user_id: str, token: str |
 
 
 class SlackIdentity:
-    def __init__(self, clock: Callable[[], datetime] = utcnow):
-        self.clock = clock
+    def __init__(self, identities: SlackIdentities):
+        self.identities = identities
+        self.clock: Callable[[], datetime] = identities.clock
 
     async def linked(self, slack_user_id: str) -> User | None:
-        return await database.run(slack_identity.linked_user, slack_user_id, self.clock())
+        return await self.identities.linked(slack_user_id)
 
     async def user_for(self, client: AsyncWebClient, team_id: str | None, slack_user_id: str) -> User | None:
         """The Ackbot user behind ``slack_user_id``, linking them by profile email on first
@@ -53,26 +52,27 @@ class SlackIdentity:
         email = await profile_email(client, slack_user_id)
         if email is None or team_id is None:
             return None
-        return await database.run(slack_identity.link_by_email, slack_user_id, team_id, email, self.clock())
+        return await self.identities.link_by_email(slack_user_id, team_id, email)
 
 
 class LinkFlow(AsyncOAuthFlow):
     """The user-scope sign-in that links the signed-in Slack user to the directory user with their
     email. It stores no workspace installation: the user token goes onto the person's link."""
 
-    def __init__(self, *, clock: Callable[[], datetime] = utcnow, **kwargs):
+    def __init__(self, *, identities: SlackIdentities, **kwargs):
         super().__init__(**kwargs)
-        self.clock = clock
+        self.identities = identities
 
     async def store_installation(self, request: AsyncBoltRequest, installation: Installation) -> None:
         email = await profile_email(self.client, installation.user_id, token=installation.user_token)
         if email is None:
             raise BoltError("Slack did not share the email of your account")
+        if installation.team_id is None:
+            raise BoltError("an organisation-wide sign-in names no workspace to link in")
         expires = installation.user_token_expires_at
-        user = await database.run(
-            slack_identity.link_by_email, installation.user_id, installation.team_id, email, self.clock(),
-            installation.user_token, installation.user_refresh_token,
-            datetime.fromtimestamp(expires, UTC) if expires else None,
+        user = await self.identities.link_by_email(
+            installation.user_id, installation.team_id, email, installation.user_token,
+            installation.user_refresh_token, datetime.fromtimestamp(expires, UTC) if expires else None,
         )
         if user is None:
             raise BoltError(f"no Ackbot user has the email {email}")

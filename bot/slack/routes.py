@@ -22,9 +22,10 @@ from bot.app_keys import HTTP_KEY, SERVICE_KEY, SLACK_APP_KEY
 from bot.slack.bolt_app import SlackApp, build_slack_app
 from bot.slack.config import SlackConfig
 from bot.slack.identity import SlackIdentity
-from bot.slack.inbound import payload_problem, signature_problem
+from bot.slack.inbound import payload_problem, shape_problem, signature_problem
 from bot.slack.surface import SlackSurface
 from incidents.push_links import SubscribeLinks
+from incidents.slack_identity import SlackIdentities
 from incidents.web_sessions import WebSessions
 
 SHUTDOWN_GRACE = 10.0
@@ -48,7 +49,7 @@ def slack_context(config: SlackConfig | None, web_sessions: WebSessions, subscri
             return
         service = app[SERVICE_KEY]
         surface = SlackSurface(
-            service, SlackIdentity(clock=service.clock), config.link_url, web_sessions, subscribe_links,
+            service, SlackIdentity(SlackIdentities(service.clock)), config.link_url, web_sessions, subscribe_links,
             public_url=config.public_url,
         )
         app[SLACK_APP_KEY] = build_slack_app(config, app[HTTP_KEY], surface)
@@ -81,20 +82,25 @@ def _query_request(request: web.Request) -> AsyncBoltRequest:
 
 def _signed_bolt_request(request: web.Request, raw: bytes) -> AsyncBoltRequest:
     """The Bolt request for a body whose signature is verified, or HTTPBadRequest saying what is
-    wrong with it."""
+    wrong with it. The body is parsed once, by Bolt; only when Bolt cannot read it is it read
+    again to say why."""
+    content_type = request.headers.get("Content-Type", "").split(";")[0] or None
     problem: str | None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         problem = "the body is not UTF-8"
     else:
-        problem = payload_problem(text, request.headers.get("Content-Type", "").split(";")[0] or None)
-    if problem is None:
         try:
             # Bolt reads headers through .items(), which aiohttp's multidict has; its annotation says dict.
-            return AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
-        except (AttributeError, IndexError, KeyError, TypeError, ValueError):  # Bolt reads ids from odd shapes
-            problem = "unexpected field types"
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError):  # odd shapes, not JSON
+            problem = payload_problem(text, content_type) or "unexpected field types"
+        else:
+            body = bolt_request.body
+            problem = shape_problem(body) if isinstance(body, dict) else "the payload is not a JSON object"
+            if problem is None:
+                return bolt_request
     log_rejected(request, f"malformed Slack request: {problem}", len(raw))
     raise _malformed(problem)
 

@@ -21,15 +21,18 @@ Answer = str | tuple[str, list[dict]]
 
 def register(bolt, surface: SlackSurface) -> None:
     async def on_incident_command(ack, command, respond, client):
-        surface.in_flight.track()
         await ack()
-        answered = await answer(surface, command, client)
-        if isinstance(answered, str):
-            await reply(respond, answered)
-        else:
-            await reply(respond, *answered)
+        surface.in_flight.start(answer_and_reply(surface, command, respond, client))
 
     bolt.command("/incident")(on_incident_command)
+
+
+async def answer_and_reply(surface: SlackSurface, command: dict, respond, client) -> None:
+    answered = await answer(surface, command, client)
+    if isinstance(answered, str):
+        await reply(respond, answered)
+    else:
+        await reply(respond, *answered)
 
 
 async def answer(surface: SlackSurface, command: dict, client) -> Answer:

@@ -1,8 +1,7 @@
-"""Bolt's installation store and OAuth state store over Ackbot's database.
-
-Installations live in ``SlackInstallation`` (tokens encrypted); the rules (newest wins, in-place
-updates on rotation, deactivation on uninstall) are in ``incidents.slack_workspaces``. OAuth
-states live in ``SlackOAuthState``: single use, expiring.
+"""Bolt's installation store and OAuth state store: Bolt's interfaces over
+``incidents.slack_workspaces.SlackWorkspaces``, which keeps installations (tokens encrypted;
+newest wins, in-place updates on rotation, deactivation on uninstall) and OAuth states (single
+use, expiring). Here only Bolt's ``Installation`` and ``Bot`` values are translated.
 """
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from incidents import slack_workspaces
-from storage.database import database
+from incidents.slack_workspaces import SlackOAuthStates, SlackWorkspaces
 from storage.fields import utcnow
 
 log = logging.getLogger("ackbot.slack")
@@ -48,6 +46,7 @@ def _scopes(scopes) -> str | None:
 
 class PeeweeInstallationStore(AsyncInstallationStore):
     def __init__(self, client_id: str, clock: Callable[[], datetime] = utcnow):
+        self.workspaces = SlackWorkspaces(client_id, clock)
         self.client_id = client_id
         self.clock = clock
 
@@ -57,7 +56,7 @@ class PeeweeInstallationStore(AsyncInstallationStore):
 
     async def async_save(self, installation: Installation) -> None:
         values = {
-            "client_id": self.client_id, "app_id": installation.app_id,
+            "app_id": installation.app_id,
             "enterprise_id": installation.enterprise_id, "enterprise_name": installation.enterprise_name,
             "team_id": installation.team_id, "team_name": installation.team_name,
             "is_enterprise_install": bool(installation.is_enterprise_install), "user_id": installation.user_id,
@@ -69,7 +68,7 @@ class PeeweeInstallationStore(AsyncInstallationStore):
             "user_token_expires_at": _moment(installation.user_token_expires_at),
             "user_scopes": _scopes(installation.user_scopes),
         }
-        await database.run(slack_workspaces.save_installation, values, self.clock())
+        await self.workspaces.save_installation(values)
 
     async def async_save_bot(self, bot: Bot) -> None:
         values = {
@@ -78,16 +77,13 @@ class PeeweeInstallationStore(AsyncInstallationStore):
             "bot_refresh_token": bot.bot_refresh_token, "bot_token_expires_at": _moment(bot.bot_token_expires_at),
             "bot_id": bot.bot_id, "bot_user_id": bot.bot_user_id, "bot_scopes": _scopes(bot.bot_scopes),
         }
-        await database.run(slack_workspaces.save_bot, self.client_id, values)
+        await self.workspaces.save_bot(values)
 
     async def async_find_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        values = await database.run(
-            slack_workspaces.find_installation, self.client_id, enterprise_id, team_id, user_id,
-            bool(is_enterprise_install),
-        )
+        values = await self.workspaces.find_installation(enterprise_id, team_id, user_id, bool(is_enterprise_install))
         if values is None:
             return None
         return Installation(
@@ -99,15 +95,13 @@ class PeeweeInstallationStore(AsyncInstallationStore):
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False,
     ) -> Bot | None:
-        values = await database.run(
-            slack_workspaces.find_bot, self.client_id, enterprise_id, team_id, bool(is_enterprise_install)
-        )
+        values = await self.workspaces.find_bot(enterprise_id, team_id, bool(is_enterprise_install))
         if values is None:
             return None
         return Bot(**_bot_arguments(values))
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        count = await database.run(slack_workspaces.deactivate_bot, self.client_id, enterprise_id, team_id, self.clock())
+        count = await self.workspaces.deactivate_bot(enterprise_id, team_id)
         log.info("Slack workspace %s: %d installation(s) deactivated", team_id or enterprise_id, count)
 
     async def async_delete_installation(
@@ -116,9 +110,7 @@ class PeeweeInstallationStore(AsyncInstallationStore):
         if user_id is None:
             await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
         else:
-            await database.run(
-                slack_workspaces.revoke_user_token, self.client_id, enterprise_id, team_id, user_id, self.clock()
-            )
+            await self.workspaces.revoke_user_token(enterprise_id, team_id, user_id)
 
 
 class PeeweeOAuthStateStore(AsyncOAuthStateStore):
@@ -127,7 +119,7 @@ class PeeweeOAuthStateStore(AsyncOAuthStateStore):
     def __init__(self, prefix: str, expiration_seconds: int = 600, clock: Callable[[], datetime] = utcnow):
         self.prefix = prefix
         self.expiration = timedelta(seconds=expiration_seconds)
-        self.clock = clock
+        self.states = SlackOAuthStates(clock)
 
     @property
     def logger(self) -> logging.Logger:
@@ -135,11 +127,10 @@ class PeeweeOAuthStateStore(AsyncOAuthStateStore):
 
     async def async_issue(self, *args, **kwargs) -> str:
         state = f"{self.prefix}.{secrets.token_urlsafe(24)}"
-        now = self.clock()
-        await database.run(slack_workspaces.issue_oauth_state, state, now + self.expiration, now)
+        await self.states.issue(state, self.expiration)
         return state
 
     async def async_consume(self, state: str) -> bool:
         if not state:
             return False
-        return await database.run(slack_workspaces.consume_oauth_state, state, self.clock())
+        return await self.states.consume(state)
