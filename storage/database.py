@@ -12,9 +12,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from peewee import DatabaseProxy
-from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase, await_
+from playhouse.pwasyncio import AsyncPostgresqlDatabase, await_
 
 from storage.postgres_bridge import SteadyPostgresqlDatabase
+from storage.sqlite_bridge import OneTripSqliteDatabase
 
 database = DatabaseProxy()
 
@@ -39,7 +40,7 @@ def make_database(url: str, pool_size: int = 10):
             raise DatabaseURLError("expected sqlite:///path/to/file.db")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        opened = AsyncSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size)
+        opened = OneTripSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, pool_size=pool_size)
         opened.write_lock = asyncio.Lock()  # see write_transaction
         return opened
     if scheme in ("postgresql", "postgres"):
