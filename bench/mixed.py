@@ -169,8 +169,8 @@ async def main(argv=None) -> None:
     print_machine("bench.mixed")
     async with Harness(args) as harness:
         note("baseline: bare aiohttp")
-        bare = await bare_aiohttp_rps(harness)
-        print(f"\nbare aiohttp baseline (same run): {bare:.0f} requests/s")
+        bare, bare_cpu = await bare_aiohttp_rps(harness)
+        print(f"\nbare aiohttp baseline (same run): {bare:.0f} requests/s, {bare_cpu:.2f} ms CPU a request")
         _, twilio_port = await harness.start_ready("fake-twilio", python_module("bench.fake_providers", "twilio"))
         _, slack_port = await harness.start_ready("fake-slack", python_module("bench.fake_providers", "slack"))
         twilio_url, slack_url = f"http://127.0.0.1:{twilio_port}", f"http://127.0.0.1:{slack_port}"
