@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from incidents.lifecycle import EngineConfig
+from storage.bulk import update_each
 from storage.database import lock_rows
 from storage.enums import DeliveryStatus
 
@@ -73,6 +74,21 @@ def record_if_held(model, row_id: int, worker_id: str, status: DeliveryStatus, c
     held = (model.id == row_id) & (model.status == DeliveryStatus.SENDING) & (model.claimed_by == worker_id)
     released = {model.lease_expires_at: None, model.claimed_by: None}
     return model.update({model.status: status, **changes, **released}).where(held).execute() == 1
+
+
+def record_all_held(model, worker_id: str, results: list[tuple[int, DeliveryStatus, dict]]) -> set[int]:
+    """``record_if_held`` for many rows at once, each ``(row id, status, changes)``: one statement
+    per set of changed columns (a batch of sends that all succeeded is one). Returns the ids of
+    the rows ``worker_id`` still held, and so recorded."""
+    groups: dict[tuple, list] = {}
+    for row_id, status, changes in results:
+        groups.setdefault((model.status, *changes), []).append((row_id, status, *changes.values()))
+    released = {model.lease_expires_at: None, model.claimed_by: None}
+    held = {model.status: DeliveryStatus.SENDING, model.claimed_by: worker_id}
+    recorded: set[int] = set()
+    for columns, rows in groups.items():
+        recorded |= update_each(model, columns, rows, released, held)
+    return recorded
 
 
 def release(model, worker_id: str, ids: list[int], now: datetime) -> int:

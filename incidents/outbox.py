@@ -128,7 +128,7 @@ _NO_SLACK = (None, None)  # (Slack user id, Slack team id) of a person with no S
 
 
 def load_deliveries(ids: list[int]) -> list[Delivery]:
-    rows = (
+    rows = list(
         NotificationLog.select(NotificationLog, Incident, User, Team)
         .join(Incident)
         .join(Team, join_type=JOIN.LEFT_OUTER, on=(Incident.team == Team.id))
@@ -137,19 +137,23 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
         .where(NotificationLog.id.in_(ids))
         .order_by(NotificationLog.id)
     )
-    user_ids = {row.user_id for row in rows}
+    slack_ids, teams_ids, push_ids = (
+        {row.user_id for row in rows if row.channel == channel} for channel in (Channel.SLACK, Channel.TEAMS, Channel.PUSH)
+    )
+    # Each person's identities are loaded only for the channels that need them: a batch of SMS
+    # pages makes one query, not four.
     slack = {
         user_id: (slack_user_id, slack_team_id)
         for user_id, slack_user_id, slack_team_id in SlackConnection.select(
             SlackConnection.user, SlackConnection.slack_user_id, SlackConnection.slack_team_id
-        ).where(SlackConnection.user.in_(user_ids) & SlackConnection.is_active).tuples()
-    }
+        ).where(SlackConnection.user.in_(slack_ids) & SlackConnection.is_active).tuples()
+    } if slack_ids else {}
     teams = dict(
         TeamsConnection.select(TeamsConnection.user, TeamsConnection.conversation_reference)
-        .where(TeamsConnection.user.in_(user_ids) & TeamsConnection.is_active).tuples()
-    )
+        .where(TeamsConnection.user.in_(teams_ids) & TeamsConnection.is_active).tuples()
+    ) if teams_ids else {}
     push: dict[int, list[dict]] = {}
-    for subscription in PushSubscription.select().where(PushSubscription.user.in_(user_ids)):
+    for subscription in PushSubscription.select().where(PushSubscription.user.in_(push_ids)) if push_ids else ():
         push.setdefault(subscription.user_id, []).append(
             {"id": subscription.id, "endpoint": subscription.endpoint, "p256dh": subscription.p256dh, "auth": subscription.auth}
         )
@@ -173,26 +177,44 @@ def record_outcomes(
     None when this worker no longer holds the claim (its lease expired and the row was claimed
     again, so the result of that send is not the row's to keep)."""
     with write_transaction():
+        pages = _record_pages(
+            [(delivery, outcome) for delivery, outcome in results if isinstance(delivery, Delivery)],
+            worker_id, config, now,
+        )
         return [
             record_team_post(delivery, outcome, worker_id, config, now) if isinstance(delivery, TeamPostDelivery)
-            else _record(delivery, outcome, worker_id, config, now)
+            else pages.get(delivery.notification_id)
             for delivery, outcome in results
         ]
 
 
-def _record(delivery: Delivery, outcome: DeliveryOutcome, worker_id: str, config: EngineConfig, now: datetime):
-    status, changes = leases.result_changes(NotificationLog, delivery.attempt, outcome, config, now)
-    if not leases.record_if_held(NotificationLog, delivery.notification_id, worker_id, status, changes):
-        return None
-    if outcome.gone_endpoints:
-        forget_endpoints(delivery.user.id, outcome.gone_endpoints)
-    _after(delivery.incident.id, delivery.user.id, delivery.user.name, delivery.channel, delivery.kind, status,
-           changes.get(NotificationLog.error), now)
-    metrics.observe_recorded(
-        delivery.channel, delivery.kind, status, (now - delivery.queued_at).total_seconds(),
-        status == DeliveryStatus.DELIVERED,
+def _record_pages(
+    results: list[tuple[Delivery, DeliveryOutcome]], worker_id: str, config: EngineConfig, now: datetime
+) -> dict[int, DeliveryStatus]:
+    """Record pages' results (the row updates in as few statements as there are kinds of
+    result), then their consequences; returns {notification id: new status} for the rows this
+    worker still held."""
+    changed = [
+        (delivery, outcome, *leases.result_changes(NotificationLog, delivery.attempt, outcome, config, now))
+        for delivery, outcome in results
+    ]
+    held = leases.record_all_held(
+        NotificationLog, worker_id, [(delivery.notification_id, status, changes) for delivery, _, status, changes in changed]
     )
-    return status
+    recorded = {}
+    for delivery, outcome, status, changes in changed:
+        if delivery.notification_id not in held:
+            continue
+        recorded[delivery.notification_id] = status
+        if outcome.gone_endpoints:
+            forget_endpoints(delivery.user.id, outcome.gone_endpoints)
+        _after(delivery.incident.id, delivery.user.id, delivery.user.name, delivery.channel, delivery.kind, status,
+               changes.get(NotificationLog.error), now)
+        metrics.observe_recorded(
+            delivery.channel, delivery.kind, status, (now - delivery.queued_at).total_seconds(),
+            status == DeliveryStatus.DELIVERED,
+        )
+    return recorded
 
 
 def _after(incident_id, user_id, name, channel, kind, status, error, now) -> None:

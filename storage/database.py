@@ -16,9 +16,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from peewee import DatabaseProxy
-from playhouse.pwasyncio import AsyncPostgresqlDatabase, AsyncSqliteDatabase, await_
+from playhouse.pwasyncio import AsyncPostgresqlDatabase, await_
 
 from storage.postgres_bridge import SteadyPostgresqlDatabase
+from storage.sqlite_bridge import OneTripSqliteDatabase
 
 database = DatabaseProxy()
 
@@ -52,7 +53,7 @@ async def _nothing_to_reset(connection) -> None:
     and an open transaction is rolled back before the hand-back."""
 
 
-class _SqliteDatabase(ConnectionPerRun, AsyncSqliteDatabase):
+class _SqliteDatabase(ConnectionPerRun, OneTripSqliteDatabase):
     pass
 
 

@@ -1,0 +1,49 @@
+"""Hand-written bulk statements that peewee's query builder has no form for: one UPDATE that
+gives each of many rows values of its own (instead of one UPDATE per row). Synchronous; call
+inside ``database.run``."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from peewee import Field
+
+from storage.database import database, is_postgres
+
+# PostgreSQL types the VALUES cells are cast to: untyped parameters there would be text.
+_POSTGRES_CASTS = {"AUTO": "integer", "INT": "integer", "VARCHAR": "varchar", "TEXT": "text",
+                   "TIMESTAMPTZ": "timestamptz", "BOOL": "boolean"}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def update_each(model, columns: Sequence[Field], rows: Sequence[Sequence], same: Mapping[Field, object],
+                where: Mapping[Field, object]) -> set[int]:
+    """For each of ``rows`` (its primary key, then one value per field of ``columns``): set those
+    columns to its values and every field of ``same`` to its value, on that row if each field of
+    ``where`` equals its value there. One statement; returns the primary keys of the rows updated."""
+    if not rows:
+        return set()
+    param = database.param
+    key = model._meta.primary_key
+    fields = (key, *columns)
+    if is_postgres():
+        cell = [f"CAST({param} AS {_POSTGRES_CASTS.get(field.field_type, field.field_type)})" for field in fields]
+    else:
+        cell = [param] * len(fields)
+    row_sql = "(" + ", ".join(cell) + ")"
+    assignments = [f"{_quoted(field.column_name)} = v.column{index}" for index, field in enumerate(columns, start=2)]
+    assignments += [f"{_quoted(field.column_name)} = {param}" for field in same]
+    conditions = [f"t.{_quoted(key.column_name)} = v.column1"]
+    conditions += [f"t.{_quoted(field.column_name)} = {param}" for field in where]
+    sql = (
+        f"UPDATE {_quoted(model._meta.table_name)} AS t SET {', '.join(assignments)}"
+        f" FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v"
+        f" WHERE {' AND '.join(conditions)} RETURNING {_quoted(key.column_name)}"
+    )
+    params = [field.db_value(value) for field, value in same.items()]  # in the order they appear
+    for row in rows:
+        params += [field.db_value(value) for field, value in zip(fields, row, strict=True)]
+    params += [field.db_value(value) for field, value in where.items()]
+    return {row_id for (row_id,) in database.execute_sql(sql, params).fetchall()}

@@ -1,0 +1,44 @@
+"""peewee's asyncio SQLite database with one trip to the connection's thread per statement.
+
+``playhouse.pwasyncio`` runs each statement as three calls on aiosqlite's thread (execute, fetch
+every row, close the cursor), each a hand-off between threads and back. Under load, on a busy
+machine, each hand-off waits for the scheduler, and a write transaction of twenty statements
+held SQLite's one write lock through sixty of them. Here a statement is one call: execute,
+fetch, close, together on that thread.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+from playhouse.pwasyncio import AsyncSqliteConnection, AsyncSqliteDatabase, AsyncSqlitePool, CursorAdapter
+
+
+def _run(connection: sqlite3.Connection, sql: str, params) -> tuple:
+    """On the connection's thread: the statement's rows and what peewee reads off its cursor."""
+    cursor = connection.execute(sql, params)
+    try:
+        return cursor.fetchall(), cursor.lastrowid, cursor.rowcount, cursor.description
+    finally:
+        cursor.close()
+
+
+class _OneTripConnection(AsyncSqliteConnection):
+    async def _execute(self, sql, params=None):
+        raw = self.conn._conn  # the sqlite3 connection, used only on aiosqlite's own thread
+        rows, lastrowid, rowcount, description = await self.conn._execute(_run, raw, sql, params or ())
+        return CursorAdapter(rows, lastrowid=lastrowid, rowcount=rowcount, description=description)
+
+
+class _OneTripPool(AsyncSqlitePool):
+    async def _create_connection(self):
+        plain = await super()._create_connection()
+        return _OneTripConnection(plain.conn)
+
+
+class OneTripSqliteDatabase(AsyncSqliteDatabase):
+    async def _create_pool_async(self):
+        pool = _OneTripPool(
+            self.database, pool_size=1 if self.database == ":memory:" else self._pool_size,
+            on_connect=self._add_conn_hooks, timeout=self._timeout, **self.connect_params,
+        )
+        return await pool.initialize()

@@ -1,0 +1,125 @@
+"""The queries behind ``status`` (one incident's report), ``list`` (open incidents) and the
+dispatcher's claim use indexes, so they stay fast however many incidents and pages the database
+holds. Plans, not times: each SELECT those calls run is explained by the database itself
+(SQLite: EXPLAIN QUERY PLAN has no full SCAN of the big tables; PostgreSQL, with sequential
+scans discouraged: no Seq Scan on them)."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from incidents.intake import TriggerRequest
+from incidents.service import EngineConfig, IncidentService
+from storage.database import database, is_postgres
+from storage.enums import Channel
+from storage.models import (
+    ChannelPreference,
+    EscalationLevel,
+    EscalationTarget,
+    Incident,
+    IncidentEvent,
+    NotificationLog,
+    Team,
+    TeamMember,
+    User,
+)
+from tests.fakes.channel import FixedClock
+
+# The tables that grow without bound: a plan must never read one of them whole.
+BIG_TABLES = {model._meta.table_name for model in (Incident, NotificationLog, IncidentEvent)}
+
+
+class Recorder:
+    """Keeps the SELECTs run through the database while installed, with their parameters."""
+
+    def __init__(self):
+        self.statements: list[tuple[str, tuple]] = []
+        self._original = None
+
+    def __enter__(self):
+        self._original = database.obj.execute_sql
+
+        def recording(sql, params=None, *args, **kwargs):
+            if sql.lstrip().upper().startswith("SELECT"):
+                self.statements.append((sql, tuple(params or ())))
+            return self._original(sql, params, *args, **kwargs)
+
+        database.obj.execute_sql = recording
+        return self
+
+    def __exit__(self, *exc_info):
+        del database.obj.execute_sql
+
+
+def _names(sql: str) -> dict[str, str]:
+    """{name or alias a big table goes by in ``sql``: its table name}."""
+    names = {}
+    for table, alias in re.findall(r'"(\w+)"(?:\s+AS\s+"(\w+)")?', sql):
+        if table in BIG_TABLES:
+            names[table] = table
+            if alias:
+                names[alias] = table
+    return names
+
+
+def _full_scans(statements: list[tuple[str, tuple]]) -> list[str]:
+    """Synchronous: the plan lines, over every statement, that read a big table whole."""
+    scans = []
+    if is_postgres():
+        database.execute_sql("SET enable_seqscan = off")
+    try:
+        for sql, params in statements:
+            names = _names(sql)
+            if not names:
+                continue
+            if is_postgres():
+                lines = [row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall()]
+                pattern = re.compile(r"Seq Scan on (\w+)")
+            else:
+                lines = [row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+                pattern = re.compile(r"^SCAN (\w+)")
+            scans += [f"{line}  <- {sql}" for line in lines
+                      if (found := pattern.search(line.strip())) and found.group(1) in names]
+    finally:
+        if is_postgres():
+            database.execute_sql("SET enable_seqscan = on")
+    return scans
+
+
+async def _seed(service: IncidentService) -> int:
+    """A team of three paged by SMS, and a few incidents that paged them; returns one's number."""
+    team = await Team.acreate(name="payments", display_name="Payments")
+    level = await EscalationLevel.acreate(team=team, level=1, delay_minutes=5)
+    for index in range(3):
+        user = await User.acreate(handle=f"p{index}", name=f"Person {index}", email=f"p{index}@example.com",
+                                  phone=f"+1555010000{index}")
+        await TeamMember.acreate(team=team, user=user)
+        await EscalationTarget.acreate(escalation_level=level, user=user)
+        await ChannelPreference.acreate(user=user, channel=Channel.SMS, tier="primary")
+    numbers = [(await service.trigger(TriggerRequest(title=f"Incident {index}", team="payments"))).incident.id
+               for index in range(5)]
+    return numbers[2]
+
+
+@pytest.fixture
+async def service(storage):
+    config = EngineConfig(enabled_channels=frozenset({Channel.SMS}), tier_timeout=timedelta(minutes=5), max_attempts=3)
+    return IncidentService(config, clock=FixedClock())
+
+
+@pytest.mark.parametrize("call", ["status", "list", "claim"])
+async def test_query_uses_indexes(service, call):
+    number = await _seed(service)
+    assert await database.run(NotificationLog.select().count) == 15  # the claim below has due pages to take
+    with Recorder() as recorder:
+        if call == "status":
+            await service.status(number)
+        elif call == "list":
+            await service.list_open()
+        else:
+            assert len(await service.claim_due_notifications("plan-worker", 10)) == 10
+    explained = [statement for statement in recorder.statements if _names(statement[0])]
+    assert explained, "no query of the big tables was recorded"
+    assert await database.run(_full_scans, explained) == []
