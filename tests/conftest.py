@@ -48,8 +48,8 @@ def postgres_url():
             await connection.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    # Commits need not wait for the disk: nothing here survives a server crash, and every
-    # emptying between tests and most test steps commit.
+    # Commits need not wait for the disk: a test database never has to outlive a server crash,
+    # and the emptying between tests and most test steps each commit.
     asyncio.run(admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     yield _with_database(base, name)
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
