@@ -133,7 +133,7 @@ async def _wait_ready(manager: RealAlertmanager, process) -> None:
                         return
             except aiohttp.ClientError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
     pytest.fail(f"Alertmanager not ready within {_START_TIMEOUT}s:\n{manager.log_text()}")
 
 
@@ -148,4 +148,4 @@ async def eventually(check: Callable[[], Awaitable[object]], what: str, timeout:
         if asyncio.get_running_loop().time() >= deadline:
             log = f"\nAlertmanager's log:\n{manager.log_text()}" if manager else ""
             pytest.fail(f"{what}: not within {timeout}s{log}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)  # each check is one small query
