@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from channels.registry import CHANNEL_TRAITS
 from incidents.intake import TriggerRequest
 from incidents.service import EngineConfig, IncidentService
 from storage.database import database, is_postgres
@@ -105,7 +106,9 @@ async def _seed(service: IncidentService) -> int:
 
 @pytest.fixture
 async def service(storage):
-    config = EngineConfig(enabled_channels=frozenset({Channel.SMS}), tier_timeout=timedelta(minutes=5), max_attempts=3)
+    config = EngineConfig(
+        enabled_channels=frozenset({Channel.SMS}), channel_traits=CHANNEL_TRAITS, tier_timeout=timedelta(minutes=5), max_attempts=3,
+    )
     return IncidentService(config, clock=FixedClock())
 
 
