@@ -59,16 +59,28 @@ def levels_of_team(team_id: int | None) -> tuple[LevelState, ...]:
 def reachable_channels(user_ids: list[int], reach: Mapping[Channel, Reach]) -> dict[int, frozenset[Channel]]:
     """For each user, the channels of ``reach`` (each with the contact detail it needs) that
     have such a detail for them."""
-    held = contact_details(user_ids)
+    return reachable_with_names(user_ids, reach)[0]
+
+
+def reachable_with_names(
+    user_ids: list[int], reach: Mapping[Channel, Reach]
+) -> tuple[dict[int, frozenset[Channel]], dict[int, str]]:
+    """``reachable_channels``, and the name of each of the users that exists (active or not)."""
+    held, names = contact_details(user_ids)
     return {
         user_id: frozenset(channel for channel, needed in reach.items() if needed in held[user_id])
         for user_id in user_ids
-    }
+    }, names
 
 
-def contact_details(user_ids: list[int]) -> dict[int, frozenset[Reach]]:
-    """For each user, the kinds of contact detail Ackbot holds for them (none when inactive)."""
-    users = {user.id: user for user in User.select().where(User.id.in_(user_ids) & User.is_active)}
+def contact_details(user_ids: list[int]) -> tuple[dict[int, frozenset[Reach]], dict[int, str]]:
+    """For each user, the kinds of contact detail Ackbot holds for them (none when inactive);
+    and the name of each that exists."""
+    if not user_ids:
+        return {}, {}
+    rows = list(User.select(User.id, User.name, User.email, User.phone, User.is_active).where(User.id.in_(user_ids)))
+    names = {user.id: user.name for user in rows}
+    users = {user.id: user for user in rows if user.is_active}
     linked = {
         Reach.SLACK_ACCOUNT: _users_with(SlackConnection, user_ids, SlackConnection.is_active),
         Reach.TEAMS_CHAT: _users_with(
@@ -87,7 +99,7 @@ def contact_details(user_ids: list[int]) -> dict[int, frozenset[Reach]]:
         details[user_id] = frozenset(
             [kind for kind, has in on_file.items() if has] + [kind for kind, ids in linked.items() if user_id in ids]
         )
-    return details
+    return details, names
 
 
 def _users_with(model, user_ids: list[int], condition) -> set[int]:
