@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from peewee import fn
+from peewee import SQL, fn
 
 from incidents.channel_traits import Reach
 from incidents.directory import escalation_levels_for
@@ -75,33 +75,30 @@ def reachable_with_names(
 
 def contact_details(user_ids: list[int]) -> tuple[dict[int, frozenset[Reach]], dict[int, str]]:
     """For each user, the kinds of contact detail Ackbot holds for them (none when inactive);
-    and the name of each that exists."""
+    and the name of each that exists. One query."""
     if not user_ids:
         return {}, {}
-    rows = list(User.select(User.id, User.name, User.email, User.phone, User.is_active).where(User.id.in_(user_ids)))
-    names = {user.id: user.name for user in rows}
-    users = {user.id: user for user in rows if user.is_active}
     linked = {
-        Reach.SLACK_ACCOUNT: _users_with(SlackConnection, user_ids, SlackConnection.is_active),
-        Reach.TEAMS_CHAT: _users_with(
-            TeamsConnection, user_ids,
-            TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False),
+        Reach.SLACK_ACCOUNT: _linked(SlackConnection, SlackConnection.is_active),
+        Reach.TEAMS_CHAT: _linked(
+            TeamsConnection, TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False)
         ),
-        Reach.PUSH_SUBSCRIPTION: _users_with(PushSubscription, user_ids, True),
+        Reach.PUSH_SUBSCRIPTION: _linked(PushSubscription, None),
     }
-    details: dict[int, frozenset[Reach]] = {}
-    for user_id in user_ids:
-        user = users.get(user_id)
-        if user is None:
-            details[user_id] = frozenset()
-            continue
-        on_file = {Reach.EMAIL_ADDRESS: bool(user.email), Reach.PHONE_NUMBER: bool(user.phone)}
-        details[user_id] = frozenset(
-            [kind for kind, has in on_file.items() if has] + [kind for kind, ids in linked.items() if user_id in ids]
-        )
-    return details, names
+    rows = User.select(User.id, User.name, User.email, User.phone, User.is_active, *linked.values()).where(
+        User.id.in_(user_ids)
+    ).tuples()
+    names, held = {}, {}
+    for user_id, name, email, phone, active, *links in rows:
+        names[user_id] = name
+        if active:
+            on_file = {Reach.EMAIL_ADDRESS: bool(email), Reach.PHONE_NUMBER: bool(phone)}
+            on_file.update(zip(linked, map(bool, links), strict=True))
+            held[user_id] = frozenset(kind for kind, has in on_file.items() if has)
+    return {user_id: held.get(user_id, frozenset()) for user_id in user_ids}, names
 
 
-def _users_with(model, user_ids: list[int], condition) -> set[int]:
-    query = model.select(model.user).where(model.user.in_(user_ids) & condition)
-    return {row.user_id for row in query}
+def _linked(model, condition):
+    """Whether the outer query's user has a row of ``model`` (meeting ``condition``)."""
+    where = model.user == User.id
+    return fn.EXISTS(model.select(SQL("1")).where(where if condition is None else where & condition))
