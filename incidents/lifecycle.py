@@ -32,6 +32,7 @@ from incidents.routing_store import key_binding, load_routing
 from incidents.schedule_paging import ScheduleTurn, fresh_turns, record_turns, with_schedules
 from incidents.team_posts import alert_destinations, queue_posts_to, queue_status_posts
 from incidents.tiers import ChannelEscalationConfig
+from storage.bulk import insert_rows
 from storage.database import database, lock_rows, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
@@ -330,10 +331,8 @@ def _plan_rows(
 
 
 def _insert(pages: list[dict], events: list[dict]) -> None:
-    if pages:
-        NotificationLog.insert_many(pages).execute()
-    if events:
-        IncidentEvent.insert_many(events).execute()
+    insert_rows(NotificationLog, pages)
+    insert_rows(IncidentEvent, events)
 
 
 def _page(incident_id: int, step: QueueTier, channel: Channel, now: datetime) -> dict:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from incidents.channel_traits import TeamChat
+from storage.bulk import insert_rows
 from storage.enums import Channel, DeliveryStatus, NotificationKind
 from storage.models import Incident, SlackInstallation, Team, TeamPost
 
@@ -34,8 +35,7 @@ def queue_posts_to(incident_id: int, team_id: int, destinations: list[tuple[Chan
         }
         for channel, destination, workspace in destinations
     ]
-    if posts:
-        TeamPost.insert_many(posts).execute()
+    insert_rows(TeamPost, posts)
     return len(posts)
 
 
