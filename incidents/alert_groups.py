@@ -2,8 +2,8 @@
 fingerprint, so ``alert_count`` is how many distinct alerts the incident has seen (not how many
 times the sender re-sent the group) and the body lists the ones still firing.
 
-``record_alerts`` is synchronous peewee code run inside the trigger's transaction;
-``render_body`` and ``describe_change`` are pure.
+``record_alerts`` and ``record_first_alerts`` are synchronous peewee code run inside the
+trigger's transaction; ``first_state``, ``render_body`` and ``describe_change`` are pure.
 """
 from __future__ import annotations
 
@@ -63,6 +63,24 @@ def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupSt
         joined=sum(alert.firing for alert in joined), resolved=resolved, seen=seen, firing=firing,
         listed=tuple(line for (line,) in listed.tuples()),
     )
+
+
+def first_state(group: AlertGroup) -> GroupState:
+    """What ``record_alerts`` would answer for an incident opened for ``group`` (none of its
+    alerts stored yet), computed without the database: the trigger knows it before it writes."""
+    latest = {alert.fingerprint: alert for alert in group.alerts}
+    firing = [alert for alert in latest.values() if alert.firing]
+    return GroupState(
+        joined=len(firing), resolved=0, seen=len(latest), firing=len(firing),
+        listed=tuple(alert.line for alert in firing[:LISTED_ALERTS_MAX]),
+    )
+
+
+def record_first_alerts(incident_id: int, group: AlertGroup, now: datetime) -> None:
+    """Store the alerts of the group a new incident was opened for (see ``first_state``)."""
+    latest = {alert.fingerprint: alert for alert in group.alerts}
+    if latest:
+        IncidentAlert.insert_many([_row(incident_id, alert, now) for alert in latest.values()]).execute()
 
 
 def _facts(alert: GroupAlert) -> tuple[bool, str, str]:

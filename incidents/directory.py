@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from peewee import JOIN
+
 from incidents.directory_file import (
     Directory,
     DirectoryError,
@@ -19,11 +21,11 @@ from incidents.directory_file import (
     UserEntry,
     parse_people_file,
 )
-from incidents.directory_sync import stored_levels, sync_directory
+from incidents.directory_sync import sync_directory
 from incidents.tiers import ChannelEscalationConfig
 from storage.database import database
 from storage.enums import Channel, Tier
-from storage.models import ChannelPreference
+from storage.models import ChannelPreference, EscalationLevel, EscalationTarget
 
 __all__ = [
     "Directory",
@@ -85,8 +87,17 @@ def channel_tiers_for_users(user_ids: list[int], default: ChannelEscalationConfi
 
 def escalation_levels_for(team_id: int) -> list[tuple[int, int, list[int]]]:
     """(level, delay_minutes, user ids in ascending order) for each of the team's escalation
-    levels, ordered by level; inactive users included. Synchronous: call inside ``database.run``."""
-    return [
-        (number, level.delay_minutes, sorted(level.user_ids))
-        for number, level in sorted(stored_levels(team_id).items())
-    ]
+    levels, ordered by level; inactive users included. One query. Synchronous: call inside
+    ``database.run``."""
+    rows = (
+        EscalationLevel.select(EscalationLevel.level, EscalationLevel.delay_minutes, EscalationTarget.user)
+        .join(EscalationTarget, JOIN.LEFT_OUTER, on=EscalationTarget.escalation_level == EscalationLevel.id)
+        .where(EscalationLevel.team == team_id)
+        .tuples()
+    )
+    levels: dict[int, tuple[int, list[int]]] = {}
+    for number, delay, user_id in rows:
+        users = levels.setdefault(number, (delay, []))[1]
+        if user_id is not None:
+            users.append(user_id)
+    return [(number, delay, sorted(users)) for number, (delay, users) in sorted(levels.items())]

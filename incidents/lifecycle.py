@@ -16,6 +16,7 @@ from incidents.channel_traits import ChannelTraits, Reach, TeamChat, default_tie
 from incidents.directory import channel_tiers_for_users
 from incidents.escalation import (
     TIER_ORDER,
+    EscalationPlan,
     IncidentSnapshot,
     PersonState,
     QueueTier,
@@ -25,12 +26,13 @@ from incidents.escalation import (
 )
 from incidents.intake import TriggerRequest
 from incidents.intake.severity import most_severe
-from incidents.people import levels_of_team, reachable_channels
+from incidents.people import levels_of_team, reachable_channels, reachable_with_names
 from incidents.routing import Route, Teams, route
 from incidents.routing_store import key_binding, load_routing
-from incidents.schedule_paging import record_turns, with_schedules
-from incidents.team_posts import queue_alert_post, queue_status_posts
+from incidents.schedule_paging import ScheduleTurn, fresh_turns, record_turns, with_schedules
+from incidents.team_posts import alert_destinations, queue_posts_to, queue_status_posts
 from incidents.tiers import ChannelEscalationConfig
+from storage.bulk import insert_rows
 from storage.database import database, lock_rows, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
@@ -157,33 +159,77 @@ def trigger(request: TriggerRequest, config: EngineConfig, now: datetime, key: A
 
 
 def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, key: ApiKey | None) -> Triggered:
-    # Routing is read before the write transaction: it only reads, and on SQLite every query
-    # inside the transaction holds the one write lock that all intake waits on.
+    # Everything that only reads (routing, the team, its levels, schedules and people) is read
+    # before the write transaction: on SQLite every statement inside it holds the one write lock
+    # that all intake waits on. Inside, only the dedup key is looked up again.
     table, teams = load_routing()
     chosen = route(request, table, teams, key_binding(key) if key is not None else None)
+    repeat = request.dedup_key is not None and open_incident_id(request.dedup_key) is not None
+    prepared = None if repeat else first_page(chosen, config, now)
     with write_transaction():
         if request.dedup_key:
             existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
             if existing is not None:
                 return _repeat(existing, request, chosen, teams, now)
-        team = Team.get_or_none(Team.name == chosen.team) if chosen.team else None
-        incident = Incident.create(
-            title=request.title, body=request.body, priority=chosen.priority, service=chosen.service,
-            team=team, dedup_key=request.dedup_key, open_dedup_key=request.dedup_key,
-            dashboard_url=request.dashboard_url, triggered_at=now, created_at=now, updated_at=now,
-        )
-        if request.group is not None:
-            _open_group(incident, request, now)
-        if team is None:
-            record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}", now)
-            record_event(incident.id, EventKind.UNREACHABLE, chosen.reason, now)
-        else:
-            record_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}. {chosen.reason}", now)
-            queue_alert_post(incident, team, config.team_chats, now)
-        escalate(incident, config, now)
-        # Read inside the transaction: once it has committed, the answer must not depend on
-        # the database answering again (a 5xx then would make the sender open it twice).
-        return Triggered(Incident.get_by_id(incident.id), True, team.name if team else None, chosen.reason)
+        return _open(request, chosen, prepared or first_page(chosen, config, now), now)
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """What opening an incident routed to ``team`` pages (``plan``, with its levels' schedule
+    ``turns``, the ``names`` of the people they give and the team's chat ``posts``), worked out
+    from reads alone before the incident exists."""
+
+    team: Team | None
+    plan: EscalationPlan
+    turns: list[ScheduleTurn]
+    names: dict[int, str]
+    posts: list[tuple[Channel, str, str | None]]
+
+
+def first_page(chosen: Route, config: EngineConfig, now: datetime) -> FirstPage:
+    """The ``FirstPage`` of an incident opened ``now`` for ``chosen``. Only reads."""
+    team = Team.get_or_none(Team.name == chosen.team) if chosen.team else None
+    team_id = team.id if team else None
+    snapshot, turns, names = _snapshot(None, team_id, IncidentStatus.TRIGGERED, _FIRST_LEVEL, None, config, now)
+    plan = plan_escalation(snapshot, now, config.tier_timeout)
+    return FirstPage(team, plan, turns, names, alert_destinations(team, config.team_chats) if team else [])
+
+
+_FIRST_LEVEL: int = Incident.escalation_level.default
+
+
+def _open(request: TriggerRequest, chosen: Route, first: FirstPage, now: datetime) -> Triggered:
+    """Insert the incident as ``first`` pages it, with its pages, timeline and team posts: one
+    statement each."""
+    team, plan = first.team, first.plan
+    body, alert_count = request.body, 1
+    if request.group is not None:
+        state = alert_groups.first_state(request.group)
+        body = alert_groups.render_body(request.body, state, request.group.left_out)
+        alert_count = max(state.seen, 1)
+    # RETURNING: the answer is the row as stored, read inside the transaction (once it has
+    # committed, it must not depend on the database answering again: a 5xx then would make the
+    # sender open it twice).
+    incident = next(iter(Incident.insert(
+        title=request.title, body=body, priority=chosen.priority, service=chosen.service, team=team,
+        dedup_key=request.dedup_key, open_dedup_key=request.dedup_key, alert_count=alert_count,
+        dashboard_url=request.dashboard_url, escalation_level=plan.level, escalated_at=plan.escalated_at,
+        next_escalation_at=plan.next_check_at, triggered_at=now, created_at=now, updated_at=now,
+    ).returning(Incident).execute()))
+    if request.group is not None:
+        alert_groups.record_first_alerts(incident.id, request.group, now)
+    if team is None:
+        events = [
+            _event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}", now, None),
+            _event(incident.id, EventKind.UNREACHABLE, chosen.reason, now, None),
+        ]
+    else:
+        events = [_event(incident.id, EventKind.TRIGGERED, f"Triggered: {incident.title}. {chosen.reason}", now, None)]
+        queue_posts_to(incident.id, team.id, first.posts, now)
+    pages, paging_events = _plan_rows(incident.id, _FIRST_LEVEL, None, plan, first.turns, first.names, now)
+    _insert(pages, events + paging_events)
+    return Triggered(incident, True, team.name if team else None, chosen.reason)
 
 
 def open_incident_id(dedup_key: str) -> int | None:
@@ -212,14 +258,6 @@ def update_text(number: int, title: str | None, body: str | None, actor: Actor, 
         record_event(number, EventKind.UPDATED, message, now, channel=actor.via)
         queue_status_posts(number, now)
     return Incident.get_by_id(number), True
-
-
-def _open_group(incident: Incident, request: TriggerRequest, now: datetime) -> None:
-    assert request.group is not None  # called for grouped alerts only
-    state = alert_groups.record_alerts(incident.id, request.group, now)
-    incident.body = alert_groups.render_body(request.body, state, request.group.left_out)
-    incident.alert_count = max(state.seen, 1)
-    Incident.update(body=incident.body, alert_count=incident.alert_count).where(Incident.id == incident.id).execute()
 
 
 def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: Teams, now: datetime) -> Triggered:
@@ -251,30 +289,13 @@ def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: T
 
 def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
     """Plan and apply the incident's next escalation steps; returns how many pages were queued."""
-    snapshot, turns = build_snapshot(incident, config, now)
+    snapshot, turns, names = _snapshot(
+        incident.id, incident.team_id, IncidentStatus(incident.status), incident.escalation_level,
+        incident.escalated_at, config, now,
+    )
     plan = plan_escalation(snapshot, now, config.tier_timeout)
-    user_ids = [step.user_id for step in plan.steps]
-    names = dict(User.select(User.id, User.name).where(User.id.in_(user_ids)).tuples()) if user_ids else {}
-    paged_levels = [*plan.passed_over, plan.level] if plan.escalated_at != incident.escalated_at else []
-    pages, events = [], record_turns(incident.id, turns, paged_levels, now)
-    for level in plan.passed_over:
-        events.append(_event(incident.id, EventKind.ESCALATED, f"Level {level} passed over: nobody to page", now, None))
-    for step in plan.steps:
-        name = names.get(step.user_id, step.user_id)
-        if isinstance(step, QueueTier):
-            pages += [_page(incident.id, step, channel, now) for channel in step.channels]
-            channel_list = ", ".join(channel.lower() for channel in step.channels)
-            message = f"Paging {name} on {channel_list} (level {step.level}, {step.tier})"
-            events.append(_event(incident.id, EventKind.NOTIFIED, message, now, step.user_id))
-        elif isinstance(step, Unreachable):
-            message = f"No channel can reach {name} (level {step.level})"
-            events.append(_event(incident.id, EventKind.UNREACHABLE, message, now, step.user_id))
-    if plan.level != incident.escalation_level:
-        events.append(_event(incident.id, EventKind.ESCALATED, f"Escalated to level {plan.level}", now, None))
-    if pages:
-        NotificationLog.insert_many(pages).execute()
-    if events:
-        IncidentEvent.insert_many(events).execute()
+    pages, events = _plan_rows(incident.id, incident.escalation_level, incident.escalated_at, plan, turns, names, now)
+    _insert(pages, events)
     Incident.update(
         escalation_level=plan.level, escalated_at=plan.escalated_at,
         next_escalation_at=plan.next_check_at, updated_at=now,
@@ -282,6 +303,36 @@ def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
     if plan.level != incident.escalation_level:
         queue_status_posts(incident.id, now)  # the team's cards show the level
     return len(pages)
+
+
+def _plan_rows(
+    incident_id: int, level: int, escalated_at: datetime | None, plan: EscalationPlan,
+    turns: list[ScheduleTurn], names: Mapping[int, str], now: datetime,
+) -> tuple[list[dict], list[dict]]:
+    """The pages and timeline events that carry out ``plan`` for an incident that was at
+    ``level`` since ``escalated_at``; records the schedule turns of the levels it pages."""
+    paged_levels = [*plan.passed_over, plan.level] if plan.escalated_at != escalated_at else []
+    pages, events = [], record_turns(incident_id, fresh_turns(turns, paged_levels), names, now)
+    for passed in plan.passed_over:
+        events.append(_event(incident_id, EventKind.ESCALATED, f"Level {passed} passed over: nobody to page", now, None))
+    for step in plan.steps:
+        name = names.get(step.user_id, step.user_id)
+        if isinstance(step, QueueTier):
+            pages += [_page(incident_id, step, channel, now) for channel in step.channels]
+            channel_list = ", ".join(channel.lower() for channel in step.channels)
+            message = f"Paging {name} on {channel_list} (level {step.level}, {step.tier})"
+            events.append(_event(incident_id, EventKind.NOTIFIED, message, now, step.user_id))
+        elif isinstance(step, Unreachable):
+            message = f"No channel can reach {name} (level {step.level})"
+            events.append(_event(incident_id, EventKind.UNREACHABLE, message, now, step.user_id))
+    if plan.level != level:
+        events.append(_event(incident_id, EventKind.ESCALATED, f"Escalated to level {plan.level}", now, None))
+    return pages, events
+
+
+def _insert(pages: list[dict], events: list[dict]) -> None:
+    insert_rows(NotificationLog, pages)
+    insert_rows(IncidentEvent, events)
 
 
 def _page(incident_id: int, step: QueueTier, channel: Channel, now: datetime) -> dict:
@@ -299,19 +350,30 @@ def _event(incident_id: int, kind: EventKind, message: str, now: datetime, user_
 def build_snapshot(incident: Incident, config: EngineConfig, now: datetime):
     """The incident's state for the policy, and its levels' schedule turns (see
     ``schedule_paging``): (IncidentSnapshot, [ScheduleTurn])."""
-    levels, turns = with_schedules(incident.id, incident.team_id, levels_of_team(incident.team_id), now)
+    snapshot, turns, _ = _snapshot(
+        incident.id, incident.team_id, IncidentStatus(incident.status), incident.escalation_level,
+        incident.escalated_at, config, now,
+    )
+    return snapshot, turns
+
+
+def _snapshot(
+    incident_id: int | None, team_id: int | None, status: IncidentStatus, level: int,
+    escalated_at: datetime | None, config: EngineConfig, now: datetime,
+) -> tuple[IncidentSnapshot, list[ScheduleTurn], dict[int, str]]:
+    """``build_snapshot`` from the incident's columns (``incident_id`` None: one not opened
+    yet, so nothing paged or recorded), and the names of the people its levels and turns give."""
+    levels, turns = with_schedules(incident_id, team_id, levels_of_team(team_id), now)
     user_ids = list(dict.fromkeys(user_id for level in levels for user_id in level.user_ids))
-    reach = reachable_channels(user_ids, config.reach)
-    paged = _paged_tiers(incident.id)
-    tiers = channel_tiers_for_users(user_ids, config.default_tiers)
+    on_call = [turn.user_id for turn in turns if turn.user_id is not None and turn.user_id not in user_ids]
+    reach, names = reachable_with_names(user_ids + on_call, config.reach)
+    paged = _paged_tiers(incident_id) if incident_id is not None else {}
+    tiers = channel_tiers_for_users(user_ids, config.default_tiers) if user_ids else {}
     people = tuple(
         PersonState(user_id, tiers[user_id], reach[user_id], paged.get(user_id, ())) for user_id in user_ids
     )
-    snapshot = IncidentSnapshot(
-        status=IncidentStatus(incident.status), level=incident.escalation_level,
-        escalated_at=incident.escalated_at, levels=levels, people=people,
-    )
-    return snapshot, turns
+    snapshot = IncidentSnapshot(status=status, level=level, escalated_at=escalated_at, levels=levels, people=people)
+    return snapshot, turns, names
 
 
 def _paged_tiers(incident_id: int) -> dict[int, tuple[TierState, ...]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from peewee import fn
+from peewee import SQL, fn
 
 from incidents.channel_traits import Reach
 from incidents.directory import escalation_levels_for
@@ -59,37 +59,46 @@ def levels_of_team(team_id: int | None) -> tuple[LevelState, ...]:
 def reachable_channels(user_ids: list[int], reach: Mapping[Channel, Reach]) -> dict[int, frozenset[Channel]]:
     """For each user, the channels of ``reach`` (each with the contact detail it needs) that
     have such a detail for them."""
-    held = contact_details(user_ids)
+    return reachable_with_names(user_ids, reach)[0]
+
+
+def reachable_with_names(
+    user_ids: list[int], reach: Mapping[Channel, Reach]
+) -> tuple[dict[int, frozenset[Channel]], dict[int, str]]:
+    """``reachable_channels``, and the name of each of the users that exists (active or not)."""
+    held, names = contact_details(user_ids)
     return {
         user_id: frozenset(channel for channel, needed in reach.items() if needed in held[user_id])
         for user_id in user_ids
-    }
+    }, names
 
 
-def contact_details(user_ids: list[int]) -> dict[int, frozenset[Reach]]:
-    """For each user, the kinds of contact detail Ackbot holds for them (none when inactive)."""
-    users = {user.id: user for user in User.select().where(User.id.in_(user_ids) & User.is_active)}
+def contact_details(user_ids: list[int]) -> tuple[dict[int, frozenset[Reach]], dict[int, str]]:
+    """For each user, the kinds of contact detail Ackbot holds for them (none when inactive);
+    and the name of each that exists. One query."""
+    if not user_ids:
+        return {}, {}
     linked = {
-        Reach.SLACK_ACCOUNT: _users_with(SlackConnection, user_ids, SlackConnection.is_active),
-        Reach.TEAMS_CHAT: _users_with(
-            TeamsConnection, user_ids,
-            TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False),
+        Reach.SLACK_ACCOUNT: _linked(SlackConnection, SlackConnection.is_active),
+        Reach.TEAMS_CHAT: _linked(
+            TeamsConnection, TeamsConnection.is_active & TeamsConnection.conversation_reference.is_null(False)
         ),
-        Reach.PUSH_SUBSCRIPTION: _users_with(PushSubscription, user_ids, True),
+        Reach.PUSH_SUBSCRIPTION: _linked(PushSubscription, None),
     }
-    details: dict[int, frozenset[Reach]] = {}
-    for user_id in user_ids:
-        user = users.get(user_id)
-        if user is None:
-            details[user_id] = frozenset()
-            continue
-        on_file = {Reach.EMAIL_ADDRESS: bool(user.email), Reach.PHONE_NUMBER: bool(user.phone)}
-        details[user_id] = frozenset(
-            [kind for kind, has in on_file.items() if has] + [kind for kind, ids in linked.items() if user_id in ids]
-        )
-    return details
+    rows = User.select(User.id, User.name, User.email, User.phone, User.is_active, *linked.values()).where(
+        User.id.in_(user_ids)
+    ).tuples()
+    names, held = {}, {}
+    for user_id, name, email, phone, active, *links in rows:
+        names[user_id] = name
+        if active:
+            on_file = {Reach.EMAIL_ADDRESS: bool(email), Reach.PHONE_NUMBER: bool(phone)}
+            on_file.update(zip(linked, map(bool, links), strict=True))
+            held[user_id] = frozenset(kind for kind, has in on_file.items() if has)
+    return {user_id: held.get(user_id, frozenset()) for user_id in user_ids}, names
 
 
-def _users_with(model, user_ids: list[int], condition) -> set[int]:
-    query = model.select(model.user).where(model.user.in_(user_ids) & condition)
-    return {row.user_id for row in query}
+def _linked(model, condition):
+    """Whether the outer query's user has a row of ``model`` (meeting ``condition``)."""
+    where = model.user == User.id
+    return fn.EXISTS(model.select(SQL("1")).where(where if condition is None else where & condition))

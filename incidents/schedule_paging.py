@@ -3,13 +3,14 @@ and recorded (``PagedOnCall``) so that later evaluations of the incident keep pa
 people however the schedule hands off meanwhile. Synchronous: call inside ``database.run``."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from incidents.escalation import LevelState
 from incidents.oncall import level_schedules, who_is_on_call
 from storage.enums import EventKind
-from storage.models import PagedOnCall, User
+from storage.models import PagedOnCall
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,18 @@ class ScheduleTurn:
 
 
 def with_schedules(
-    incident_id: int, team_id: int | None, levels: tuple[LevelState, ...], now: datetime
+    incident_id: int | None, team_id: int | None, levels: tuple[LevelState, ...], now: datetime
 ) -> tuple[tuple[LevelState, ...], list[ScheduleTurn]]:
     """``levels`` with the people their schedules give: as recorded when the level was paged,
-    else whoever is on call ``now``."""
+    else whoever is on call ``now``. ``incident_id`` None: an incident not opened yet, which has
+    nothing recorded."""
     by_level = level_schedules(team_id) if team_id is not None else {}
     if not by_level:
         return levels, []
     recorded = {
         (row.level, row.schedule_id): row.user_id
         for row in PagedOnCall.select().where(PagedOnCall.incident == incident_id)
-    }
+    } if incident_id is not None else {}
     unrecorded = {
         row.id: row for level, rows in by_level.items() for row in rows if (level, row.id) not in recorded
     }
@@ -52,18 +54,20 @@ def with_schedules(
     return tuple(resolved), turns
 
 
-def record_turns(incident_id: int, turns: list[ScheduleTurn], levels: list[int], now: datetime) -> list[dict]:
-    """Record the unrecorded turns of the ``levels`` just paged or passed over; returns their
-    timeline events (rows for IncidentEvent)."""
-    fresh = [turn for turn in turns if turn.level in levels and not turn.recorded]
+def fresh_turns(turns: list[ScheduleTurn], levels: list[int]) -> list[ScheduleTurn]:
+    """The unrecorded turns of the ``levels`` just paged or passed over."""
+    return [turn for turn in turns if turn.level in levels and not turn.recorded]
+
+
+def record_turns(incident_id: int, fresh: list[ScheduleTurn], names: Mapping[int, str], now: datetime) -> list[dict]:
+    """Record the ``fresh`` turns (``names``: at least their people's); returns their timeline
+    events (rows for IncidentEvent)."""
     if not fresh:
         return []
     PagedOnCall.insert_many([
         {"incident": incident_id, "level": turn.level, "schedule": turn.schedule_id, "user": turn.user_id, "created_at": now}
         for turn in fresh
     ]).execute()
-    user_ids = [turn.user_id for turn in fresh if turn.user_id is not None]
-    names = dict(User.select(User.id, User.name).where(User.id.in_(user_ids)).tuples()) if user_ids else {}
     return [
         {
             "incident": incident_id, "kind": EventKind.ON_CALL, "user": turn.user_id, "created_at": now,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from incidents.channel_traits import TeamChat
+from storage.bulk import insert_rows
 from storage.enums import Channel, DeliveryStatus, NotificationKind
 from storage.models import Incident, SlackInstallation, Team, TeamPost
 
@@ -21,26 +22,33 @@ def queue_alert_post(incident: Incident, team: Team, chats: Mapping[Channel, Tea
     """Queue the card for a newly opened incident in each chat channel the team names, through
     the enabled channel that posts there (``chats``: ``EngineConfig.team_chats``). Returns how
     many posts were queued."""
+    return queue_posts_to(incident.id, team.id, alert_destinations(team, chats), now)
+
+
+def queue_posts_to(incident_id: int, team_id: int, destinations: list[tuple[Channel, str, str | None]], now: datetime) -> int:
+    """Queue the card for a newly opened incident at ``destinations`` (``alert_destinations``)."""
     posts = [
         {
-            "incident": incident.id, "team": team.id, "channel": channel, "destination": destination,
+            "incident": incident_id, "team": team_id, "channel": channel, "destination": destination,
             "workspace": workspace, "kind": NotificationKind.ALERT, "status": DeliveryStatus.QUEUED,
             "queued_at": now, "next_attempt_at": now, "created_at": now,
         }
-        for channel, destination, workspace in _destinations(team, chats)
+        for channel, destination, workspace in destinations
     ]
-    if posts:
-        TeamPost.insert_many(posts).execute()
+    insert_rows(TeamPost, posts)
     return len(posts)
 
 
-def _destinations(team: Team, chats: Mapping[Channel, TeamChat]):
-    """(channel, destination, Slack workspace) for each chat channel the team's posts go to."""
+def alert_destinations(team: Team, chats: Mapping[Channel, TeamChat]) -> list[tuple[Channel, str, str | None]]:
+    """(channel, destination, Slack workspace) for each chat channel the team's posts go to.
+    Only reads: the trigger reads it before its write transaction."""
+    found = []
     for channel, chat in chats.items():
         destination = getattr(team, chat.value)
         if destination:
             slack = chat is TeamChat.SLACK_CHANNEL
-            yield channel, destination, (team.slack_workspace or _only_workspace()) if slack else None
+            found.append((channel, destination, (team.slack_workspace or _only_workspace()) if slack else None))
+    return found
 
 
 def queue_status_posts(incident_id: int, now: datetime) -> int:
