@@ -20,7 +20,7 @@ from playhouse.pwasyncio import await_
 from app import create_app
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.registry import CHANNEL_TRAITS
-from incidents import api_keys
+from incidents import api_keys, lifecycle
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import EngineConfig
 from incidents.service import IncidentService
@@ -70,8 +70,10 @@ def _no_tracebacks(caplog) -> None:
     assert [record.getMessage() for record in caplog.records if record.exc_info] == []
 
 
-async def test_a_trigger_whose_read_back_fails_creates_nothing_and_answers_503(api, monkeypatch, caplog):
-    failures = _fail_once(monkeypatch, Incident, "get_by_id")
+async def test_a_trigger_whose_last_write_fails_creates_nothing_and_answers_503(api, monkeypatch, caplog):
+    # The incident row is inserted (and read back with RETURNING); its pages and timeline are the
+    # transaction's last statements, so losing the connection there must undo the incident too.
+    failures = _fail_once(monkeypatch, lifecycle, "insert_rows")
     body = {"title": "DB primary down", "team": "payments"}
     refused = await api.post("/api/v1/incidents", json=body, headers=api.auth)
     assert failures and refused.status == 503
@@ -97,8 +99,8 @@ async def test_an_acknowledge_whose_read_back_fails_changes_nothing_and_answers_
     assert retried["changed"] is True and retried["incident"]["status"] == IncidentStatus.ACKNOWLEDGED
 
 
-async def test_an_alertmanager_trigger_whose_read_back_fails_answers_503(api, monkeypatch):
-    _fail_once(monkeypatch, Incident, "get_by_id")
+async def test_an_alertmanager_trigger_whose_last_write_fails_answers_503(api, monkeypatch):
+    _fail_once(monkeypatch, lifecycle, "insert_rows")
     group = {
         "version": "4", "status": "firing", "groupKey": "{}:{alertname=\"DiskFull\"}", "receiver": "ackbot",
         "commonLabels": {"alertname": "DiskFull", "team": "payments"}, "commonAnnotations": {},
