@@ -9,7 +9,10 @@ the person, ``link`` (or any command) connects them. Clicks and commands are att
 account's AAD object id.
 
 ``TeamsStore`` is what the Teams surface reads and writes; its methods run their queries
-through ``database.run`` and take the time from its clock.
+through ``database.run`` and take the time from its clock. Who is behind an account is answered
+from memory for ``CACHE_SECONDS`` (every click asks): a connection made or ended through this
+store counts at once; a person deactivated by ``ackbot directory apply`` or another instance,
+within ``CACHE_SECONDS``.
 """
 from __future__ import annotations
 
@@ -19,9 +22,12 @@ from datetime import datetime
 
 from incidents import teams_views
 from incidents.people import stale_last_use, user_with_email
+from incidents.short_cache import ShortCache
 from storage.database import database, write_transaction
 from storage.fields import utcnow
 from storage.models import Incident, TeamsChannelReference, TeamsConnection, User
+
+CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,23 +44,35 @@ class TeamsIdentity:
 class TeamsStore:
     """The Teams accounts and team channels the bot knows, for the Teams surface."""
 
-    def __init__(self, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, clock: Callable[[], datetime] = utcnow, cache_seconds: float = CACHE_SECONDS):
         self.clock = clock
+        self._people: ShortCache[User] = ShortCache(cache_seconds)
 
     async def connect_person(self, identity: TeamsIdentity, reference: dict) -> User | None:
         """Store or refresh the account's connection and conversation reference, active again;
         returns the linked user, or None when no active user matches (then nothing is stored)."""
-        return await database.run(_connect_person, identity, reference, self.clock())
+        self._people.clear()
+        try:
+            return await database.run(_connect_person, identity, reference, self.clock())
+        finally:
+            self._people.clear()
 
     async def disconnect_person(self, teams_user_id: str) -> bool:
         """The app was removed from the person's Teams: stop paging them there. True when a
         connection was active."""
-        return await database.run(_disconnect_person, teams_user_id, self.clock())
+        self._people.clear()
+        try:
+            return await database.run(_disconnect_person, teams_user_id, self.clock())
+        finally:
+            self._people.clear()
 
     async def person_for(self, aad_object_id: str | None, teams_user_id: str) -> User | None:
         """The active user behind an active connection, found by the AAD object id (the Teams
-        user id when the activity has none); marks the connection used."""
-        return await database.run(_person_for, aad_object_id, teams_user_id, self.clock())
+        user id when the activity has none); marks the connection used (at most once a minute)."""
+        return await self._people.get(
+            (aad_object_id, teams_user_id),
+            lambda: database.run(_person_for, aad_object_id, teams_user_id, self.clock()),
+        )
 
     async def store_user_token(self, teams_user_id: str, token: str, expires_at: datetime | None) -> bool:
         """Keep the OAuth token the person signed in with (encrypted at rest). True when the
