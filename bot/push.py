@@ -9,7 +9,7 @@ Routes:
   <credential>``; keeps the subscription for the person and uses the link up. 201, or a JSON error.
 - ``POST /push/act/{token}``: consumes an action token exactly like ``POST /a/{token}``, answers
   JSON ``{ok, changed, message}`` (404 unknown or expired, 409 used or incident resolved).
-- ``GET /push/sw.js``, ``/push/push.js``, ``/push/manifest.json``: static.
+- ``GET /push/sw.js``, ``/push/push.js``, ``/push/subscribe.js``, ``/push/manifest.json``: static.
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ PAGE_HEADERS = {
 ASSET_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 JSON_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _ASSETS = {
-    "sw.js": "text/javascript", "push.js": "text/javascript", "manifest.json": "application/manifest+json",
+    "sw.js": "text/javascript", "push.js": "text/javascript", "subscribe.js": "text/javascript",
+    "manifest.json": "application/manifest+json",
 }
 NOT_SET_UP = "Push notifications are not set up on this Ackbot (the operator sets ACKBOT_VAPID_PRIVATE_KEY)."
 

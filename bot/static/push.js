@@ -13,25 +13,6 @@
     status.textContent = text;
   }
 
-  function keyBytes(base64url) {
-    const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
-    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-    return Uint8Array.from(window.atob(padded), (character) => character.charCodeAt(0));
-  }
-
-  async function pushSubscription(registration) {
-    const options = { userVisibleOnly: true, applicationServerKey: keyBytes(root.dataset.publicKey) };
-    try {
-      return await registration.pushManager.subscribe(options);
-    } catch (error) {
-      // A subscription made with another server key (the operator rotated it) must go first.
-      const existing = await registration.pushManager.getSubscription();
-      if (error.name !== "InvalidStateError" || !existing) throw error;
-      await existing.unsubscribe();
-      return registration.pushManager.subscribe(options);
-    }
-  }
-
   async function register(subscription) {
     const response = await fetch(new URL("subscriptions", base), {
       method: "POST",
@@ -55,7 +36,7 @@
       }
       show("subscribing", "Subscribing…");
       const registration = await navigator.serviceWorker.ready;
-      const message = await register(await pushSubscription(registration));
+      const message = await register(await window.ackbotSubscribe(registration, root.dataset.publicKey));
       show("subscribed", message);
       button.hidden = true;
     } catch (error) {

@@ -237,6 +237,7 @@ ROUTES = (
     Route("POST", "/push/act/{token}", push_bodies, JSON),
     Route("GET", "/push/sw.js"),
     Route("GET", "/push/push.js"),
+    Route("GET", "/push/subscribe.js"),
     Route("GET", "/push/manifest.json"),
     Route("POST", "/twilio/sms", twilio_forms, FORM, "twilio"),
     Route("POST", "/twilio/sms/status", twilio_forms, FORM, "twilio"),

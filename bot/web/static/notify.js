@@ -30,12 +30,6 @@
     return null;
   }
 
-  function keyBytes(base64url) {
-    const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
-    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-    return Uint8Array.from(window.atob(padded), (character) => character.charCodeAt(0));
-  }
-
   // The worker lives under /push/ (not this page's scope), so wait for it to activate here.
   async function activeRegistration() {
     const registration = await navigator.serviceWorker.register("/push/sw.js", { scope: "/push/" });
@@ -46,19 +40,6 @@
       }));
     }
     return registration;
-  }
-
-  async function pushSubscription(registration) {
-    const options = { userVisibleOnly: true, applicationServerKey: keyBytes(root.dataset.publicKey) };
-    try {
-      return await registration.pushManager.subscribe(options);
-    } catch (error) {
-      // A subscription made with another server key must go first.
-      const existing = await registration.pushManager.getSubscription();
-      if (error.name !== "InvalidStateError" || !existing) throw error;
-      await existing.unsubscribe();
-      return registration.pushManager.subscribe(options);
-    }
   }
 
   async function keep(subscription) {
@@ -76,7 +57,7 @@
       if (permission === "denied") return show("denied", DENIED);
       if (permission !== "granted") return show("ready", "Notifications were not allowed: click again and choose Allow.");
       show("subscribing", "Turning on…");
-      show("subscribed", (await keep(await pushSubscription(await activeRegistration()))) +
+      show("subscribed", (await keep(await window.ackbotSubscribe(await activeRegistration(), root.dataset.publicKey))) +
         " Send yourself a test page to see one.");
     } catch (error) {
       const privateWindow = error.name === "NotAllowedError" ? " A private (incognito) window cannot get push notifications: use a normal one." : "";
