@@ -1,7 +1,7 @@
 """Mixed benchmark: a backlog of pages draining at full speed while people click, and the
 server's memory on a database of a real size.
 
-    .venv/bin/python -m bench.mixed [--incidents 300] [--people 10] [--click-rate 20] [--database sqlite]
+    .venv/bin/python -m bench.mixed [--incidents 2000] [--people 10] [--click-rate 20] [--database sqlite]
 
 Drain: on a fresh database, ``ackbot serve`` without a dispatcher takes ``--incidents``
 incidents (``--people`` pages each, Twilio SMS to a fake Twilio) and the backlog is held; then an
@@ -56,7 +56,7 @@ CLICK_P99_MS, MIXED_SHARE, MEMORY_MB = 500.0, 0.80, 200.0
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.mixed", description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=300, help="incidents in each backlog")
+    parser.add_argument("--incidents", type=int, default=2000, help="incidents in each backlog (20,000 pages: a few hundred clicks)")
     parser.add_argument("--people", type=int, default=10, help="people paged per incident")
     parser.add_argument("--intake-concurrency", type=int, default=16)
     parser.add_argument("--click-rate", type=float, default=20.0, help="Slack clicks per second while draining")
