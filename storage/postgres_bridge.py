@@ -26,7 +26,9 @@ asyncpg 0.32) three things go wrong, and are put right here:
 And one cost is put right: pwasyncio prepares every statement anew (``Connection.prepare``,
 which bypasses asyncpg's statement cache), a round trip to the server before each statement is
 run. Here statements go through asyncpg's cache: a statement already seen on the connection is
-one round trip, and asyncpg prepares it again by itself when a migration changed a table under it.
+one round trip. When a migration changed a table under a running process (which ``ackbot serve``
+does not expect: migrate first), asyncpg prepares the statement again by itself outside a
+transaction; inside one, that transaction fails once, as on a lost connection.
 """
 from __future__ import annotations
 
