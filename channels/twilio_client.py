@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
 from aiohttp import ClientTimeout, encode_basic_auth
-from yarl import URL
 
 from channels.base import PermanentDeliveryError, TemporaryDeliveryError, classify_http_failure
 
@@ -90,8 +89,8 @@ class TwilioApi:
         self.from_number = account.from_number
         self._session = session
         base = f"{account.api_url.rstrip('/')}/{API_VERSION}/Accounts/{quote(account.account_sid, safe='')}"
-        self._messages = URL(f"{base}/Messages.json")
-        self._calls = URL(f"{base}/Calls.json")
+        self._messages = f"{base}/Messages.json"
+        self._calls = f"{base}/Calls.json"
         self._headers = {
             "Authorization": encode_basic_auth(account.account_sid, account.auth_token),
             "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
@@ -113,7 +112,7 @@ class TwilioApi:
         )
         return _sid(await self._create(self._calls, form), "call")
 
-    async def _create(self, url: URL, form: str) -> object:
+    async def _create(self, url: str, form: str) -> object:
         """POST ``form`` (with the sender's number) to ``url``; the answer's JSON."""
         async with self._session.post(
             url, data=f"{form}&{self._sender}".encode(), headers=self._headers, timeout=self._timeout,
