@@ -1,6 +1,13 @@
-"""Twilio's REST API as the SMS and voice channels use it: the ``twilio`` SDK on its asyncio HTTP
-client, over Ackbot's shared aiohttp session, pointed at ``ACKBOT_TWILIO_API_URL``, with every
-error answer turned into a temporary or permanent delivery failure.
+"""Twilio's REST API as the SMS and voice channels use it: two form-encoded POSTs (Messages.json
+and Calls.json) with HTTP Basic auth, over Ackbot's shared aiohttp session, pointed at
+``ACKBOT_TWILIO_API_URL``, with every error answer turned into a temporary or permanent delivery
+failure.
+
+Written here rather than through the ``twilio`` SDK (which Ackbot still uses to check webhook
+signatures): the SDK's request building, logging and form encoding made a message cost 0.20 ms of
+CPU against 0.13 ms here (1,000 sends to a fake Twilio, alternated), on a page that costs the
+dispatcher about 0.7 ms in all. Here the URLs, headers and the sender's part of the form are built
+once.
 
 Error classes: 429 (and Twilio's own rate-limit code 20429), 408, 425 and 5xx are temporary,
 honouring Retry-After; every other 4xx is permanent, notably 21211 (not a valid number), 21614 (not
@@ -10,35 +17,18 @@ aiohttp/asyncio errors, which ``BaseChannel`` classifies as temporary.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from urllib.parse import quote, quote_plus
 
-from aiohttp import encode_basic_auth
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
+from aiohttp import ClientTimeout, encode_basic_auth
 
 from channels.base import PermanentDeliveryError, TemporaryDeliveryError, classify_http_failure
 
 RATE_LIMITED = 20429
 UNSUBSCRIBED = 21610
 _HINTS: dict[int | None, str] = {UNSUBSCRIBED: "they replied STOP to this number; replying START lets Ackbot text them again"}
-
-# With an empty mapping the SDK falls back to os.environ, where TWILIO_EDGE / TWILIO_REGION would
-# rewrite the API host; Ackbot's settings are its only configuration.
-_NO_ENVIRONMENT = MappingProxyType({"TWILIO_EDGE": "", "TWILIO_REGION": ""})
-
-
-class _DebugLog(logging.LoggerAdapter):
-    """The SDK logs every request and response at INFO: a dozen lines per page at Ackbot's
-    default level. Ackbot logs failures itself, so the SDK's lines go to DEBUG."""
-
-    def info(self, message, *args, **kwargs):
-        self.debug(message, *args, **kwargs)
-
-
-_SDK_LOG = _DebugLog(logging.getLogger("ackbot.channels.twilio"), {})
+API_VERSION = "2010-04-01"
 
 
 @dataclass(frozen=True)
@@ -51,8 +41,8 @@ class TwilioAccount:
 
 
 class TwilioApiError(Exception):
-    """A non-2xx answer from Twilio, with its headers (the SDK's own exception drops them, and
-    with them Retry-After). ``code`` is Twilio's error code when the body carried one."""
+    """A non-2xx answer from Twilio, with its headers (for Retry-After). ``code`` is Twilio's
+    error code when the body carried one."""
 
     def __init__(self, status: int, code: int | None, message: str, headers: Mapping[str, str]):
         super().__init__(f"Twilio error {code}: {message}" if code else message)
@@ -61,16 +51,16 @@ class TwilioApiError(Exception):
         self.headers = headers
 
     @classmethod
-    def from_response(cls, response) -> TwilioApiError:
+    def from_answer(cls, status: int, text: str, headers: Mapping[str, str]) -> TwilioApiError:
         try:
-            body = json.loads(response.text)
+            body = json.loads(text)
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return cls(response.status_code, None, response.text[:200], response.headers or {})
+            return cls(status, None, text[:200], headers)
         code = body.get("code")
         message = body.get("message") or body.get("detail") or body.get("title") or ""
-        return cls(response.status_code, code if isinstance(code, int) else None, str(message), response.headers or {})
+        return cls(status, code if isinstance(code, int) else None, str(message), headers)
 
     def delivery_error(self) -> Exception:
         """The TemporaryDeliveryError or PermanentDeliveryError this answer means."""
@@ -84,27 +74,8 @@ class TwilioApiError(Exception):
         return PermanentDeliveryError(result.error)
 
 
-class _HttpClient(AsyncTwilioHttpClient):
-    """The SDK's asyncio client on Ackbot's shared session. Unlike the SDK's, it applies its own
-    timeout (the SDK passes none, which aiohttp reads as "wait forever"), sends the credentials as
-    a header (aiohttp deprecates the ``BasicAuth`` object the SDK would pass), and raises
-    ``TwilioApiError`` for an error answer before the SDK can drop its headers."""
-
-    def __init__(self, session, timeout: float):
-        super().__init__(pool_connections=False, timeout=timeout, logger=_SDK_LOG)
-        self.session = session
-
-    async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
-                      allow_redirects=False):
-        if auth is not None:
-            headers = {**(headers or {}), "Authorization": encode_basic_auth(*auth)}
-        response = await super().request(
-            method, url, params=params, data=data, headers=headers, auth=None,
-            timeout=timeout or self.timeout, allow_redirects=allow_redirects,
-        )
-        if not 200 <= response.status_code < 300:
-            raise TwilioApiError.from_response(response)
-        return response
+def _form(*fields: tuple[str, str]) -> str:
+    return "&".join(f"{name}={quote_plus(value)}" for name, value in fields)
 
 
 class TwilioApi:
@@ -116,39 +87,47 @@ class TwilioApi:
 
     def __init__(self, account: TwilioAccount, session):
         self.from_number = account.from_number
-        self._client = Client(
-            account.account_sid, account.auth_token, http_client=_HttpClient(session, account.timeout),
-            environment=_NO_ENVIRONMENT,
-        )
-        self._client.api.base_url = account.api_url
+        self._session = session
+        base = f"{account.api_url.rstrip('/')}/{API_VERSION}/Accounts/{quote(account.account_sid, safe='')}"
+        self._messages = f"{base}/Messages.json"
+        self._calls = f"{base}/Calls.json"
+        self._headers = {
+            "Authorization": encode_basic_auth(account.account_sid, account.auth_token),
+            "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+        }
+        self._timeout = ClientTimeout(total=account.timeout)
+        self._sender = _form(("From", account.from_number))
 
     async def send_message(self, to: str, body: str, status_callback: str) -> str:
-        try:
-            message = await self._client.messages.create_async(
-                to=to, from_=self.from_number, body=body, status_callback=status_callback,
-            )
-        except TwilioApiError as error:
-            raise error.delivery_error() from None
-        return _sid(message, "message")
+        form = _form(("To", to), ("Body", body), ("StatusCallback", status_callback))
+        return _sid(await self._create(self._messages, form), "message")
 
     async def start_call(self, to: str, twiml_url: str, status_callback: str) -> str:
         """Ring ``to``; Twilio fetches the call's TwiML from ``twiml_url`` when it is answered, and
         reports "answered" and "completed" (or busy, no-answer, failed, canceled) to
         ``status_callback``."""
-        try:
-            call = await self._client.calls.create_async(
-                to=to, from_=self.from_number, url=twiml_url, method="POST",
-                status_callback=status_callback, status_callback_method="POST",
-                status_callback_event=["answered", "completed"],
-            )
-        except TwilioApiError as error:
-            raise error.delivery_error() from None
-        return _sid(call, "call")
+        form = _form(
+            ("To", to), ("Url", twiml_url), ("Method", "POST"), ("StatusCallback", status_callback),
+            ("StatusCallbackMethod", "POST"), ("StatusCallbackEvent", "answered"), ("StatusCallbackEvent", "completed"),
+        )
+        return _sid(await self._create(self._calls, form), "call")
+
+    async def _create(self, url: str, form: str) -> object:
+        """POST ``form`` (with the sender's number) to ``url``; the answer's JSON."""
+        async with self._session.post(
+            url, data=f"{form}&{self._sender}".encode(), headers=self._headers, timeout=self._timeout,
+            allow_redirects=False,
+        ) as response:
+            text = await response.text()
+            if not 200 <= response.status < 300:
+                raise TwilioApiError.from_answer(response.status, text, response.headers).delivery_error()
+        return json.loads(text)
 
 
-def _sid(resource, what: str) -> str:
+def _sid(resource: object, what: str) -> str:
     """The SID Twilio gave the new resource; without one no receipt could ever be matched, so an
     answer lacking it is a failed send, not a sent one."""
-    if not getattr(resource, "sid", None):
+    sid = resource.get("sid") if isinstance(resource, dict) else None
+    if not sid or not isinstance(sid, str):
         raise PermanentDeliveryError(f"Twilio accepted the {what} but returned no SID")
-    return resource.sid
+    return sid

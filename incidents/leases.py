@@ -43,9 +43,11 @@ def claim(model, ids: list[int], worker_id: str, config: EngineConfig, now: date
     ).where(model.id.in_(ids)).execute()
 
 
-def due_candidates(model, limit: int, now: datetime):
-    """Up to ``limit`` due rows, oldest first, locked for claiming."""
-    return lock_rows(model.select().where(due(model, now)).order_by(model.next_attempt_at).limit(limit), skip_locked=True)
+def due_candidates(model, limit: int, now: datetime, *columns):
+    """Up to ``limit`` due rows (their ``columns``, by default the id), oldest first, locked for
+    claiming."""
+    query = model.select(*(columns or (model.id,))).where(due(model, now))
+    return lock_rows(query.order_by(model.next_attempt_at).limit(limit), skip_locked=True)
 
 
 def result_changes(model, attempt: int, outcome, config: EngineConfig, now: datetime) -> tuple[DeliveryStatus, dict]:

@@ -26,6 +26,7 @@ from incidents.team_post_outbox import (
     load_team_posts,
     record_team_post,
 )
+from storage.bulk import select_by_ids
 from storage.database import lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
@@ -92,7 +93,7 @@ def claim_due_notifications(
             _fail(row, leases.gave_up_message(row.attempt_count), now)
         post_ids = claim_due_team_posts(worker_id, limit, config, now)
         room = limit - len(post_ids)
-        ids = [row.id for row in leases.due_candidates(NotificationLog, room, now)] if room > 0 else []
+        ids = [row_id for (row_id,) in leases.due_candidates(NotificationLog, room, now).tuples()] if room > 0 else []
         if ids:
             leases.claim(NotificationLog, ids, worker_id, config, now)
         pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
@@ -127,8 +128,8 @@ def _with_action_links(deliveries: list[Delivery], config: EngineConfig, now: da
 _NO_SLACK = (None, None)  # (Slack user id, Slack team id) of a person with no Slack connection
 
 
-def load_deliveries(ids: list[int]) -> list[Delivery]:
-    rows = list(
+def _deliveries_query(ids: list[int]):
+    return (
         NotificationLog.select(NotificationLog, Incident, User, Team)
         .join(Incident)
         .join(Team, join_type=JOIN.LEFT_OUTER, on=(Incident.team == Team.id))
@@ -137,6 +138,10 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
         .where(NotificationLog.id.in_(ids))
         .order_by(NotificationLog.id)
     )
+
+
+def load_deliveries(ids: list[int]) -> list[Delivery]:
+    rows = select_by_ids(_deliveries_query, ids)
     slack_ids, teams_ids, push_ids = (
         {row.user_id for row in rows if row.channel == channel} for channel in (Channel.SLACK, Channel.TEAMS, Channel.PUSH)
     )

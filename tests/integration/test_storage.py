@@ -10,6 +10,7 @@ from peewee import CharField, Model
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as schema_migrate
 
+from storage.bulk import select_by_ids
 from storage.database import database, is_postgres
 from storage.fields import UTCDateTimeField, use_keyring, utcnow
 from storage.keyring import Keyring, generate_key
@@ -98,6 +99,43 @@ async def test_times_read_back_aware_in_utc(storage):
     assert stored.queued_at.tzinfo is not None
     assert stored.queued_at.utcoffset() == UTC.utcoffset(None)
     assert abs((stored.queued_at - row.queued_at).total_seconds()) < 0.001
+
+
+def _pages_by_id(ids: list[int]):
+    return (NotificationLog.select(NotificationLog, Incident, User).join(Incident).switch(NotificationLog).join(User)
+            .where(NotificationLog.id.in_(ids)).order_by(NotificationLog.id))
+
+
+async def test_rows_selected_by_id_come_back_whole_for_every_number_of_ids(storage):
+    incident = await Incident.acreate(title="DB primary down")
+    people = [await User.acreate(handle=f"p{index}", name=f"Person {index}") for index in range(5)]
+    pages = [await NotificationLog.acreate(incident=incident, user=person, channel="SMS") for person in people]
+    for chosen in ([0], [1, 3], [0, 1, 2, 3, 4], [2], [4, 0]):
+        rows = await database.run(select_by_ids, _pages_by_id, [pages[index].id for index in chosen])
+        assert [(row.user.name, row.incident.title) for row in rows] == [
+            (f"Person {index}", "DB primary down") for index in sorted(chosen)
+        ]
+
+
+async def test_a_query_with_other_parameters_is_refused_by_select_by_ids(storage):
+    with pytest.raises(ValueError, match="no parameters but the ids"):
+        await database.run(select_by_ids, lambda ids: User.select().where(User.id.in_(ids) & (User.name == "x")), [1])
+
+
+async def test_statements_still_run_after_a_migration_changes_a_table_under_them(storage):
+    """Statements are prepared once per connection and kept (PostgreSQL): one whose table a
+    migration changed since (here a column's type) is prepared again, not refused."""
+    await User.acreate(handle="alice", name="Alice")
+
+    def names():
+        return [name for (name,) in database.execute_sql("SELECT name FROM \"user\" ORDER BY id").fetchall()]
+
+    for _ in range(3):  # on every pooled connection the test may get
+        assert await database.run(names) == ["Alice"]
+    if is_postgres():
+        await database.run(database.execute_sql, 'ALTER TABLE "user" ALTER COLUMN name TYPE text')
+    for _ in range(3):
+        assert await database.run(names) == ["Alice"]
 
 
 async def _raw_token_values() -> list[str]:
