@@ -338,12 +338,12 @@ class IncidentService:
 
 def _preview_route(request: TriggerRequest, key_name: str | None) -> routing.Route:
     key = None
+    table, teams = routing_store.load_routing()
     if key_name is not None:
         api_key = ApiKey.get_or_none(ApiKey.name == key_name)
         if api_key is None:
             raise LookupError(f"no API key named {key_name!r}")
-        key = routing_store.key_binding(api_key)
-    table, teams = routing_store.load_routing()
+        key = routing_store.key_binding(api_key, teams)
     return routing.route(request, table, teams, key)
 
 
