@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,29 +151,53 @@ def trigger(request: TriggerRequest, config: EngineConfig, now: datetime, key: A
     """Open an incident, routed to a team (see ``incidents.routing``), and page its first level;
     or, when an open incident has the same dedup key, count the repeat on it and page nobody.
     Never refuses for want of a team."""
+    return trigger_together([(request, key)], config, now)[0]
+
+
+def trigger_together(
+    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime
+) -> list[Triggered]:
+    """``trigger`` for each (request, its intake key), in order, in one write transaction: all
+    of them or, when one fails, none (group commit, ``incidents.trigger_queue``)."""
     try:
-        return _trigger_once(request, config, now, key)
+        return _trigger_once(requests, config, now)
     except IntegrityError:
         # Another instance opened the same dedup key between our look-up and insert.
-        return _trigger_once(request, config, now, key)
+        return _trigger_once(requests, config, now)
 
 
-def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, key: ApiKey | None) -> Triggered:
+def _trigger_once(
+    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime
+) -> list[Triggered]:
     # Everything that only reads (routing, the team, its levels, schedules and people) is read
     # before the write transaction: on SQLite every statement inside it holds the one write lock
-    # that all intake waits on. Inside, only the dedup key is looked up again.
-    # Those reads come from the directory kept in memory (``incidents.directory_cache``).
+    # that all intake waits on. Inside, only the dedup key is looked up again. Those reads come
+    # from the directory kept in memory (``incidents.directory_cache``).
     directory = paging_directory()
     table, teams = directory.routing()
-    chosen = route(request, table, teams, key_binding(key, teams) if key is not None else None)
-    repeat = request.dedup_key is not None and open_incident_id(request.dedup_key) is not None
-    prepared = None if repeat else first_page(chosen, config, now, directory)
+    routed = []
+    for request, key in requests:
+        chosen = route(request, table, teams, key_binding(key, teams) if key is not None else None)
+        repeat = request.dedup_key is not None and open_incident_id(request.dedup_key) is not None
+        routed.append((request, chosen, None if repeat else first_page(chosen, config, now, directory)))
     with write_transaction():
-        if request.dedup_key:
-            existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
-            if existing is not None:
-                return _repeat(existing, request, chosen, teams, now)
-        return _open(request, chosen, prepared or first_page(chosen, config, now, directory), now)
+        return [
+            _open_or_repeat(request, chosen, prepared, teams, config, now, directory)
+            for request, chosen, prepared in routed
+        ]
+
+
+def _open_or_repeat(
+    request: TriggerRequest, chosen: Route, prepared: FirstPage | None, teams: Teams, config: EngineConfig,
+    now: datetime, directory: PagingDirectory,
+) -> Triggered:
+    """Inside the write transaction: count a repeat on the open incident with the request's
+    dedup key, else open one (``prepared``: its first page, worked out before)."""
+    if request.dedup_key:
+        existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
+        if existing is not None:
+            return _repeat(existing, request, chosen, teams, now)
+    return _open(request, chosen, prepared or first_page(chosen, config, now, directory), now)
 
 
 @dataclass(frozen=True)
