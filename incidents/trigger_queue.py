@@ -15,7 +15,7 @@ from incidents import lifecycle
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import EngineConfig, Triggered
 from storage.availability import is_unavailable
-from storage.database import database
+from storage.database import database, is_postgres
 from storage.models import ApiKey
 
 _Waiting = tuple[TriggerRequest, ApiKey | None, "asyncio.Future[Triggered]"]
@@ -23,32 +23,47 @@ _Waiting = tuple[TriggerRequest, ApiKey | None, "asyncio.Future[Triggered]"]
 
 class TriggerQueue:
     """``trigger`` is ``lifecycle.trigger`` run through ``database.run``, in a shared transaction,
-    with the engine's configuration as ``config`` gives it then and the time from ``clock``."""
+    with the engine's configuration as ``config`` gives it then and the time from ``clock``.
 
-    def __init__(self, config: Callable[[], EngineConfig], clock: Callable[[], datetime], limit: int = 50):
+    Transactions in flight at once: one on SQLite (it has one writer: a second would only wait
+    for the lock, holding triggers that could have joined the next one); on PostgreSQL
+    ``postgres_writers``, since there each statement's round trip to the server, not the lock,
+    is what a transaction mostly waits on."""
+
+    def __init__(
+        self, config: Callable[[], EngineConfig], clock: Callable[[], datetime], limit: int = 50,
+        postgres_writers: int = 4,
+    ):
         self.config = config
         self.clock = clock
         self.limit = limit
+        self.postgres_writers = postgres_writers
         self._waiting: list[_Waiting] = []
-        self._draining: asyncio.Task | None = None
+        self._draining: set[asyncio.Task] = set()
 
     async def trigger(self, request: TriggerRequest, key: ApiKey | None) -> Triggered:
         future: asyncio.Future[Triggered] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, key, future))
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain())
+        writers = self.postgres_writers if is_postgres() else 1
+        if len(self._draining) < writers:
+            self._draining.add(asyncio.create_task(self._drain(writers)))
         return await future
 
-    async def _drain(self) -> None:
+    async def _drain(self, writers: int) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting[:self.limit], self._waiting[self.limit:]
+                # What waits is shared out between the transactions that may be in flight.
+                size = min(self.limit, -(-len(self._waiting) // writers))
+                batch, self._waiting = self._waiting[:size], self._waiting[size:]
                 await self._run(batch)
         finally:
-            self._draining = None
-            for *_, future in self._waiting:  # only when cancelled, at shutdown
-                future.cancel()
-            self._waiting = []
+            # At once, not in a done callback: a trigger arriving before that would find no
+            # room for a transaction of its own, and none left to take it.
+            self._draining.discard(asyncio.current_task())
+            if not self._draining:
+                for *_, future in self._waiting:  # only when cancelled, at shutdown
+                    future.cancel()
+                self._waiting = []
 
     async def _run(self, batch: list[_Waiting]) -> None:
         try:
