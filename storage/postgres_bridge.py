@@ -110,6 +110,20 @@ class _SteadyConnection(AsyncPostgresqlConnection):
         super().__init__(conn)
         self._database = database
 
+    async def _execute(self, sql, params=None):
+        """One statement, through asyncpg's statement cache: pwasyncio prepares every statement
+        anew (a Parse, and later a Close, on the server each time: twice the round trips, and
+        the server plans the statement again)."""
+        if params:
+            sql = self._translate_placeholders(sql)
+        # asyncpg's public calls give the rows or the command status, not both: peewee needs
+        # both (the status carries the row count of an UPDATE or DELETE).
+        records, status, _ = await self.conn._execute(sql, params or (), 0, None, return_status=True)
+        description = [(key,) for key in records[0].keys()] if records else []
+        tail = (status or b"").decode().rsplit(" ", 1)
+        rowcount = int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else len(records)
+        return CursorAdapter(records, rowcount=rowcount, description=description)
+
     async def execute(self, sql, params=None):
         if sql == "ROLLBACK" and _dead(self.conn):
             return CursorAdapter()
