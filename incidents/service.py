@@ -91,7 +91,8 @@ class IncidentService:
         """Open an incident, routed to a team by ``incidents.routing`` (rules, then ``key``'s
         team, then the team the alert names, then the default team), and page its first level;
         or count a repeat of an open incident with the same dedup key (paging nobody). An alert
-        naming an unknown team is routed, never refused."""
+        naming an unknown team is routed, never refused. Triggers arriving together share a
+        write transaction (``incidents.trigger_queue``); each returns once its own is committed."""
         done = await self._triggers.trigger(request, key)
         if done.created:
             self.notify_queued()
