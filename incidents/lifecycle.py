@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +13,7 @@ from peewee import Field, IntegrityError
 
 from incidents import alert_groups
 from incidents.channel_traits import ChannelTraits, Reach, TeamChat, default_tiers
-from incidents.directory import channel_tiers_for_users
+from incidents.directory_cache import PagingDirectory, paging_directory
 from incidents.escalation import (
     TIER_ORDER,
     EscalationPlan,
@@ -26,13 +26,13 @@ from incidents.escalation import (
 )
 from incidents.intake import TriggerRequest
 from incidents.intake.severity import most_severe
-from incidents.people import levels_of_team, reachable_channels, reachable_with_names
+from incidents.people import reachable_by, reachable_channels
 from incidents.routing import Route, Teams, route
-from incidents.routing_store import key_binding, load_routing
+from incidents.routing_store import key_binding
 from incidents.schedule_paging import ScheduleTurn, fresh_turns, record_turns, with_schedules
-from incidents.team_posts import alert_destinations, queue_posts_to, queue_status_posts
+from incidents.team_posts import queue_posts_to, queue_status_posts
 from incidents.tiers import ChannelEscalationConfig
-from storage.bulk import insert_rows
+from storage.bulk import insert_returning, insert_rows
 from storage.database import database, lock_rows, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
@@ -151,27 +151,53 @@ def trigger(request: TriggerRequest, config: EngineConfig, now: datetime, key: A
     """Open an incident, routed to a team (see ``incidents.routing``), and page its first level;
     or, when an open incident has the same dedup key, count the repeat on it and page nobody.
     Never refuses for want of a team."""
+    return trigger_together([(request, key)], config, now)[0]
+
+
+def trigger_together(
+    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime
+) -> list[Triggered]:
+    """``trigger`` for each (request, its intake key), in order, in one write transaction: all
+    of them or, when one fails, none (group commit, ``incidents.trigger_queue``)."""
     try:
-        return _trigger_once(request, config, now, key)
+        return _trigger_once(requests, config, now)
     except IntegrityError:
         # Another instance opened the same dedup key between our look-up and insert.
-        return _trigger_once(request, config, now, key)
+        return _trigger_once(requests, config, now)
 
 
-def _trigger_once(request: TriggerRequest, config: EngineConfig, now: datetime, key: ApiKey | None) -> Triggered:
+def _trigger_once(
+    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime
+) -> list[Triggered]:
     # Everything that only reads (routing, the team, its levels, schedules and people) is read
     # before the write transaction: on SQLite every statement inside it holds the one write lock
-    # that all intake waits on. Inside, only the dedup key is looked up again.
-    table, teams = load_routing()
-    chosen = route(request, table, teams, key_binding(key) if key is not None else None)
-    repeat = request.dedup_key is not None and open_incident_id(request.dedup_key) is not None
-    prepared = None if repeat else first_page(chosen, config, now)
+    # that all intake waits on. Inside, only the dedup key is looked up again. Those reads come
+    # from the directory kept in memory (``incidents.directory_cache``).
+    directory = paging_directory()
+    table, teams = directory.routing()
+    routed = []
+    for request, key in requests:
+        chosen = route(request, table, teams, key_binding(key, teams) if key is not None else None)
+        repeat = request.dedup_key is not None and open_incident_id(request.dedup_key) is not None
+        routed.append((request, chosen, None if repeat else first_page(chosen, config, now, directory)))
     with write_transaction():
-        if request.dedup_key:
-            existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
-            if existing is not None:
-                return _repeat(existing, request, chosen, teams, now)
-        return _open(request, chosen, prepared or first_page(chosen, config, now), now)
+        return [
+            _open_or_repeat(request, chosen, prepared, teams, config, now, directory)
+            for request, chosen, prepared in routed
+        ]
+
+
+def _open_or_repeat(
+    request: TriggerRequest, chosen: Route, prepared: FirstPage | None, teams: Teams, config: EngineConfig,
+    now: datetime, directory: PagingDirectory,
+) -> Triggered:
+    """Inside the write transaction: count a repeat on the open incident with the request's
+    dedup key, else open one (``prepared``: its first page, worked out before)."""
+    if request.dedup_key:
+        existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
+        if existing is not None:
+            return _repeat(existing, request, chosen, teams, now)
+    return _open(request, chosen, prepared or first_page(chosen, config, now, directory), now)
 
 
 @dataclass(frozen=True)
@@ -187,13 +213,15 @@ class FirstPage:
     posts: list[tuple[Channel, str, str | None]]
 
 
-def first_page(chosen: Route, config: EngineConfig, now: datetime) -> FirstPage:
+def first_page(chosen: Route, config: EngineConfig, now: datetime, directory: PagingDirectory) -> FirstPage:
     """The ``FirstPage`` of an incident opened ``now`` for ``chosen``. Only reads."""
-    team = Team.get_or_none(Team.name == chosen.team) if chosen.team else None
+    team = directory.team(chosen.team) if chosen.team else None
     team_id = team.id if team else None
-    snapshot, turns, names = _snapshot(None, team_id, IncidentStatus.TRIGGERED, _FIRST_LEVEL, None, config, now)
+    snapshot, turns, names = _snapshot(
+        None, team_id, IncidentStatus.TRIGGERED, _FIRST_LEVEL, None, config, now, directory
+    )
     plan = plan_escalation(snapshot, now, config.tier_timeout)
-    return FirstPage(team, plan, turns, names, alert_destinations(team, config.team_chats) if team else [])
+    return FirstPage(team, plan, turns, names, directory.team_posts(team, config.team_chats) if team else [])
 
 
 _FIRST_LEVEL: int = Incident.escalation_level.default
@@ -211,12 +239,12 @@ def _open(request: TriggerRequest, chosen: Route, first: FirstPage, now: datetim
     # RETURNING: the answer is the row as stored, read inside the transaction (once it has
     # committed, it must not depend on the database answering again: a 5xx then would make the
     # sender open it twice).
-    incident = next(iter(Incident.insert(
+    incident = insert_returning(Incident, dict(
         title=request.title, body=body, priority=chosen.priority, service=chosen.service, team=team,
         dedup_key=request.dedup_key, open_dedup_key=request.dedup_key, alert_count=alert_count,
         dashboard_url=request.dashboard_url, escalation_level=plan.level, escalated_at=plan.escalated_at,
         next_escalation_at=plan.next_check_at, triggered_at=now, created_at=now, updated_at=now,
-    ).returning(Incident).execute()))
+    ))
     if request.group is not None:
         alert_groups.record_first_alerts(incident.id, request.group, now)
     if team is None:
@@ -291,7 +319,7 @@ def escalate(incident: Incident, config: EngineConfig, now: datetime) -> int:
     """Plan and apply the incident's next escalation steps; returns how many pages were queued."""
     snapshot, turns, names = _snapshot(
         incident.id, incident.team_id, IncidentStatus(incident.status), incident.escalation_level,
-        incident.escalated_at, config, now,
+        incident.escalated_at, config, now, paging_directory(),
     )
     plan = plan_escalation(snapshot, now, config.tier_timeout)
     pages, events = _plan_rows(incident.id, incident.escalation_level, incident.escalated_at, plan, turns, names, now)
@@ -352,23 +380,24 @@ def build_snapshot(incident: Incident, config: EngineConfig, now: datetime):
     ``schedule_paging``): (IncidentSnapshot, [ScheduleTurn])."""
     snapshot, turns, _ = _snapshot(
         incident.id, incident.team_id, IncidentStatus(incident.status), incident.escalation_level,
-        incident.escalated_at, config, now,
+        incident.escalated_at, config, now, paging_directory(),
     )
     return snapshot, turns
 
 
 def _snapshot(
     incident_id: int | None, team_id: int | None, status: IncidentStatus, level: int,
-    escalated_at: datetime | None, config: EngineConfig, now: datetime,
+    escalated_at: datetime | None, config: EngineConfig, now: datetime, directory: PagingDirectory,
 ) -> tuple[IncidentSnapshot, list[ScheduleTurn], dict[int, str]]:
     """``build_snapshot`` from the incident's columns (``incident_id`` None: one not opened
     yet, so nothing paged or recorded), and the names of the people its levels and turns give."""
-    levels, turns = with_schedules(incident_id, team_id, levels_of_team(team_id), now)
+    levels, turns = with_schedules(incident_id, team_id, directory.levels(team_id), now, directory)
     user_ids = list(dict.fromkeys(user_id for level in levels for user_id in level.user_ids))
     on_call = [turn.user_id for turn in turns if turn.user_id is not None and turn.user_id not in user_ids]
-    reach, names = reachable_with_names(user_ids + on_call, config.reach)
+    held, names = directory.contact_details(user_ids + on_call)
+    reach = reachable_by(held, config.reach)
     paged = _paged_tiers(incident_id) if incident_id is not None else {}
-    tiers = channel_tiers_for_users(user_ids, config.default_tiers) if user_ids else {}
+    tiers = directory.tiers(user_ids, config.default_tiers) if user_ids else {}
     people = tuple(
         PersonState(user_id, tiers[user_id], reach[user_id], paged.get(user_id, ())) for user_id in user_ids
     )

@@ -6,6 +6,7 @@ A stored schedule is its people-file definition plus the overrides made from cha
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,23 +55,30 @@ def schedule_named(name: str) -> OnCallSchedule:
     return row
 
 
-def who_is_on_call(rows: list[OnCallSchedule], at: datetime) -> list[OnCallAnswer]:
+def who_is_on_call(
+    rows: list[OnCallSchedule], at: datetime,
+    schedules: Callable[[OnCallSchedule], Schedule] = load_schedule,
+    people: Callable[[list[str]], dict[str, User]] | None = None,
+) -> list[OnCallAnswer]:
     """For each schedule, the person on call at ``at`` (an inactive or unknown handle counts as
-    nobody: no one could be paged)."""
-    found = {row.id: on_call(load_schedule(row), at) for row in rows}
+    nobody: no one could be paged). ``schedules`` and ``people`` read the schedules and the
+    active people by handle (by default from the database; paging passes kept copies)."""
+    found = {row.id: on_call(schedules(row), at) for row in rows}
     handles = {answer.handle for answer in found.values() if answer}
-    people = {
-        user.handle: user
-        for user in User.select().where(User.handle.in_(sorted(handles)) & User.is_active)
-    } if handles else {}
+    by_handle = (people or active_people)(sorted(handles)) if handles else {}
     answers = []
     for row in rows:
         answer = found[row.id]
-        person = people.get(answer.handle) if answer else None
+        person = by_handle.get(answer.handle) if answer else None
         answers.append(OnCallAnswer(
             row.id, row.name, person.handle if person else None, person.id if person else None, person.name if person else None,
         ))
     return answers
+
+
+def active_people(handles: list[str]) -> dict[str, User]:
+    """The active people among ``handles``, by handle."""
+    return {user.handle: user for user in User.select().where(User.handle.in_(handles) & User.is_active)}
 
 
 def level_schedules(team_id: int) -> dict[int, list[OnCallSchedule]]:

@@ -67,10 +67,16 @@ def reachable_with_names(
 ) -> tuple[dict[int, frozenset[Channel]], dict[int, str]]:
     """``reachable_channels``, and the name of each of the users that exists (active or not)."""
     held, names = contact_details(user_ids)
+    return reachable_by(held, reach), names
+
+
+def reachable_by(held: Mapping[int, frozenset[Reach]], reach: Mapping[Channel, Reach]) -> dict[int, frozenset[Channel]]:
+    """For each user of ``held`` (the kinds of contact detail held for them), the channels of
+    ``reach`` that such a detail reaches."""
     return {
-        user_id: frozenset(channel for channel, needed in reach.items() if needed in held[user_id])
-        for user_id in user_ids
-    }, names
+        user_id: frozenset(channel for channel, needed in reach.items() if needed in kinds)
+        for user_id, kinds in held.items()
+    }
 
 
 def contact_details(user_ids: list[int]) -> tuple[dict[int, frozenset[Reach]], dict[int, str]]:

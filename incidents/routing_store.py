@@ -25,10 +25,10 @@ def load_routing() -> tuple[RoutingTable, Teams]:
     return RoutingTable(rules, default), Teams.of([(team.name, team.display_name) for team in teams], [team.id for team in teams])
 
 
-def key_binding(api_key: ApiKey) -> KeyBinding:
-    """What an intake key binds its alerts to, by team name."""
-    team = Team.get_or_none(Team.id == api_key.team_id) if api_key.team_id else None
-    return KeyBinding(api_key.name, team.name if team else None, api_key.service)
+def key_binding(api_key: ApiKey, teams: Teams) -> KeyBinding:
+    """What an intake key binds its alerts to, by team name (``teams``: as ``load_routing``
+    gives them)."""
+    return KeyBinding(api_key.name, teams.name_of(api_key.team_id), api_key.service)
 
 
 def routing_references(routing: RoutingEntry | None) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from incidents.directory_cache import PagingDirectory
 from incidents.escalation import LevelState
-from incidents.oncall import level_schedules, who_is_on_call
+from incidents.oncall import who_is_on_call
 from storage.enums import EventKind
 from storage.models import PagedOnCall
 
@@ -26,12 +27,13 @@ class ScheduleTurn:
 
 
 def with_schedules(
-    incident_id: int | None, team_id: int | None, levels: tuple[LevelState, ...], now: datetime
+    incident_id: int | None, team_id: int | None, levels: tuple[LevelState, ...], now: datetime,
+    directory: PagingDirectory,
 ) -> tuple[tuple[LevelState, ...], list[ScheduleTurn]]:
     """``levels`` with the people their schedules give: as recorded when the level was paged,
-    else whoever is on call ``now``. ``incident_id`` None: an incident not opened yet, which has
-    nothing recorded."""
-    by_level = level_schedules(team_id) if team_id is not None else {}
+    else whoever is on call ``now`` (from ``directory``'s schedules). ``incident_id`` None: an
+    incident not opened yet, which has nothing recorded."""
+    by_level = directory.level_schedules(team_id) if team_id is not None else {}
     if not by_level:
         return levels, []
     recorded = {
@@ -41,7 +43,8 @@ def with_schedules(
     unrecorded = {
         row.id: row for level, rows in by_level.items() for row in rows if (level, row.id) not in recorded
     }
-    current = {answer.schedule_id: answer.user_id for answer in who_is_on_call(list(unrecorded.values()), now)}
+    answers = who_is_on_call(list(unrecorded.values()), now, directory.schedule, directory.active_people)
+    current = {answer.schedule_id: answer.user_id for answer in answers}
     turns = [
         ScheduleTurn(level, row.id, row.name, recorded.get((level, row.id), current.get(row.id)), (level, row.id) in recorded)
         for level, rows in sorted(by_level.items())

@@ -34,6 +34,7 @@ from incidents import (
 from incidents.intake import TriggerRequest
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
+from incidents.trigger_queue import TriggerQueue
 from storage.database import database, is_postgres, probe_writable
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
@@ -81,6 +82,7 @@ class IncidentService:
         self.push_links = push_links.PushLinks(clock)
         self.phones = phone_lookup.PhoneLookup()
         self.teams = teams_connections.TeamsStore(clock)
+        self._triggers = TriggerQueue(lambda: self.config, clock)
 
     def notify_queued(self) -> None:
         self.on_queued()
@@ -89,8 +91,9 @@ class IncidentService:
         """Open an incident, routed to a team by ``incidents.routing`` (rules, then ``key``'s
         team, then the team the alert names, then the default team), and page its first level;
         or count a repeat of an open incident with the same dedup key (paging nobody). An alert
-        naming an unknown team is routed, never refused."""
-        done = await database.run(lifecycle.trigger, request, self.config, self.clock(), key)
+        naming an unknown team is routed, never refused. Triggers arriving together share a
+        write transaction (``incidents.trigger_queue``); each returns once its own is committed."""
+        done = await self._triggers.trigger(request, key)
         if done.created:
             self.notify_queued()
         return TriggerOutcome(done.incident, done.created, done.team_name, done.reason)
@@ -338,12 +341,12 @@ class IncidentService:
 
 def _preview_route(request: TriggerRequest, key_name: str | None) -> routing.Route:
     key = None
+    table, teams = routing_store.load_routing()
     if key_name is not None:
         api_key = ApiKey.get_or_none(ApiKey.name == key_name)
         if api_key is None:
             raise LookupError(f"no API key named {key_name!r}")
-        key = routing_store.key_binding(api_key)
-    table, teams = routing_store.load_routing()
+        key = routing_store.key_binding(api_key, teams)
     return routing.route(request, table, teams, key)
 
 

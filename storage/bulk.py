@@ -1,8 +1,8 @@
 """Hand-written bulk statements: one UPDATE that gives each of many rows values of its own
-(instead of one UPDATE per row), which peewee's query builder has no form for; a multi-row
-INSERT built without the builder, which costs more CPU than the insert itself on the trigger's
-path; and a SELECT of rows by id whose SQL is built once per number of ids. Synchronous; call
-inside ``database.run``."""
+(instead of one UPDATE per row), which peewee's query builder has no form for; INSERTs (many rows,
+or one returned as stored) built without the builder, which costs more CPU than the insert itself
+on the trigger's path; and a SELECT of rows by id whose SQL is built once per number of ids.
+Synchronous; call inside ``database.run``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -25,8 +25,26 @@ def insert_rows(model, rows: Sequence[Mapping[str, object]]) -> None:
     """Insert ``rows`` (field name to value; every row names the same fields) in one statement,
     as peewee's ``insert_many`` would: each value through its field's ``db_value``, and every
     field a row leaves out that has a default given that default."""
-    if not rows:
-        return
+    if rows:
+        database.execute_sql(*_insert(model, rows))
+
+
+def insert_returning(model, row: Mapping[str, object]):
+    """Insert one row as ``insert_rows`` does, and return it as stored (``RETURNING``), as an
+    instance of ``model``."""
+    sql, params = _insert(model, [row])
+    cursor = database.execute_sql(sql + " RETURNING *", params)
+    stored = cursor.fetchone()
+    columns = model._meta.columns
+    instance = model(__no_default__=1)
+    for (column, *_), value in zip(cursor.description, stored, strict=True):
+        field = columns[column]
+        instance.__data__[field.name] = field.python_value(value)
+    instance._dirty.clear()
+    return instance
+
+
+def _insert(model, rows: Sequence[Mapping[str, object]]) -> tuple[str, list]:
     fields = model._meta.fields
     given = [fields[name] for name in rows[0]]
     defaulted = [field for field in model._meta.sorted_fields if field.name not in rows[0] and field.default is not None]
@@ -36,8 +54,7 @@ def insert_rows(model, rows: Sequence[Mapping[str, object]]) -> None:
     for row in rows:
         params += [field.db_value(row[field.name]) for field in given]
         params += [field.db_value(field.default() if callable(field.default) else field.default) for field in defaulted]
-    sql = f"INSERT INTO {_quoted(model._meta.table_name)} ({columns}) VALUES {', '.join([row_sql] * len(rows))}"
-    database.execute_sql(sql, params)
+    return f"INSERT INTO {_quoted(model._meta.table_name)} ({columns}) VALUES {', '.join([row_sql] * len(rows))}", params
 
 
 def update_each(model, columns: Sequence[Field], rows: Sequence[Sequence], same: Mapping[Field, object],
