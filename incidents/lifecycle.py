@@ -472,13 +472,29 @@ def _already_settled(number: int, action: Action, actor: Actor) -> ActionOutcome
     are repeats, and they are answered on this path."""
     param = database.param
     sql = (
-        f'SELECT i.*, (EXISTS (SELECT 1 FROM "{TeamMember._meta.table_name}" m'
-        f" WHERE m.team_id = i.team_id AND m.user_id = {param})"
-        f' OR EXISTS (SELECT 1 FROM "{NotificationLog._meta.table_name}" n'
-        f" WHERE n.incident_id = i.id AND n.user_id = {param})) AS actor_involved"
+        f"SELECT i.*, {actor_involved_sql(param)} AS actor_involved"
         f' FROM "{Incident._meta.table_name}" i WHERE i.id = {param}'
     )
     incident = next(iter(Incident.raw(sql, actor.user_id, actor.user_id, number)), None)
+    return settled_outcome(incident, number, action, actor)
+
+
+def actor_involved_sql(param: str) -> str:
+    """An SQL expression: whether the user (its two parameters, both the user's id) is on the team
+    of the incident row ``i`` or was paged for it, as ``involved`` decides."""
+    return (
+        f'(EXISTS (SELECT 1 FROM "{TeamMember._meta.table_name}" m'
+        f" WHERE m.team_id = i.team_id AND m.user_id = {param})"
+        f' OR EXISTS (SELECT 1 FROM "{NotificationLog._meta.table_name}" n'
+        f" WHERE n.incident_id = i.id AND n.user_id = {param}))"
+    )
+
+
+def settled_outcome(incident: Incident | None, number: int, action: Action, actor: Actor) -> ActionOutcome | None:
+    """The answer to a click on ``incident`` (read without the write lock, with an
+    ``actor_involved`` column from ``actor_involved_sql``; None when #number does not exist)
+    when it can change nothing; None when the action may apply. Raises IncidentNotFound,
+    NotAllowed."""
     if incident is None:
         raise IncidentNotFound(number)
     if actor.user_id is not None and not incident.actor_involved:

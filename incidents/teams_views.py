@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.enums import NotificationKind
+from incidents.lifecycle import ActionOutcome, Actor, actor_involved_sql, settled_outcome
+from storage.database import database
+from storage.enums import Action, NotificationKind
 from storage.models import Incident, NotificationLog, Team
 
 
@@ -18,9 +20,10 @@ class CardView:
     escalation_level: int | None
 
 
-def card_view(incident: Incident, user_id: int) -> CardView:
-    """The view of ``incident`` (as just read, e.g. by the action's outcome) for the user.
-    Synchronous: ``TeamsStore.card_view`` runs it."""
+def card_view(incident: Incident, user_id: int | None) -> CardView:
+    """The view of ``incident`` (as just read, e.g. by the action's outcome) for the user (None:
+    a reader who was paged for nothing).
+    Synchronous: run it inside ``database.run``."""
     team = Team.get_or_none(Team.id == incident.team_id) if incident.team_id else None
     page = (
         NotificationLog.select(NotificationLog.escalation_level)
@@ -32,3 +35,26 @@ def card_view(incident: Incident, user_id: int) -> CardView:
         .first()
     )
     return CardView(incident, team.display_name if team else "", page.escalation_level if page else None)
+
+
+def settled_click(number: int, action: Action, actor: Actor) -> tuple[ActionOutcome, CardView] | None:
+    """The answer to a card click that can change nothing, with the card the actor should now
+    see, read in one hand-written statement without the write lock (most clicks on a busy
+    incident are repeats); None when the action may apply. Raises IncidentNotFound, NotAllowed,
+    as ``lifecycle.transition`` does. Synchronous: run it inside ``database.run``."""
+    param = database.param
+    pages = NotificationLog._meta.table_name
+    sql = (
+        f"SELECT i.*, {actor_involved_sql(param)} AS actor_involved, t.display_name AS team_display_name,"
+        f' (SELECT p.escalation_level FROM "{pages}" p WHERE p.incident_id = i.id AND p.user_id = {param}'
+        f" AND p.kind = {param} ORDER BY p.id DESC LIMIT 1) AS reader_level"
+        f' FROM "{Incident._meta.table_name}" i LEFT JOIN "{Team._meta.table_name}" t ON t.id = i.team_id'
+        f" WHERE i.id = {param}"
+    )
+    user_id = actor.user_id
+    incident = next(iter(Incident.raw(sql, user_id, user_id, user_id, NotificationKind.ALERT.value, number)), None)
+    outcome = settled_outcome(incident, number, action, actor)
+    if outcome is None:
+        return None
+    read = outcome.incident  # the row read above, with its extra columns
+    return outcome, CardView(read, read.team_display_name or "", read.reader_level)

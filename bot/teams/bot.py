@@ -212,12 +212,11 @@ class TeamsBot(ActivityHandler):
         if user is None:
             return message_response(replies.NOT_LINKED)
         try:
-            outcome = await self.service.act(number, Action(verb), Actor(user.name, Channel.TEAMS, user.id))
+            outcome, view = await self.service.act_on_card(number, Action(verb), Actor(user.name, Channel.TEAMS, user.id))
         except IncidentNotFound:
             return message_response(no_incident(number))
         except NotAllowed:
             return message_response(not_involved(number))
-        view = await self.service.teams.card_view(outcome.incident, user.id)
         return card_response(refreshed_card(view, outcome, user.time_zone, self.web.public_url))
 
 
