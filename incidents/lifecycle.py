@@ -476,7 +476,9 @@ def _already_settled(number: int, action: Action, actor: Actor) -> ActionOutcome
         f' FROM "{Incident._meta.table_name}" i WHERE i.id = {param}'
     )
     incident = next(iter(Incident.raw(sql, actor.user_id, actor.user_id, number)), None)
-    return settled_outcome(incident, number, action, actor)
+    if incident is None:
+        raise IncidentNotFound(number)
+    return settled_outcome(incident, incident.actor_involved, number, action, actor)
 
 
 def actor_involved_sql(param: str) -> str:
@@ -490,14 +492,11 @@ def actor_involved_sql(param: str) -> str:
     )
 
 
-def settled_outcome(incident: Incident | None, number: int, action: Action, actor: Actor) -> ActionOutcome | None:
-    """The answer to a click on ``incident`` (read without the write lock, with an
-    ``actor_involved`` column from ``actor_involved_sql``; None when #number does not exist)
-    when it can change nothing; None when the action may apply. Raises IncidentNotFound,
-    NotAllowed."""
-    if incident is None:
-        raise IncidentNotFound(number)
-    if actor.user_id is not None and not incident.actor_involved:
+def settled_outcome(incident: Incident, involved: bool, number: int, action: Action, actor: Actor) -> ActionOutcome | None:
+    """The answer to a click on ``incident`` (read without the write lock; ``involved``: the
+    actor may act on it, as ``actor_involved_sql`` says) when it can change nothing; None when
+    the action may apply. Raises NotAllowed."""
+    if actor.user_id is not None and not involved:
         raise NotAllowed(number, actor.name)
     if _can(action, IncidentStatus(incident.status)):
         return None

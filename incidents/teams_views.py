@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from incidents.lifecycle import ActionOutcome, Actor, actor_involved_sql, settled_outcome
+from incidents.lifecycle import ActionOutcome, Actor, IncidentNotFound, actor_involved_sql, settled_outcome
 from storage.database import database
 from storage.enums import Action, NotificationKind
 from storage.models import Incident, NotificationLog, Team
+from storage.rows import columns_of, from_row
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,18 @@ def settled_click(number: int, action: Action, actor: Actor) -> tuple[ActionOutc
     param = database.param
     pages = NotificationLog._meta.table_name
     sql = (
-        f"SELECT i.*, {actor_involved_sql(param)} AS actor_involved, t.display_name AS team_display_name,"
+        f"SELECT {columns_of(Incident, 'i')}, {actor_involved_sql(param)}, t.display_name,"
         f' (SELECT p.escalation_level FROM "{pages}" p WHERE p.incident_id = i.id AND p.user_id = {param}'
-        f" AND p.kind = {param} ORDER BY p.id DESC LIMIT 1) AS reader_level"
+        f" AND p.kind = {param} ORDER BY p.id DESC LIMIT 1)"
         f' FROM "{Incident._meta.table_name}" i LEFT JOIN "{Team._meta.table_name}" t ON t.id = i.team_id'
         f" WHERE i.id = {param}"
     )
     user_id = actor.user_id
-    incident = next(iter(Incident.raw(sql, user_id, user_id, user_id, NotificationKind.ALERT.value, number)), None)
-    outcome = settled_outcome(incident, number, action, actor)
+    row = database.execute_sql(sql, (user_id, user_id, user_id, NotificationKind.ALERT.value, number)).fetchone()
+    if row is None:
+        raise IncidentNotFound(number)
+    incident, (involved, team_name, level) = from_row(Incident, row)
+    outcome = settled_outcome(incident, bool(involved), number, action, actor)
     if outcome is None:
         return None
-    read = outcome.incident  # the row read above, with its extra columns
-    return outcome, CardView(read, read.team_display_name or "", read.reader_level)
+    return outcome, CardView(incident, team_name or "", level)
