@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -187,6 +188,7 @@ def backoff_delay(
     return jittered if retry_after is None else max(retry_after, jittered)
 
 
+@lru_cache(maxsize=4096)  # every card shows a few times, in a few zones, again and again
 def format_timestamp(moment: datetime, time_zone: str) -> str:
     """``moment`` in the IANA ``time_zone``, e.g. ``Sat 28 Nov 2026, 15:02 CET``.
 

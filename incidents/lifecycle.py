@@ -501,16 +501,31 @@ def _already_settled(number: int, action: Action, actor: Actor) -> ActionOutcome
     are repeats, and they are answered on this path."""
     param = database.param
     sql = (
-        f'SELECT i.*, (EXISTS (SELECT 1 FROM "{TeamMember._meta.table_name}" m'
-        f" WHERE m.team_id = i.team_id AND m.user_id = {param})"
-        f' OR EXISTS (SELECT 1 FROM "{NotificationLog._meta.table_name}" n'
-        f" WHERE n.incident_id = i.id AND n.user_id = {param})) AS actor_involved"
+        f"SELECT i.*, {actor_involved_sql(param)} AS actor_involved"
         f' FROM "{Incident._meta.table_name}" i WHERE i.id = {param}'
     )
     incident = next(iter(Incident.raw(sql, actor.user_id, actor.user_id, number)), None)
     if incident is None:
         raise IncidentNotFound(number)
-    if actor.user_id is not None and not incident.actor_involved:
+    return settled_outcome(incident, incident.actor_involved, number, action, actor)
+
+
+def actor_involved_sql(param: str) -> str:
+    """An SQL expression: whether the user (its two parameters, both the user's id) is on the team
+    of the incident row ``i`` or was paged for it, as ``involved`` decides."""
+    return (
+        f'(EXISTS (SELECT 1 FROM "{TeamMember._meta.table_name}" m'
+        f" WHERE m.team_id = i.team_id AND m.user_id = {param})"
+        f' OR EXISTS (SELECT 1 FROM "{NotificationLog._meta.table_name}" n'
+        f" WHERE n.incident_id = i.id AND n.user_id = {param}))"
+    )
+
+
+def settled_outcome(incident: Incident, involved: bool, number: int, action: Action, actor: Actor) -> ActionOutcome | None:
+    """The answer to a click on ``incident`` (read without the write lock; ``involved``: the
+    actor may act on it, as ``actor_involved_sql`` says) when it can change nothing; None when
+    the action may apply. Raises NotAllowed."""
+    if actor.user_id is not None and not involved:
         raise NotAllowed(number, actor.name)
     if _can(action, IncidentStatus(incident.status)):
         return None

@@ -29,6 +29,7 @@ from incidents import (
     routing_store,
     shift_overrides,
     teams_connections,
+    teams_views,
     webhook_replays,
 )
 from incidents.intake import TriggerRequest
@@ -164,6 +165,14 @@ class IncidentService:
         if outcome.changed:
             self.notify_queued()
         return outcome
+
+    async def act_on_card(self, number: int, action: Action, actor: Actor) -> tuple[ActionOutcome, teams_views.CardView]:
+        """``act`` from a Teams card, and the card as the actor should now see it, in one
+        ``database.run``: a click that can change nothing (most are repeats) is one statement."""
+        outcome, view = await database.run(_act_on_card, number, action, actor, self.config, self.clock())
+        if outcome.changed:
+            self.notify_queued()
+        return outcome, view
 
     async def status(self, number: int) -> report.IncidentReport:
         """The incident with every notification (person, channel, status, attempts, provider
@@ -348,6 +357,15 @@ def _preview_route(request: TriggerRequest, key_name: str | None) -> routing.Rou
             raise LookupError(f"no API key named {key_name!r}")
         key = routing_store.key_binding(api_key, teams)
     return routing.route(request, table, teams, key)
+
+
+def _act_on_card(number: int, action: Action, actor: Actor, config: EngineConfig,
+                 now: datetime) -> tuple[ActionOutcome, teams_views.CardView]:
+    settled = teams_views.settled_click(number, action, actor)
+    if settled is not None:
+        return settled
+    outcome = lifecycle.transition(number, action, actor, config, now)
+    return outcome, teams_views.card_view(outcome.incident, actor.user_id)
 
 
 def _report(number: int) -> report.IncidentReport:

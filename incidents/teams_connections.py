@@ -20,12 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from incidents import teams_views
 from incidents.people import stale_last_use, user_with_email
 from incidents.short_cache import ShortCache
 from storage.database import database, write_transaction
 from storage.fields import utcnow
-from storage.models import Incident, TeamsChannelReference, TeamsConnection, User
+from storage.models import TeamsChannelReference, TeamsConnection, User
 
 CACHE_SECONDS = 5.0
 
@@ -86,10 +85,6 @@ class TeamsStore:
     async def remove_team_channel(self, conversation_id: str) -> bool:
         """The bot was removed from a team: stop using its channel."""
         return await database.run(_remove_team_channel, conversation_id)
-
-    async def card_view(self, incident: Incident, user_id: int) -> teams_views.CardView:
-        """The card view of ``incident`` (as just read, e.g. by the action's outcome) for the user."""
-        return await database.run(teams_views.card_view, incident, user_id)
 
 
 def _connect_person(identity: TeamsIdentity, reference: dict, now: datetime) -> User | None:

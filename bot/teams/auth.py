@@ -9,6 +9,12 @@ the activity's ``serviceUrl``. Anything else is a ``TokenRejected``.
 
 ``SigningKeys`` fetches the keys with aiohttp, one fetch at a time, refreshes them daily (an
 unknown key id at most hourly), and backs off after a failed fetch.
+
+The channel sends the same token with every activity for about an hour, so a token that passed
+is remembered with its claims: until it expires (with the same skew), and while the key that
+signed it is still the one published under its key id (a refresh that drops or replaces it
+ends that). What depends on the request (the channel the key must endorse, the serviceUrl) is
+checked on every one.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import aiohttp
 import jwt
@@ -40,6 +47,8 @@ KEYS_RETRY_BASE = 5.0
 KEYS_RETRY_CAP = 300.0
 # The fetch happens while the channel waits for the answer to an activity.
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
+# Tokens remembered at most; past it the memory starts again.
+REMEMBERED_TOKENS = 1024
 
 
 class TokenRejected(PermissionError):
@@ -72,20 +81,28 @@ class SigningKeys:
         self._session = session
         self._clock = clock
         self._keys: dict[str, dict] = {}
+        self._parsed: dict[str, SigningKey] = {}
         self._fetched_at: float | None = None
         self._failures = 0
         self._retry_at = -math.inf
         self._lock = asyncio.Lock()
 
     async def get(self, key_id: str) -> SigningKey:
-        """The key with ``key_id``; raises TokenRejected for a key id the metadata does not
-        publish, SigningKeysUnavailable when the keys cannot be fetched."""
+        """The key with ``key_id``, the same object until the keys are fetched again; raises
+        TokenRejected for a key id the metadata does not publish, SigningKeysUnavailable when
+        the keys cannot be fetched."""
         async with self._lock:
             if self._fetched_at is None or self._clock() - self._fetched_at > KEYS_MAX_AGE:
                 await self._refresh()
             assert self._fetched_at is not None  # set by _refresh
             if key_id not in self._keys and self._clock() - self._fetched_at > UNKNOWN_KEY_REFRESH:
                 await self._refresh()
+        parsed = self._parsed.get(key_id)
+        if parsed is None:
+            parsed = self._parsed[key_id] = self._parse(key_id)
+        return parsed
+
+    def _parse(self, key_id: str) -> SigningKey:
         key = self._keys.get(key_id)
         if key is None:
             raise TokenRejected("the token is signed with an unknown key")
@@ -105,6 +122,7 @@ class SigningKeys:
             metadata = await self._get_json(self.url)
             keys = await self._get_json(metadata["jwks_uri"])
             self._keys = {key["kid"]: key for key in keys["keys"] if "kid" in key}
+            self._parsed = {}
         except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError) as error:
             self._failures += 1
             delay = backoff_delay(self._failures, base=KEYS_RETRY_BASE, cap=KEYS_RETRY_CAP)
@@ -122,36 +140,64 @@ class SigningKeys:
             return await response.json(content_type=None)
 
 
+@dataclass(frozen=True)
+class _Passed:
+    """A token that passed: the key that signed it, its claims, and until when (wall clock)
+    it may be used."""
+
+    key_id: str
+    key: SigningKey
+    claims: dict
+    usable_until: float
+
+
 class ChannelTokens:
     """Checks the channel's token on each request for the bot ``app_id``."""
 
     def __init__(self, keys: SigningKeys, app_id: str):
         self.keys = keys
         self.app_id = app_id
+        self._passed: dict[str, _Passed] = {}
 
     async def check(self, authorization: str, channel_id: str | None, service_url: str) -> dict:
         """The token's claims when ``authorization`` ("Bearer <JWT>") holds a valid channel
         token for an activity with ``channel_id`` and ``service_url``; raises TokenRejected or
         SigningKeysUnavailable."""
         token = _bearer_token(authorization)
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise TokenRejected("the token is not a JWT") from None
-        if header.get("alg") != SIGNING_ALGORITHM:
-            raise TokenRejected("the token is not signed with RS256")
-        key_id = header.get("kid")
-        if not isinstance(key_id, str) or not key_id:
-            raise TokenRejected("the token names no signing key")
-        key = await self.keys.get(key_id)
-        if channel_id and channel_id not in key.endorsements:
-            raise TokenRejected("the signing key does not endorse the activity's channel")
-        claims = self._verified_claims(token, key)
-        if claims["aud"] != self.app_id:  # PyJWT also accepts a list holding the app id
-            raise TokenRejected("the token's audience is not only this bot")
-        if claims.get("serviceurl") != service_url:
+        passed = await self._remembered(token)
+        if passed is None:
+            key_id = _key_id(token)
+            key = await self.keys.get(key_id)
+            _check_endorsed(key, channel_id)
+            claims = self._verified_claims(token, key)
+            if claims["aud"] != self.app_id:  # PyJWT also accepts a list holding the app id
+                raise TokenRejected("the token's audience is not only this bot")
+            passed = self._remember(token, _Passed(key_id, key, claims, int(claims["exp"]) + CLOCK_SKEW_SECONDS))
+        else:
+            _check_endorsed(passed.key, channel_id)
+        if passed.claims.get("serviceurl") != service_url:
             raise TokenRejected("the token's serviceurl claim is not the activity's serviceUrl")
-        return claims
+        return passed.claims
+
+    async def _remembered(self, token: str) -> _Passed | None:
+        """The token as it passed before, when it is still unexpired and its key still published."""
+        passed = self._passed.get(token)
+        if passed is None:
+            return None
+        if time.time() < passed.usable_until:  # the clock PyJWT checks expiry with
+            try:
+                if await self.keys.get(passed.key_id) is passed.key:
+                    return passed
+            except TokenRejected:  # the key is gone
+                pass
+        self._passed.pop(token, None)
+        return None
+
+    def _remember(self, token: str, passed: _Passed) -> _Passed:
+        if len(self._passed) >= REMEMBERED_TOKENS:
+            self._passed.clear()
+        self._passed[token] = passed
+        return passed
 
     def _verified_claims(self, token: str, key: SigningKey) -> dict:
         try:
@@ -162,6 +208,25 @@ class ChannelTokens:
             )
         except jwt.InvalidTokenError as error:
             raise TokenRejected(f"the token is invalid ({type(error).__name__})") from None
+
+
+def _key_id(token: str) -> str:
+    """The id of the key the token says it is signed with (an RS256 signature, unverified yet)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise TokenRejected("the token is not a JWT") from None
+    if header.get("alg") != SIGNING_ALGORITHM:
+        raise TokenRejected("the token is not signed with RS256")
+    key_id = header.get("kid")
+    if not isinstance(key_id, str) or not key_id:
+        raise TokenRejected("the token names no signing key")
+    return key_id
+
+
+def _check_endorsed(key: SigningKey, channel_id: str | None) -> None:
+    if channel_id and channel_id not in key.endorsements:
+        raise TokenRejected("the signing key does not endorse the activity's channel")
 
 
 def _bearer_token(authorization: str) -> str:

@@ -10,6 +10,7 @@ import logging
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.schema import ActivityTypes
 
 from bot import commands
 from bot.actions import run_command
@@ -25,7 +26,7 @@ from bot.teams.activities import (
     reference_of,
     tenant_of,
 )
-from bot.teams.adapter import TeamsAdapter
+from bot.teams.adapter import TeamsAdapter, keep_invoke_response
 from bot.teams.cards import card_response, error_response, message_response, refreshed_card
 from bot.teams.connector import ConnectorError
 from bot.teams.signin import SignIn
@@ -54,6 +55,11 @@ class TeamsBot(ActivityHandler):
     async def on_turn(self, turn_context: TurnContext):
         if self.tenant_id and tenant_of(turn_context.activity) != self.tenant_id:
             log.warning("ignored a Teams activity from another tenant")
+            return
+        if turn_context.activity.type == ActivityTypes.invoke:
+            # Not through ActivityHandler, which sends the answer as an activity: a deep copy
+            # of the whole card on every click.
+            keep_invoke_response(turn_context, await self.on_invoke_activity(turn_context))
             return
         await super().on_turn(turn_context)
 
@@ -212,12 +218,11 @@ class TeamsBot(ActivityHandler):
         if user is None:
             return message_response(replies.NOT_LINKED)
         try:
-            outcome = await self.service.act(number, Action(verb), Actor(user.name, Channel.TEAMS, user.id))
+            outcome, view = await self.service.act_on_card(number, Action(verb), Actor(user.name, Channel.TEAMS, user.id))
         except IncidentNotFound:
             return message_response(no_incident(number))
         except NotAllowed:
             return message_response(not_involved(number))
-        view = await self.service.teams.card_view(outcome.incident, user.id)
         return card_response(refreshed_card(view, outcome, user.time_zone, self.web.public_url))
 
 

@@ -302,6 +302,39 @@ async def test_a_click_acknowledges_once_and_every_card_is_replaced(client, conn
     assert len(connector.updated()) == 1
 
 
+async def test_a_repeat_click_answers_with_the_state_another_path_left(client, connector):
+    incident = await _page(client, connector)
+    await send(client, connector, click(connector, "acknowledge", incident.id))
+    key = await api_keys.ApiKeys().create("monitoring")
+    response = await client.post(f"/api/v1/incidents/{incident.id}/resolve", headers={"Authorization": f"Bearer {key}"})
+    assert response.status == 200
+    await Team.update(display_name="Payments Core").where(Team.name == "payments").aexecute()
+
+    again = await (await send(client, connector, click(connector, "acknowledge", incident.id))).json()
+    card = again["value"]
+    assert any(text.startswith("Already resolved by API key monitoring via the API at ") for text in texts(card))
+    assert buttons(card) == list(LINKS)
+    facts = {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]}
+    assert (facts["Status"], facts["Team"], facts["Escalation level"]) == ("Resolved", "Payments Core", "1")
+
+
+async def test_a_repeat_click_by_someone_paged_for_nothing_shows_no_level(client, connector):
+    incident = await _page(client, connector)
+    await send(client, connector, click(connector, "acknowledge", incident.id))
+    bob = await User.acreate(handle="bob", name="Bob", email="bob@example.com")
+    await TeamMember.acreate(team=await Team.aget(Team.name == "payments"), user=bob)
+    connector.members["29:bob"] = {"id": "29:bob", "name": "Bob", "aadObjectId": "aad-bob", "email": "bob@example.com"}
+    await install(client, connector, "bob")
+
+    answer = await (await send(client, connector, click(connector, "resolve", incident.id, sender="bob"))).json()
+    assert any(text.startswith("Resolved by Bob via Teams at ") for text in texts(answer["value"]))
+    again = await (await send(client, connector, click(connector, "resolve", incident.id, sender="bob"))).json()
+    card = again["value"]
+    assert any(text.startswith("Already resolved by Bob via Teams at ") for text in texts(card))
+    facts = {fact["title"]: fact["value"] for fact in card["body"][1]["facts"]}
+    assert (facts["Team"], facts["Escalation level"]) == ("Payments", "-")
+
+
 async def test_acknowledging_elsewhere_replaces_the_teams_card(client, connector):
     incident = await _page(client, connector)
     key = await api_keys.ApiKeys().create("monitoring")

@@ -3,12 +3,15 @@ an unknown key id refreshes them at most hourly, a failed fetch retried only aft
 backoff), and the rules a channel token must meet."""
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
 import jwt
 import pytest
 
 from bot.teams.auth import ChannelTokens, SigningKeys, SigningKeysUnavailable, TokenRejected
-from tests.fakes.bot_connector import KEY_ID, FakeBotConnector
+from tests.fakes.bot_connector import KEY_ID, FakeBotConnector, make_key
 
 
 @pytest.fixture
@@ -137,3 +140,38 @@ async def test_without_a_bearer_token_nothing_is_fetched(connector, session, hea
     with pytest.raises(TokenRejected, match="no Bearer token"):
         await _checker(connector, session).check(header, "msteams", connector.service_url)
     assert _fetches(connector) == 0
+
+
+# --- a token that passed is remembered -------------------------------------------------------
+
+
+async def test_a_remembered_token_still_meets_the_rules_of_each_request(connector, session):
+    checker = _checker(connector, session)
+    token = connector.channel_token()
+    await checker.check(f"Bearer {token}", "msteams", connector.service_url)
+    with pytest.raises(TokenRejected, match="does not endorse"):
+        await checker.check(f"Bearer {token}", "webchat", connector.service_url)
+    with pytest.raises(TokenRejected, match="serviceurl claim"):
+        await checker.check(f"Bearer {token}", "msteams", "https://elsewhere.example/")
+    assert (await checker.check(f"Bearer {token}", "msteams", connector.service_url))["aud"] == "app"
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(connector, session):
+    checker = _checker(connector, session)
+    token = connector.channel_token(exp=int(time.time()) - 299)  # within the five minutes' skew for a second
+    await checker.check(f"Bearer {token}", "msteams", connector.service_url)
+    await asyncio.sleep(1.2)
+    with pytest.raises(TokenRejected, match="ExpiredSignatureError"):
+        await checker.check(f"Bearer {token}", "msteams", connector.service_url)
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_withdrawn(connector, session):
+    clock = Seconds()
+    checker = ChannelTokens(SigningKeys(connector.metadata_url, session, clock), "app")
+    token = connector.channel_token()
+    await checker.check(f"Bearer {token}", "msteams", connector.service_url)
+    connector.key = make_key()  # the same key id now names another key
+    clock.now += 24 * 3600 + 1
+    with pytest.raises(TokenRejected, match="InvalidSignatureError"):
+        await checker.check(f"Bearer {token}", "msteams", connector.service_url)
+    assert _fetches(connector) == 2
