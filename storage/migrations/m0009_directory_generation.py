@@ -1,6 +1,12 @@
 """The directory generation (``storage.generation``): its one row, and a trigger on every table
 paging reads that moves it on with every insert, delete, and update of a column paging uses
-(writes of last-used times, tokens and feed check times leave it alone)."""
+(writes of last-used times, tokens and feed check times leave it alone).
+
+A later migration that rebuilds one of these tables (SQLite's way to change a column) loses its
+triggers, and on PostgreSQL a column named in an ``UPDATE OF`` trigger cannot change its type:
+such a migration drops the table's triggers first and creates them again after, as here.
+``tests/integration/test_directory_cache.py`` checks that every table has them after all
+migrations."""
 from storage.database import is_postgres
 from storage.generation import GENERATION_TABLE
 from storage.models import (

@@ -16,8 +16,9 @@ import pytest
 
 from incidents.directory import PeopleDirectory
 from incidents.intake import TriggerRequest
-from storage.database import database
+from storage.database import database, is_postgres
 from storage.enums import NotificationKind
+from storage.migrations.m0009_directory_generation import WATCHED
 from storage.models import NotificationLog, User
 from tests.integration.test_engine import Engine
 
@@ -181,3 +182,14 @@ async def test_who_is_on_call_is_worked_out_at_each_trigger_from_the_kept_schedu
     assert await trigger(engine, team="databases") == ("databases", [("dora", "EMAIL")])
     engine.clock.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # Erik's day, nothing written
     assert await trigger(engine, team="databases") == ("databases", [("erik", "EMAIL")])
+
+
+async def test_every_table_paging_reads_keeps_its_triggers_after_all_migrations(storage):
+    """A later migration that rebuilds a watched table would drop its triggers, and the kept
+    directory would then miss that table's changes for good."""
+    if is_postgres():
+        query = "SELECT DISTINCT event_object_table FROM information_schema.triggers"
+    else:
+        query = "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'"
+    cursor = await database.run(database.execute_sql, query)
+    assert set(WATCHED) <= {table for (table,) in cursor.fetchall()}

@@ -125,17 +125,18 @@ async def test_a_query_with_other_parameters_is_refused_by_select_by_ids(storage
 async def test_statements_still_run_after_a_migration_changes_a_table_under_them(storage):
     """Statements are prepared once per connection and kept (PostgreSQL): one whose table a
     migration changed since (here a column's type) is prepared again, not refused."""
-    await User.acreate(handle="alice", name="Alice")
+    await User.acreate(handle="alice", name="Alice", time_zone="Europe/Oslo")
 
-    def names():
-        return [name for (name,) in database.execute_sql("SELECT name FROM \"user\" ORDER BY id").fetchall()]
+    def zones():
+        return [zone for (zone,) in database.execute_sql("SELECT time_zone FROM \"user\" ORDER BY id").fetchall()]
 
     for _ in range(3):  # on every pooled connection the test may get
-        assert await database.run(names) == ["Alice"]
+        assert await database.run(zones) == ["Europe/Oslo"]
     if is_postgres():
-        await database.run(database.execute_sql, 'ALTER TABLE "user" ALTER COLUMN name TYPE text')
+        # A column no directory trigger names: PostgreSQL refuses to change the type of one that is.
+        await database.run(database.execute_sql, 'ALTER TABLE "user" ALTER COLUMN time_zone TYPE text')
     for _ in range(3):
-        assert await database.run(names) == ["Alice"]
+        assert await database.run(zones) == ["Europe/Oslo"]
 
 
 async def _raw_token_values() -> list[str]:
