@@ -56,6 +56,11 @@ def _constant(name: str):
     raise IntakeError(None, f"the body is not valid JSON ({name} is not a JSON value)", 400)
 
 
+# Made once: json.loads with hooks makes a decoder (and its scanner) for every body.
+_DECODER = json.JSONDecoder(parse_int=_integer, parse_float=_real, parse_constant=_constant)
+_MARKING_DECODER = json.JSONDecoder(parse_int=_marked(_integer), parse_float=_marked(_real), parse_constant=_constant)
+
+
 def rejection_reason(problem: IntakeError) -> str:
     """The rejection log line's reason for ``problem``: Ackbot's words, not the field's name
     (an unknown field's name is the sender's text)."""
@@ -76,9 +81,9 @@ def parse_json(raw: bytes) -> object:
     except UnicodeDecodeError:
         raise IntakeError(None, "the body is not UTF-8 text", 400) from None
     try:
-        value = _loads(text, _integer, _real)
+        value = _loads(_DECODER, text)
     except _Oversized:
-        value = _loads(text, _marked(_integer), _marked(_real))
+        value = _loads(_MARKING_DECODER, text)
         _check(value)
     # JSON's strings can hold a NUL or a lone surrogate only as a \u escape, and a body with at
     # most MAX_DEPTH brackets cannot nest deeper: most bodies need no walk.
@@ -87,9 +92,9 @@ def parse_json(raw: bytes) -> object:
     return value
 
 
-def _loads(text: str, integer: Callable[[str], object], real: Callable[[str], object]) -> object:
+def _loads(decoder: json.JSONDecoder, text: str) -> object:
     try:
-        return json.loads(text, parse_int=integer, parse_float=real, parse_constant=_constant)
+        return decoder.decode(text)
     except json.JSONDecodeError as problem:
         raise IntakeError(None, f"the body is not valid JSON ({problem})", 400) from None
     except RecursionError:
