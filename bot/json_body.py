@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -25,17 +26,39 @@ class _OversizedNumber(str):
     """A number's text too long or too large to be a value; refused with its field's path."""
 
 
-def _integer(text: str) -> int | _OversizedNumber:
-    return _OversizedNumber(text) if len(text.lstrip("-")) > MAX_NUMBER_DIGITS else int(text)
+class _Oversized(Exception):
+    """A number too long or too large was read: the body is read again to name its field."""
 
 
-def _real(text: str) -> float | _OversizedNumber:
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _Oversized
+    return int(text)
+
+
+def _real(text: str) -> float:
     value = float(text)
-    return value if math.isfinite(value) else _OversizedNumber(text)
+    if not math.isfinite(value):
+        raise _Oversized
+    return value
+
+
+def _marked(read: Callable[[str], object]) -> Callable[[str], object]:
+    def read_or_mark(text: str) -> object:
+        try:
+            return read(text)
+        except _Oversized:
+            return _OversizedNumber(text)
+    return read_or_mark
 
 
 def _constant(name: str):
     raise IntakeError(None, f"the body is not valid JSON ({name} is not a JSON value)", 400)
+
+
+# Made once: json.loads with hooks makes a decoder (and its scanner) for every body.
+_DECODER = json.JSONDecoder(parse_int=_integer, parse_float=_real, parse_constant=_constant)
+_MARKING_DECODER = json.JSONDecoder(parse_int=_marked(_integer), parse_float=_marked(_real), parse_constant=_constant)
 
 
 def rejection_reason(problem: IntakeError) -> str:
@@ -54,15 +77,28 @@ def parse_json(raw: bytes) -> object:
     more than MAX_DEPTH levels, holds a number of more than MAX_NUMBER_DIGITS digits (or one too
     large for a float), or a string (a key or a value) with a NUL or a lone surrogate."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_int=_integer, parse_float=_real, parse_constant=_constant)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise IntakeError(None, "the body is not UTF-8 text", 400) from None
+    try:
+        value = _loads(_DECODER, text)
+    except _Oversized:
+        value = _loads(_MARKING_DECODER, text)
+        _check(value)
+    # JSON's strings can hold a NUL or a lone surrogate only as a \u escape, and a body with at
+    # most MAX_DEPTH brackets cannot nest deeper: most bodies need no walk.
+    if b"\\u" in raw or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        _check(value)
+    return value
+
+
+def _loads(decoder: json.JSONDecoder, text: str) -> object:
+    try:
+        return decoder.decode(text)
     except json.JSONDecodeError as problem:
         raise IntakeError(None, f"the body is not valid JSON ({problem})", 400) from None
     except RecursionError:
         raise IntakeError(None, f"the body is nested more than {MAX_DEPTH} levels deep", 400) from None
-    _check(value)
-    return value
 
 
 def _check(value: object) -> None:

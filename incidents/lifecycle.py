@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from peewee import Field, IntegrityError
@@ -47,6 +48,7 @@ from storage.enums import (
     surface_label,
 )
 from storage.models import ApiKey, Incident, IncidentEvent, NotificationLog, Team, TeamMember, User
+from storage.rows import columns_of, from_row
 
 
 class IncidentNotFound(LookupError):
@@ -499,15 +501,19 @@ def _already_settled(number: int, action: Action, actor: Actor) -> ActionOutcome
     past it), read without taking the write lock; None when the action may apply, which the
     write transaction then decides. One hand-written statement: most clicks on a busy incident
     are repeats, and they are answered on this path."""
-    param = database.param
-    sql = (
-        f"SELECT i.*, {actor_involved_sql(param)} AS actor_involved"
+    row = database.execute_sql(_settled_sql(database.param), (actor.user_id, actor.user_id, number)).fetchone()
+    if row is None:
+        raise IncidentNotFound(number)
+    incident, (involved,) = from_row(Incident, row)
+    return settled_outcome(incident, bool(involved), number, action, actor)
+
+
+@cache
+def _settled_sql(param: str) -> str:
+    return (
+        f"SELECT {columns_of(Incident, 'i')}, {actor_involved_sql(param)}"
         f' FROM "{Incident._meta.table_name}" i WHERE i.id = {param}'
     )
-    incident = next(iter(Incident.raw(sql, actor.user_id, actor.user_id, number)), None)
-    if incident is None:
-        raise IncidentNotFound(number)
-    return settled_outcome(incident, incident.actor_involved, number, action, actor)
 
 
 def actor_involved_sql(param: str) -> str:

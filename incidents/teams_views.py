@@ -3,6 +3,7 @@ answers a click with must match the ones the Teams channel posts and replaces)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from incidents.lifecycle import ActionOutcome, Actor, IncidentNotFound, actor_involved_sql, settled_outcome
 from storage.database import database
@@ -43,17 +44,9 @@ def settled_click(number: int, action: Action, actor: Actor) -> tuple[ActionOutc
     see, read in one hand-written statement without the write lock (most clicks on a busy
     incident are repeats); None when the action may apply. Raises IncidentNotFound, NotAllowed,
     as ``lifecycle.transition`` does. Synchronous: run it inside ``database.run``."""
-    param = database.param
-    pages = NotificationLog._meta.table_name
-    sql = (
-        f"SELECT {columns_of(Incident, 'i')}, {actor_involved_sql(param)}, t.display_name,"
-        f' (SELECT p.escalation_level FROM "{pages}" p WHERE p.incident_id = i.id AND p.user_id = {param}'
-        f" AND p.kind = {param} ORDER BY p.id DESC LIMIT 1)"
-        f' FROM "{Incident._meta.table_name}" i LEFT JOIN "{Team._meta.table_name}" t ON t.id = i.team_id'
-        f" WHERE i.id = {param}"
-    )
     user_id = actor.user_id
-    row = database.execute_sql(sql, (user_id, user_id, user_id, NotificationKind.ALERT.value, number)).fetchone()
+    params = (user_id, user_id, user_id, NotificationKind.ALERT.value, number)
+    row = database.execute_sql(_settled_click_sql(database.param), params).fetchone()
     if row is None:
         raise IncidentNotFound(number)
     incident, (involved, team_name, level) = from_row(Incident, row)
@@ -61,3 +54,15 @@ def settled_click(number: int, action: Action, actor: Actor) -> tuple[ActionOutc
     if outcome is None:
         return None
     return outcome, CardView(incident, team_name or "", level)
+
+
+@cache
+def _settled_click_sql(param: str) -> str:
+    pages = NotificationLog._meta.table_name
+    return (
+        f"SELECT {columns_of(Incident, 'i')}, {actor_involved_sql(param)}, t.display_name,"
+        f' (SELECT p.escalation_level FROM "{pages}" p WHERE p.incident_id = i.id AND p.user_id = {param}'
+        f" AND p.kind = {param} ORDER BY p.id DESC LIMIT 1)"
+        f' FROM "{Incident._meta.table_name}" i LEFT JOIN "{Team._meta.table_name}" t ON t.id = i.team_id'
+        f" WHERE i.id = {param}"
+    )

@@ -22,8 +22,7 @@ def from_row(model: type[Row], row: Sequence) -> tuple[Row, tuple]:
     each through its field's ``python_value``; and the values after them."""
     fields = model._meta.sorted_fields
     values = tuple(row)
-    instance = model(__no_default__=1, **{
-        field.name: field.python_value(value) for field, value in zip(fields, values, strict=False)
-    })
-    instance._dirty.clear()  # type: ignore[attr-defined]  # as read: nothing to save
+    instance = model(__no_default__=1)
+    # What each field's accessor would store, set at once; nothing is dirty (nothing to save).
+    instance.__data__ = {field.name: field.python_value(value) for field, value in zip(fields, values, strict=False)}
     return instance, values[len(fields):]

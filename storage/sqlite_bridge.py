@@ -4,13 +4,16 @@
 every row, close the cursor), each a hand-off between threads and back. Under load, on a busy
 machine, each hand-off waits for the scheduler, and a write transaction of twenty statements
 held SQLite's one write lock through sixty of them. Here a statement is one call: execute,
-fetch, close, together on that thread; and a free pooled connection is taken without
-pwasyncio's timeouts (nothing waits).
+fetch, close, together on that thread; and a pooled connection is taken without pwasyncio's
+two ``asyncio.wait_for`` (a task and a timer each): a free one at once, otherwise under one
+``asyncio.timeout``.
 """
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
+from peewee import InterfaceError, OperationalError
 from playhouse.pwasyncio import AsyncSqliteConnection, AsyncSqliteDatabase, AsyncSqlitePool, CursorAdapter
 
 
@@ -46,24 +49,31 @@ class _OneTripPool(AsyncSqlitePool):
         return self._queue.get_nowait()
 
     async def acquire(self, timeout=None):
+        if self._closed:
+            raise InterfaceError("Pool is closed.")
         self._waiting += 1
         try:
-            return await super().acquire(timeout)
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
         finally:
             self._waiting -= 1
 
 
 class OneTripSqliteDatabase(AsyncSqliteDatabase):
     async def _acquire_conn_async(self):
-        # pwasyncio bounds both steps of an acquire with asyncio.wait_for, a task and a timer
-        # each: more than a short read costs. A free connection needs neither.
         pool = self._pool
-        if isinstance(pool, _OneTripPool):
-            conn = pool.take_free()
-            if conn is not None:
-                conn._pool = pool  # as pwasyncio tags it, for the release
-                return conn
-        return await super()._acquire_conn_async()
+        if not isinstance(pool, _OneTripPool):  # not made yet, or being replaced
+            return await super()._acquire_conn_async()
+        conn = pool.take_free()
+        if conn is None:
+            try:
+                conn = await pool.acquire(self._acquire_timeout)
+            except TimeoutError:
+                raise OperationalError(
+                    f"Timed out acquiring connection from pool (acquire_timeout={self._acquire_timeout})",
+                ) from None
+        conn._pool = pool  # as pwasyncio tags it, for the release
+        return conn
 
     async def _create_pool_async(self):
         pool = _OneTripPool(

@@ -1,6 +1,8 @@
 """The JSON body reader every JSON route shares: its limits, exactly at and past the edge."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.json_body import MAX_DEPTH, MAX_NUMBER_DIGITS, parse_json
@@ -40,3 +42,10 @@ def test_text_that_no_database_stores_alike_is_refused_naming_where_it_is():
 @pytest.mark.parametrize("raw", [b"\xff\xfe", b"{", b""])
 def test_what_is_not_utf8_json_is_a_400(raw):
     assert _refusal(raw) == (400, None)
+
+
+def test_many_brackets_at_a_shallow_depth_are_read_and_a_deep_one_among_them_is_refused():
+    shallow = [{"a": [1]}] * MAX_DEPTH
+    assert parse_json(json.dumps(shallow).encode()) == shallow
+    deep = b"[" + json.dumps(shallow).encode() + b", " + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"]"
+    assert _refusal(deep) == (400, None)
