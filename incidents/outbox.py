@@ -93,7 +93,7 @@ def claim_due_notifications(
             _fail(row, leases.gave_up_message(row.attempt_count), now)
         post_ids = claim_due_team_posts(worker_id, limit, config, now)
         room = limit - len(post_ids)
-        ids = [row_id for (row_id,) in leases.due_candidates(NotificationLog, room, now).tuples()] if room > 0 else []
+        ids = [row_id for (row_id,) in leases.due_candidates(NotificationLog, room, now)] if room > 0 else []
         if ids:
             leases.claim(NotificationLog, ids, worker_id, config, now)
         pages = _with_action_links(load_deliveries(ids), config, now) if ids else []

@@ -47,10 +47,10 @@ def claim_due_team_posts(worker_id: str, limit: int, config: EngineConfig, now: 
     for row in leases.exhausted_leases(TeamPost, config, now):
         _give_up(row, leases.gave_up_message(row.attempt_count), now)
     ids, destinations = [], set()
-    for row in leases.due_candidates(TeamPost, limit, now, TeamPost.id, TeamPost.destination):
-        if row.destination not in destinations:
-            destinations.add(row.destination)
-            ids.append(row.id)
+    for post_id, destination in leases.due_candidates(TeamPost, limit, now, TeamPost.id, TeamPost.destination):
+        if destination not in destinations:
+            destinations.add(destination)
+            ids.append(post_id)
     if ids:
         leases.claim(TeamPost, ids, worker_id, config, now)
     return ids

@@ -126,3 +126,36 @@ async def test_query_uses_indexes(service, call):
     explained = [statement for statement in recorder.statements if _names(statement[0])]
     assert explained, "no query of the big tables was recorded"
     assert await database.run(_full_scans, explained) == []
+
+
+def _sorted_whole(statements: list[tuple[str, tuple]]) -> list[str]:
+    """Synchronous: the plan lines that sort rows (every due row, to take the first few) rather
+    than read them in an index's order; on PostgreSQL with sorting discouraged."""
+    sorts = []
+    if is_postgres():
+        database.execute_sql("SET enable_sort = off")
+    try:
+        for sql, params in statements:
+            if is_postgres():
+                lines = [row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall()]
+                pattern = re.compile(r"^(->\s*)?Sort\b")
+            else:
+                lines = [row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+                pattern = re.compile(r"TEMP B-TREE FOR ORDER BY")
+            sorts += [f"{line}  <- {sql}" for line in lines if pattern.search(line.strip())]
+    finally:
+        if is_postgres():
+            database.execute_sql("SET enable_sort = on")
+    return sorts
+
+
+async def test_the_claim_takes_due_pages_in_index_order_without_sorting_the_backlog(service):
+    """A claim takes a batch from a backlog of any size: sorting every due page to find the
+    oldest would make each claim cost the whole backlog."""
+    await _seed(service)
+    with Recorder() as recorder:
+        assert len(await service.claim_due_notifications("plan-worker", 10)) == 10
+    claims = [statement for statement in recorder.statements
+              if NotificationLog._meta.table_name in _names(statement[0]) and "ORDER BY" in statement[0].upper()]
+    assert claims, "no ordered read of the pages was recorded"
+    assert await database.run(_sorted_whole, claims) == []
