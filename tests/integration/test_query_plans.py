@@ -65,6 +65,13 @@ def _names(sql: str) -> dict[str, str]:
     return names
 
 
+def _plan(sql: str, params: tuple) -> list[str]:
+    """Synchronous: the database's own plan of ``sql``, a line a step."""
+    if is_postgres():
+        return [row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall()]
+    return [row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+
+
 def _full_scans(statements: list[tuple[str, tuple]]) -> list[str]:
     """Synchronous: the plan lines, over every statement, that read a big table whole."""
     scans = []
@@ -75,13 +82,8 @@ def _full_scans(statements: list[tuple[str, tuple]]) -> list[str]:
             names = _names(sql)
             if not names:
                 continue
-            if is_postgres():
-                lines = [row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall()]
-                pattern = re.compile(r"Seq Scan on (\w+)")
-            else:
-                lines = [row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
-                pattern = re.compile(r"^SCAN (\w+)")
-            scans += [f"{line}  <- {sql}" for line in lines
+            pattern = re.compile(r"Seq Scan on (\w+)" if is_postgres() else r"^SCAN (\w+)")
+            scans += [f"{line}  <- {sql}" for line in _plan(sql, params)
                       if (found := pattern.search(line.strip())) and found.group(1) in names]
     finally:
         if is_postgres():
@@ -136,13 +138,8 @@ def _sorted_whole(statements: list[tuple[str, tuple]]) -> list[str]:
         database.execute_sql("SET enable_sort = off")
     try:
         for sql, params in statements:
-            if is_postgres():
-                lines = [row[0] for row in database.execute_sql("EXPLAIN " + sql, params).fetchall()]
-                pattern = re.compile(r"^(->\s*)?Sort\b")
-            else:
-                lines = [row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
-                pattern = re.compile(r"TEMP B-TREE FOR ORDER BY")
-            sorts += [f"{line}  <- {sql}" for line in lines if pattern.search(line.strip())]
+            pattern = re.compile(r"^(->\s*)?Sort\b" if is_postgres() else r"TEMP B-TREE FOR ORDER BY")
+            sorts += [f"{line}  <- {sql}" for line in _plan(sql, params) if pattern.search(line.strip())]
     finally:
         if is_postgres():
             database.execute_sql("SET enable_sort = on")
