@@ -14,6 +14,7 @@ from incidents.people import LAST_USED_RESOLUTION, stale_last_use
 from storage.database import database
 from storage.fields import utcnow
 from storage.models import ApiKey, Team
+from storage.rows import columns_of, from_row
 
 KEY_PREFIX = "ackbot_"
 # Generated keys are KEY_PREFIX + token_urlsafe(32) (43 characters). A key a sender already has
@@ -101,8 +102,9 @@ def _insert_key(name: str, plain: str, shown: str, team_name: str | None, servic
 def _find_live_key(key_hash: str, now: datetime) -> ApiKey | None:
     # Hand-written: every intake request reads its key, and peewee's query builder cost more
     # CPU than the read.
-    sql = f'SELECT * FROM "{ApiKey._meta.table_name}" WHERE "key_hash" = {database.param}'
-    api_key = next(iter(ApiKey.raw(sql, key_hash)), None)
+    sql = f'SELECT {columns_of(ApiKey)} FROM "{ApiKey._meta.table_name}" WHERE "key_hash" = {database.param}'
+    row = database.execute_sql(sql, (key_hash,)).fetchone()
+    api_key = from_row(ApiKey, row)[0] if row else None
     if api_key is None or api_key.revoked_at is not None:
         return None
     stale_before = now - LAST_USED_RESOLUTION

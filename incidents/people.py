@@ -59,15 +59,7 @@ def levels_of_team(team_id: int | None) -> tuple[LevelState, ...]:
 def reachable_channels(user_ids: list[int], reach: Mapping[Channel, Reach]) -> dict[int, frozenset[Channel]]:
     """For each user, the channels of ``reach`` (each with the contact detail it needs) that
     have such a detail for them."""
-    return reachable_with_names(user_ids, reach)[0]
-
-
-def reachable_with_names(
-    user_ids: list[int], reach: Mapping[Channel, Reach]
-) -> tuple[dict[int, frozenset[Channel]], dict[int, str]]:
-    """``reachable_channels``, and the name of each of the users that exists (active or not)."""
-    held, names = contact_details(user_ids)
-    return reachable_by(held, reach), names
+    return reachable_by(contact_details(user_ids)[0], reach)
 
 
 def reachable_by(held: Mapping[int, frozenset[Reach]], reach: Mapping[Channel, Reach]) -> dict[int, frozenset[Channel]]:

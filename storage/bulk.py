@@ -11,6 +11,7 @@ from functools import lru_cache
 from peewee import Field, ModelSelect
 
 from storage.database import database, is_postgres
+from storage.rows import columns_of, from_row
 
 # PostgreSQL types the VALUES cells are cast to: untyped parameters there would be text.
 _POSTGRES_CASTS = {"AUTO": "integer", "INT": "integer", "VARCHAR": "varchar", "TEXT": "text",
@@ -33,15 +34,8 @@ def insert_returning(model, row: Mapping[str, object]):
     """Insert one row as ``insert_rows`` does, and return it as stored (``RETURNING``), as an
     instance of ``model``."""
     sql, params = _insert(model, [row])
-    cursor = database.execute_sql(sql + " RETURNING *", params)
-    stored = cursor.fetchone()
-    columns = model._meta.columns
-    instance = model(__no_default__=1)
-    for (column, *_), value in zip(cursor.description, stored, strict=True):
-        field = columns[column]
-        instance.__data__[field.name] = field.python_value(value)
-    instance._dirty.clear()
-    return instance
+    stored = database.execute_sql(f"{sql} RETURNING {columns_of(model)}", params).fetchone()
+    return from_row(model, stored)[0]
 
 
 def _insert(model, rows: Sequence[Mapping[str, object]]) -> tuple[str, list]:

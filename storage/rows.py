@@ -12,9 +12,11 @@ from peewee import Model
 Row = TypeVar("Row", bound=Model)
 
 
-def columns_of(model: type[Model], alias: str) -> str:
-    """Every column of ``model``, qualified by the table ``alias``, in the order ``from_row`` reads them."""
-    return ", ".join(f'{alias}."{field.column_name}"' for field in model._meta.sorted_fields)
+def columns_of(model: type[Model], alias: str | None = None) -> str:
+    """Every column of ``model`` (qualified by the table ``alias``, when given), in the order
+    ``from_row`` reads them."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{field.column_name}"' for field in model._meta.sorted_fields)
 
 
 def from_row(model: type[Row], row: Sequence) -> tuple[Row, tuple]:
