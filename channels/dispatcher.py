@@ -42,6 +42,9 @@ class DispatcherConfig:
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
     shutdown_grace: float = 10.0
+    # Longest wait, while a backlog drains, of the checks before a claim (heartbeats, escalation,
+    # hand-offs) that last found nothing to do.
+    drain_check_interval: float = 1.0
     public_url: str = "http://127.0.0.1:8080"
 
 
@@ -67,17 +70,25 @@ class Dispatcher:
         self._stopping = False
         self._in_flight: list[Delivery | TeamPostDelivery] = []
         self._outage = OutageLog(log, "dispatcher")
+        self._next_checks = 0.0
+        self._checks_busy = False
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
         self._wake.set()
 
-    async def run_once(self) -> int:
+    async def run_once(self, draining: bool = False) -> int:
         """Open incidents for silent heartbeats, take due escalation steps, queue due hand-off
-        notices, then claim and send one batch; returns rows handled."""
-        await self.service.check_heartbeats()
-        await self.service.escalate_due()
-        await self.service.announce_handoffs()
+        notices, then claim and send one batch; returns rows handled. While ``draining`` (the
+        batch before was full), checks that last found nothing wait ``drain_check_interval``:
+        a backlog drains without two more statements a batch, and a check that finds work is
+        run again before every batch until it finds none."""
+        if not draining or self._checks_busy or time.monotonic() >= self._next_checks:
+            self._checks_busy = bool(
+                await self.service.check_heartbeats() + await self.service.escalate_due()
+                + await self.service.announce_handoffs()
+            )
+            self._next_checks = time.monotonic() + self.config.drain_check_interval
         lease_ends = time.monotonic() + self.service.config.lease.total_seconds()  # at the latest
         deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
         self._outage.available()
@@ -122,9 +133,10 @@ class Dispatcher:
         """Work until ``stop``; a batch that filled up is followed at once by the next. While
         the database is unavailable it says so once, tries again every poll interval, and says
         when it is back."""
+        handled = 0
         while not self._stopping:
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(draining=handled >= self.config.batch_size)
             except Exception as error:
                 if is_unavailable(error):
                     self._outage.unavailable(error)

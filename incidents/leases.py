@@ -21,39 +21,51 @@ def _abandoned(model, now: datetime):
     return (model.status == DeliveryStatus.SENDING) & (model.lease_expires_at <= now)
 
 
-def exhausted_leases(model, config: EngineConfig, now: datetime) -> list:
-    """Abandoned rows that have used every attempt: the caller fails them."""
-    return list(lock_rows(
-        model.select().where(_abandoned(model, now) & (model.attempt_count >= config.max_attempts)),
+def abandoned(model, config: EngineConfig, limit: int, now: datetime, *columns) -> tuple[list[tuple], list]:
+    """Up to ``limit`` rows abandoned by a worker that died, oldest lease first, locked:
+    ``(to claim again, as tuples of the id and columns; rows that have used every attempt,
+    whole: the caller fails them)``. One statement when none has used every attempt."""
+    rows = list(lock_rows(
+        model.select(model.id, model.attempt_count, *columns).where(_abandoned(model, now))
+        .order_by(model.lease_expires_at).limit(limit),
         skip_locked=True,
-    ))
+    ).tuples())
+    spent = [row_id for row_id, attempts, *_ in rows if attempts >= config.max_attempts]
+    again = [(row_id, *rest) for row_id, attempts, *rest in rows if attempts < config.max_attempts]
+    return again, list(model.select().where(model.id.in_(spent))) if spent else []
+
+
+def _queued(model, limit: int, now: datetime, *columns):
+    """Up to ``limit`` rows waiting for their next attempt, oldest first, locked: read in the
+    ``next_attempt_at`` index's order and stopped at ``limit``, so a backlog is never sorted."""
+    due = (model.status == DeliveryStatus.QUEUED) & (model.next_attempt_at <= now)
+    return lock_rows(model.select(*columns).where(due).order_by(model.next_attempt_at).limit(limit), skip_locked=True)
+
+
+def queued(model, limit: int, now: datetime, *columns) -> list[tuple]:
+    """``_queued`` as tuples of ``columns``, for a caller that chooses among them."""
+    return list(_queued(model, limit, now, *columns).tuples())
+
+
+def _claim_values(model, worker_id: str, config: EngineConfig, now: datetime) -> dict:
+    return dict(
+        status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + config.lease,
+        attempt_count=model.attempt_count + 1, last_attempt_at=now,
+    )
 
 
 def claim(model, ids: list[int], worker_id: str, config: EngineConfig, now: datetime) -> None:
     """Mark rows ``ids`` (locked by the caller) SENDING for ``worker_id`` and count the attempt."""
-    model.update(
-        status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=now + config.lease,
-        attempt_count=model.attempt_count + 1, last_attempt_at=now,
-    ).where(model.id.in_(ids)).execute()
+    model.update(**_claim_values(model, worker_id, config, now)).where(model.id.in_(ids)).execute()
 
 
-def due_candidates(model, limit: int, now: datetime, *columns) -> list[tuple]:
-    """Up to ``limit`` due rows (tuples of their ``columns``, by default the id), locked for
-    claiming: rows abandoned by a worker that died first, then rows waiting for their next
-    attempt, oldest first.
-
-    Two statements, each read in its index's order and stopped at ``limit``: one statement
-    with an OR of both had to collect and sort every due row to take the first ``limit`` (with
-    a backlog, the whole backlog at every claim)."""
-    selected = columns or (model.id,)
-    abandoned = model.select(*selected).where(_abandoned(model, now)).order_by(model.lease_expires_at)
-    rows = list(lock_rows(abandoned.limit(limit), skip_locked=True).tuples())
-    if len(rows) < limit:
-        queued = model.select(*selected).where(
-            (model.status == DeliveryStatus.QUEUED) & (model.next_attempt_at <= now)
-        ).order_by(model.next_attempt_at)
-        rows.extend(lock_rows(queued.limit(limit - len(rows)), skip_locked=True).tuples())
-    return rows
+def claim_queued(model, limit: int, worker_id: str, config: EngineConfig, now: datetime) -> list[int]:
+    """Claim up to ``limit`` rows waiting for their next attempt, oldest first, as ``claim``
+    does, in one statement; returns their ids."""
+    claimed = model.update(**_claim_values(model, worker_id, config, now)).where(
+        model.id.in_(_queued(model, limit, now, model.id))
+    ).returning(model.id)
+    return [row_id for (row_id,) in claimed.tuples().execute()]
 
 
 def result_changes(model, attempt: int, outcome, config: EngineConfig, now: datetime) -> tuple[DeliveryStatus, dict]:

@@ -44,10 +44,13 @@ class TeamPostDelivery:
 
 def claim_due_team_posts(worker_id: str, limit: int, config: EngineConfig, now: datetime) -> list[int]:
     """Claim up to ``limit`` due posts, one per destination; returns their ids."""
-    for row in leases.exhausted_leases(TeamPost, config, now):
+    again, spent = leases.abandoned(TeamPost, config, limit, now, TeamPost.destination)
+    for row in spent:
         _give_up(row, leases.gave_up_message(row.attempt_count), now)
+    candidates = again + (leases.queued(TeamPost, limit - len(again), now, TeamPost.id, TeamPost.destination)
+                          if len(again) < limit else [])
     ids, destinations = [], set()
-    for post_id, destination in leases.due_candidates(TeamPost, limit, now, TeamPost.id, TeamPost.destination):
+    for post_id, destination in candidates:
         if destination not in destinations:
             destinations.add(destination)
             ids.append(post_id)

@@ -1,14 +1,13 @@
 """Hand-written bulk statements: one UPDATE that gives each of many rows values of its own
 (instead of one UPDATE per row), which peewee's query builder has no form for; INSERTs (many rows,
 or one returned as stored) built without the builder, which costs more CPU than the insert itself
-on the trigger's path; and a SELECT of rows by id whose SQL is built once per number of ids.
+on the trigger's path.
 Synchronous; call inside ``database.run``."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 
-from peewee import Field, ModelSelect
+from peewee import Field
 
 from storage.database import database, is_postgres
 from storage.rows import columns_of, from_row
@@ -80,21 +79,3 @@ def update_each(model, columns: Sequence[Field], rows: Sequence[Sequence], same:
         params += [field.db_value(value) for field, value in zip(fields, row, strict=True)]
     params += [field.db_value(value) for field, value in where.items()]
     return {row_id for (row_id,) in database.execute_sql(sql, params).fetchall()}
-
-
-def select_by_ids(build: Callable[[list[int]], ModelSelect], ids: Sequence[int]) -> list:
-    """``list(build(ids))``, with the SQL (for a query of several joined models, most of the
-    cost) built once per number of ids. ``build`` must make a query whose only parameters are
-    the ids, in order."""
-    query, sql = _query_shape(build, is_postgres(), len(ids))
-    return list(query._get_cursor_wrapper(database.execute_sql(sql, list(ids))))  # type: ignore[attr-defined]
-
-
-@lru_cache(maxsize=256)
-def _query_shape(build: Callable[[list[int]], ModelSelect], postgres: bool, count: int) -> tuple[ModelSelect, str]:
-    """The query ``build`` makes for ``count`` ids, and its SQL for this kind of database."""
-    query = build(list(range(count)))
-    sql, params = query.sql()
-    if params != list(range(count)):
-        raise ValueError("select_by_ids: the query may take no parameters but the ids")
-    return query, sql

@@ -2,14 +2,17 @@
 records → escalation → acknowledge. Runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from channels.dispatcher import Dispatcher, DispatcherConfig
 from channels.registry import CHANNEL_TRAITS
+from incidents.heartbeats import Heartbeats
 from incidents.intake import TriggerRequest
 from incidents.service import Actor, EngineConfig, IncidentNotFound, IncidentService
+from storage.database import database
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
     ChannelPreference,
@@ -90,6 +93,50 @@ def _grid(rows) -> set[tuple[int, str, str]]:
 async def _events(incident_id: int) -> list[str]:
     query = IncidentEvent.select().where(IncidentEvent.incident == incident_id).order_by(IncidentEvent.id)
     return [event.kind for event in await IncidentEvent._meta.database.list(query)]
+
+
+class SlowChannel(ScriptedChannel):
+    """Every send takes ``delay`` seconds: a backlog takes a while to drain."""
+
+    def __init__(self, name: str, delay: float):
+        super().__init__(name)
+        self.delay = delay
+
+    async def deliver(self, payload):
+        await asyncio.sleep(self.delay)
+        return await super().deliver(payload)
+
+
+@pytest.mark.timeout(30)
+async def test_a_heartbeat_falling_silent_while_a_backlog_drains_is_paged_before_the_backlog_is_done(storage, payments):
+    """While batches follow each other at once, the checks before a claim that found nothing
+    are spaced out (``drain_check_interval``), not dropped until the backlog is gone."""
+    clock = FixedClock()
+    email = SlowChannel(Channel.EMAIL, delay=0.02)
+    config = EngineConfig(enabled_channels=frozenset({Channel.EMAIL}), channel_traits=CHANNEL_TRAITS,
+                          tier_timeout=timedelta(minutes=5), max_attempts=3)
+    service = IncidentService(config, clock=clock)
+    dispatcher = Dispatcher(service, {Channel.EMAIL: email}, DispatcherConfig(batch_size=2, drain_check_interval=0.1))
+    alice = await _person("alice", payments, phone=False)
+    await _level(payments, 1, 15, alice)
+    await Heartbeats(clock).create("nightly-backup", "payments", timedelta(minutes=1), None)
+    for index in range(40):
+        await service.trigger(TriggerRequest(title=f"backlog {index}", team="payments"))
+
+    task = asyncio.create_task(dispatcher.run())
+    while not email.sent:
+        await asyncio.sleep(0.005)
+    clock.advance(minutes=2)  # the heartbeat falls silent; the backlog is far from drained
+    opened = Incident.select().where(Incident.title.contains("nightly-backup"))
+    while not await database.run(opened.exists):
+        await asyncio.sleep(0.005)
+    sent_when_opened = len(email.sent)
+    while len(email.sent) < 41:
+        await asyncio.sleep(0.01)
+    await dispatcher.stop(task)
+
+    assert sent_when_opened < 35, "the silence was found only once the backlog had drained"
+    assert "nightly-backup" in email.sent[-1].title  # queued last, so sent after the older pages
 
 
 async def test_trigger_pages_the_first_level_on_primary_channels(engine, payments):

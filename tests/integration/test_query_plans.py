@@ -33,7 +33,8 @@ BIG_TABLES = {model._meta.table_name for model in (Incident, NotificationLog, In
 
 
 class Recorder:
-    """Keeps the SELECTs run through the database while installed, with their parameters."""
+    """Keeps the SELECTs and UPDATEs (the claim reads inside one) run through the database while
+    installed, with their parameters."""
 
     def __init__(self):
         self.statements: list[tuple[str, tuple]] = []
@@ -43,7 +44,7 @@ class Recorder:
         self._original = database.obj.execute_sql
 
         def recording(sql, params=None, *args, **kwargs):
-            if sql.lstrip().upper().startswith("SELECT"):
+            if sql.lstrip().upper().startswith(("SELECT", "UPDATE")):
                 self.statements.append((sql, tuple(params or ())))
             return self._original(sql, params, *args, **kwargs)
 
