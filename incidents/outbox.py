@@ -178,11 +178,14 @@ def _pages_sql(count: int, param: str) -> str:
 def _page_rows(ids: list[int]) -> list[_PageRow]:
     rows = []
     for row in database.execute_sql(_pages_sql(len(ids), database.param), list(ids)).fetchall():
-        page = [field.python_value(value) for field, value in zip(_PAGE_FIELDS, row, strict=False)]
+        page_id, user_id, channel, kind, attempts, level, queued_at, reference = (
+            field.python_value(value) for field, value in zip(_PAGE_FIELDS, row, strict=False)
+        )
         team_name, *rest = row[len(_PAGE_FIELDS):]
         incident, rest = from_row(Incident, rest)
         user, _ = from_row(User, rest)
-        rows.append(_PageRow(*page, team_name or "", incident, user))
+        rows.append(_PageRow(page_id, user_id, channel, kind, attempts, level, queued_at, reference, team_name or "",
+                             incident, user))
     return rows
 
 
