@@ -69,6 +69,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: list[Delivery | TeamPostDelivery] = []
+        self._next: list[Delivery | TeamPostDelivery] = []
+        self._next_lease_ends = 0.0
         self._outage = OutageLog(log, "dispatcher")
         self._next_checks = 0.0
         self._checks_busy = False
@@ -89,34 +91,47 @@ class Dispatcher:
                 + await self.service.announce_handoffs()
             )
             self._next_checks = time.monotonic() + self.config.drain_check_interval
-        lease_ends = time.monotonic() + self.service.config.lease.total_seconds()  # at the latest
-        deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
-        self._outage.available()
+        if self._next:  # claimed with the last batch's results
+            deliveries, lease_ends, self._next = self._next, self._next_lease_ends, []
+        else:
+            lease_ends = time.monotonic() + self.service.config.lease.total_seconds()  # at the latest
+            deliveries = await self.service.claim_due_notifications(self.worker_id, self.config.batch_size)
+            self._outage.available()
         if not deliveries:
             return 0
         # Cleared only once recorded: a batch cut short (cancelled at shutdown) is what ``stop``
         # hands back to the queue.
         self._in_flight = deliveries
         outcomes = await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
-        statuses = await self._record(list(zip(deliveries, outcomes, strict=True)), lease_ends)
-        self._in_flight = []
+        full = len(deliveries) >= self.config.batch_size and not self._stopping
+        statuses = await self._record(list(zip(deliveries, outcomes, strict=True)), lease_ends, claim_next=full)
+        self._in_flight = self._next
         lost = [delivery.label for delivery, status in zip(deliveries, statuses, strict=True) if status is None]
         if lost:
             log.warning("claims lost before results were recorded: %s", ", ".join(lost))
         return len(deliveries)
 
-    async def _record(self, results: list, lease_ends: float) -> list:
-        """Record a sent batch's results. While the database is unavailable they are kept and
-        recording is tried again, with backoff, for as long as the lease keeps the rows ours: an
-        outage shorter than the lease sends nothing twice. After that the rows may be claimed
-        again (and sent again: the crash bound), so the results are no longer ours to record."""
+    async def _record(self, results: list, lease_ends: float, claim_next: bool) -> list:
+        """Record a sent batch's results, and with ``claim_next`` claim the next batch in the
+        same transaction (kept in ``_next`` for the next ``run_once``). While the database is
+        unavailable the results are kept and recording (alone) is tried again, with backoff, for
+        as long as the lease keeps the rows ours: an outage shorter than the lease sends nothing
+        twice. After that the rows may be claimed again (and sent again: the crash bound), so the
+        results are no longer ours to record."""
         delay = RECORD_RETRY_FIRST
         while True:
             try:
-                statuses = await self.service.record_outcomes(self.worker_id, results)
+                if claim_next:
+                    self._next_lease_ends = time.monotonic() + self.service.config.lease.total_seconds()
+                    statuses, self._next = await self.service.record_and_claim(
+                        self.worker_id, results, self.config.batch_size
+                    )
+                else:
+                    statuses = await self.service.record_outcomes(self.worker_id, results)
             except Exception as error:
                 if not is_unavailable(error):
                     raise
+                claim_next = False
                 self._outage.unavailable(error)
                 remaining = lease_ends - time.monotonic()
                 if remaining <= 0:
@@ -187,7 +202,9 @@ class Dispatcher:
             return ChannelDeliveryResult.permanent_failure(f"the {delivery.channel.lower()} channel is not configured")
         try:
             payload = build_payload(delivery, self.config.public_url)
-            return await asyncio.wait_for(channel.send(payload), self.config.send_timeout)
+            # A timeout on this task, not wait_for's: that ran each send in a task of its own.
+            async with asyncio.timeout(self.config.send_timeout):
+                return await channel.send(payload)
         except TimeoutError:
             return ChannelDeliveryResult.temporary_failure(f"no answer within {self.config.send_timeout:g}s")
         except Exception as error:  # a channel must not raise; if one does, fail the row, not the batch

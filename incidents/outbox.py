@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 
-from peewee import fn
+from peewee import Field, fn
 
 from incidents import leases, metrics
 from incidents.action_tokens import mint_tokens
@@ -27,6 +27,7 @@ from incidents.team_post_outbox import (
     load_team_posts,
     record_team_post,
 )
+from storage.bulk import one_of_ids
 from storage.database import database, lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
@@ -89,10 +90,14 @@ def claim_due_notifications(
     needed to send them. One transaction, loading included: a claim whose deliveries could not be
     loaded (the database went away) is not left behind in SENDING until its lease runs out."""
     with write_transaction():
-        post_ids = claim_due_team_posts(worker_id, limit, config, now)
-        ids = _claim_pages(worker_id, limit - len(post_ids), config, now)
-        pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
-        return [*load_team_posts(post_ids, config), *pages]
+        return _claim(worker_id, limit, config, now)
+
+
+def _claim(worker_id: str, limit: int, config: EngineConfig, now: datetime) -> list[Delivery | TeamPostDelivery]:
+    post_ids = claim_due_team_posts(worker_id, limit, config, now)
+    ids = _claim_pages(worker_id, limit - len(post_ids), config, now)
+    pages = _with_action_links(load_deliveries(ids), config, now) if ids else []
+    return [*load_team_posts(post_ids, config), *pages]
 
 
 def _claim_pages(worker_id: str, limit: int, config: EngineConfig, now: datetime) -> list[int]:
@@ -142,7 +147,7 @@ _NO_SLACK = (None, None)  # (Slack user id, Slack team id) of a person with no S
 # The page's own columns a delivery needs, then the team's name; the incident and the person
 # follow whole (``columns_of``). Hand-written: peewee's joined select built four model instances
 # a row through its cursor wrappers, most of a claim's cost.
-_PAGE_FIELDS = (
+_PAGE_FIELDS: tuple[Field, ...] = (
     NotificationLog.id, NotificationLog.user, NotificationLog.channel, NotificationLog.kind,
     NotificationLog.attempt_count, NotificationLog.escalation_level, NotificationLog.queued_at,
     NotificationLog.message_reference,
@@ -165,19 +170,20 @@ class _PageRow:
 
 
 @lru_cache(maxsize=64)
-def _pages_sql(count: int, param: str) -> str:
+def _pages_sql(condition: str) -> str:
     page_columns = ", ".join(f'n."{field.column_name}"' for field in _PAGE_FIELDS)
     return (
         f'SELECT {page_columns}, tm."display_name", {columns_of(Incident, "i")}, {columns_of(User, "u")}'
         ' FROM "notification_log" AS "n" JOIN "incident" AS "i" ON i."id" = n."incident_id"'
         ' JOIN "user" AS "u" ON u."id" = n."user_id" LEFT JOIN "team" AS "tm" ON tm."id" = i."team_id"'
-        f' WHERE n."id" IN ({", ".join([param] * count)}) ORDER BY n."id"'
+        f' WHERE {condition} ORDER BY n."id"'
     )
 
 
 def _page_rows(ids: list[int]) -> list[_PageRow]:
     rows = []
-    for row in database.execute_sql(_pages_sql(len(ids), database.param), list(ids)).fetchall():
+    condition, params = one_of_ids('n."id"', ids)
+    for row in database.execute_sql(_pages_sql(condition), params).fetchall():
         page_id, user_id, channel, kind, attempts, level, queued_at, reference = (
             field.python_value(value) for field, value in zip(_PAGE_FIELDS, row, strict=False)
         )
@@ -230,15 +236,30 @@ def record_outcomes(
     None when this worker no longer holds the claim (its lease expired and the row was claimed
     again, so the result of that send is not the row's to keep)."""
     with write_transaction():
-        pages = _record_pages(
-            [(delivery, outcome) for delivery, outcome in results if isinstance(delivery, Delivery)],
-            worker_id, config, now,
-        )
-        return [
-            record_team_post(delivery, outcome, worker_id, config, now) if isinstance(delivery, TeamPostDelivery)
-            else pages.get(delivery.notification_id)
-            for delivery, outcome in results
-        ]
+        return _record(worker_id, results, config, now)
+
+
+def record_and_claim(
+    worker_id: str, results: list[tuple[Delivery | TeamPostDelivery, DeliveryOutcome]], limit: int,
+    config: EngineConfig, now: datetime,
+) -> tuple[list[DeliveryStatus | None], list[Delivery | TeamPostDelivery]]:
+    """``record_outcomes``, then ``claim_due_notifications``, in one transaction: the rows this
+    worker holds are never more than one batch, as when each is a transaction of its own."""
+    with write_transaction():
+        return _record(worker_id, results, config, now), _claim(worker_id, limit, config, now)
+
+
+def _record(
+    worker_id: str, results: list[tuple[Delivery | TeamPostDelivery, DeliveryOutcome]], config: EngineConfig, now: datetime
+) -> list[DeliveryStatus | None]:
+    pages = _record_pages(
+        [(delivery, outcome) for delivery, outcome in results if isinstance(delivery, Delivery)], worker_id, config, now,
+    )
+    return [
+        record_team_post(delivery, outcome, worker_id, config, now) if isinstance(delivery, TeamPostDelivery)
+        else pages.get(delivery.notification_id)
+        for delivery, outcome in results
+    ]
 
 
 def _record_pages(

@@ -320,6 +320,13 @@ class IncidentService:
         """Record a batch of send results; see ``outbox.record_outcomes``."""
         return await database.run(outbox.record_outcomes, worker_id, results, self.config, self.clock())
 
+    async def record_and_claim(
+        self, worker_id: str, results: list[tuple[outbox.Delivery | outbox.TeamPostDelivery, outbox.DeliveryOutcome]],
+        limit: int,
+    ):
+        """Record a batch of send results and claim the next batch; see ``outbox.record_and_claim``."""
+        return await database.run(outbox.record_and_claim, worker_id, results, limit, self.config, self.clock())
+
     async def record_receipt(self, provider_id: str, status: DeliveryStatus, error: str | None = None) -> bool:
         """A provider's later word on a send (SENT → DELIVERED or FAILED), by provider id."""
         return await database.run(outbox.record_receipt, provider_id, status, error, self.clock())

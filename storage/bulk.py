@@ -1,7 +1,7 @@
 """Hand-written bulk statements: one UPDATE that gives each of many rows values of its own
 (instead of one UPDATE per row), which peewee's query builder has no form for; INSERTs (many rows,
 or one returned as stored) built without the builder, which costs more CPU than the insert itself
-on the trigger's path.
+on the trigger's path; and the condition "one of these ids" in a form whose plan holds.
 Synchronous; call inside ``database.run``."""
 from __future__ import annotations
 
@@ -79,3 +79,15 @@ def update_each(model, columns: Sequence[Field], rows: Sequence[Sequence], same:
         params += [field.db_value(value) for field, value in zip(fields, row, strict=True)]
     params += [field.db_value(value) for field, value in where.items()]
     return {row_id for (row_id,) in database.execute_sql(sql, params).fetchall()}
+
+
+def one_of_ids(column_sql: str, ids: Sequence[int]) -> tuple[str, list]:
+    """The condition that ``column_sql`` (an integer key) is one of ``ids``, and its parameters.
+
+    PostgreSQL: one array parameter, so one prepared statement serves any number of ids, and its
+    generic plan is an index scan even on a table filled since its statistics were taken (with
+    ``IN`` and one parameter an id, that plan scanned and hashed every table it joined: 20 ms
+    against 2 ms for a claim of 50 pages). SQLite: ``IN`` with one placeholder an id."""
+    if is_postgres():
+        return f"{column_sql} = ANY(CAST({database.param} AS integer[]))", [list(ids)]
+    return f"{column_sql} IN ({', '.join([database.param] * len(ids))})", list(ids)
