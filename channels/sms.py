@@ -22,6 +22,7 @@ _GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_EXTENDED = set("^{}\\[~]|€")  # each takes two characters: an escape, then the character
+_GSM7 = frozenset(_GSM7_BASIC | _GSM7_EXTENDED)
 _LOOK_ALIKES = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
     "\u2033": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
@@ -30,7 +31,7 @@ _LOOK_ALIKES = str.maketrans({
 
 
 def is_gsm7(text: str) -> bool:
-    return all(char in _GSM7_BASIC or char in _GSM7_EXTENDED for char in text)
+    return _GSM7.issuperset(text)
 
 
 def sms_length(text: str) -> int:
@@ -38,7 +39,9 @@ def sms_length(text: str) -> int:
     UCS-2 (really UTF-16) counts an emoji twice."""
     if not is_gsm7(text):
         return len(text.encode("utf-16-le")) // 2
-    return sum(2 if char in _GSM7_EXTENDED else 1 for char in text)
+    if _GSM7_EXTENDED.isdisjoint(text):
+        return len(text)
+    return len(text) + sum(text.count(char) for char in _GSM7_EXTENDED)
 
 
 def normalise(text: str) -> str:

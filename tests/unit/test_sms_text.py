@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from channels.sms import TEST_TEXT, is_gsm7, sms_length, sms_text
 from channels.types import NotificationAction, NotificationKind, NotificationPayload, Priority, Recipient
@@ -94,3 +96,16 @@ def test_a_status_notice_says_what_changed_and_what_is_left_to_do():
 def test_a_test_page_is_short_and_says_nothing_is_wrong():
     text = sms_text(page(kind=NotificationKind.TEST, actions=()))
     assert text == TEST_TEXT and "Nothing is wrong" in text and sms_length(text) <= 160
+
+
+# The GSM-7 extension table, written out here as the standard has it (3GPP TS 23.038).
+ESCAPED = set("^{}\\[~]|€")
+
+
+@given(st.text(alphabet=st.sampled_from("aZ09 .,:@£$_ΔΩÅäñü\n" + "".join(sorted(ESCAPED)) + "éжé€😀\u2019"), max_size=80))
+def test_a_segment_counts_escaped_characters_twice_and_anything_else_in_utf16_units(text):
+    gsm7 = all(char in "aZ09 .,:@£$_ΔΩÅäñü\n" or char in ESCAPED or char == "é" for char in text)
+    assert is_gsm7(text) == gsm7
+    expected = sum(2 if char in ESCAPED else 1 for char in text) if gsm7 else len(text.encode("utf-16-le")) // 2
+    assert sms_length(text) == expected
+
