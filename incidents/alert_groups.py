@@ -2,17 +2,17 @@
 fingerprint, so ``alert_count`` is how many distinct alerts the incident has seen (not how many
 times the sender re-sent the group) and the body lists the ones still firing.
 
-``record_alerts`` and ``record_first_alerts`` are synchronous peewee code run inside the
-trigger's transaction; ``first_state``, ``render_body`` and ``describe_change`` are pure.
+``record_alerts`` and ``record_first_alerts`` are synchronous code run inside the trigger's
+transaction; ``first_state``, ``render_body`` and ``describe_change`` are pure.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from peewee import fn
-
 from incidents.intake.fields import BODY_MAX, AlertGroup, GroupAlert, clip
+from storage.bulk import insert_rows, one_of, update_row
+from storage.database import database
 from storage.models import IncidentAlert
 
 # The body lists at most this many firing alerts, then says how many more there are.
@@ -37,32 +37,48 @@ class GroupState:
 def record_alerts(incident_id: int, group: AlertGroup, now: datetime) -> GroupState:
     """Insert the group's new fingerprints and update the known ones; returns the new state.
     Reads only the rows of the alerts in ``group`` and aggregates, so a group of thousands of
-    alerts costs the same per notification as a small one."""
+    alerts costs the same per notification as a small one. Hand-written statements: in an alert
+    storm this runs for every notification, and building them with peewee cost most of it."""
     latest = {alert.fingerprint: alert for alert in group.alerts}
-    of_incident = IncidentAlert.incident == incident_id
-    known = IncidentAlert.select().where(of_incident & IncidentAlert.fingerprint.in_(list(latest)))
-    stored = {row.fingerprint: row for row in known} if latest else {}
+    stored = _stored_facts(incident_id, list(latest)) if latest else {}
     joined = [alert for fingerprint, alert in latest.items() if fingerprint not in stored]
     resolved = sum(1 for fingerprint, alert in latest.items()
-                   if fingerprint in stored and stored[fingerprint].firing and not alert.firing)
-    if joined:
-        IncidentAlert.insert_many([_row(incident_id, alert, now) for alert in joined]).execute()
-    updated = [(row, latest[fingerprint]) for fingerprint, row in stored.items()
-               if (row.firing, row.line, row.priority) != _facts(latest[fingerprint])]
-    for row, alert in updated:
-        IncidentAlert.update(firing=alert.firing, line=alert.line, priority=alert.priority, updated_at=now).where(
-            IncidentAlert.id == row.id).execute()
+                   if fingerprint in stored and stored[fingerprint][1] and not alert.firing)
+    insert_rows(IncidentAlert, [_row(incident_id, alert, now) for alert in joined])
+    updated = [(row_id, latest[fingerprint]) for fingerprint, (row_id, *facts) in stored.items()
+               if tuple(facts) != _facts(latest[fingerprint])]
+    for row_id, alert in updated:
+        update_row(IncidentAlert, row_id, {
+            IncidentAlert.firing: alert.firing, IncidentAlert.line: alert.line, IncidentAlert.priority: alert.priority,
+            IncidentAlert.updated_at: now,
+        })
     if not joined and not updated:
         return GroupState(joined=0, resolved=0, changed=False)
-    seen, firing = IncidentAlert.select(
-        fn.COUNT(IncidentAlert.id), fn.COALESCE(fn.SUM(IncidentAlert.firing.cast("integer")), 0)
-    ).where(of_incident).scalar(as_tuple=True)
-    listed = (IncidentAlert.select(IncidentAlert.line).where(of_incident & IncidentAlert.firing)
-              .order_by(IncidentAlert.first_seen_at, IncidentAlert.id).limit(LISTED_ALERTS_MAX))
+    param = database.param
+    seen, firing = database.execute_sql(
+        f'SELECT COUNT("id"), COALESCE(SUM(CAST("firing" AS integer)), 0) FROM "incident_alert" WHERE "incident_id" = {param}',
+        [incident_id],
+    ).fetchone()
+    listed = database.execute_sql(
+        f'SELECT "line" FROM "incident_alert" WHERE "incident_id" = {param} AND "firing"'
+        f' ORDER BY "first_seen_at", "id" LIMIT {LISTED_ALERTS_MAX}',
+        [incident_id],
+    ).fetchall()
     return GroupState(
         joined=sum(alert.firing for alert in joined), resolved=resolved, seen=seen, firing=firing,
-        listed=tuple(line for (line,) in listed.tuples()),
+        listed=tuple(line for (line,) in listed),
     )
+
+
+def _stored_facts(incident_id: int, fingerprints: list[str]) -> dict[str, tuple[int, bool, str, str]]:
+    """{fingerprint: (row id, firing, line, priority)} of the incident's alerts among ``fingerprints``."""
+    condition, params = one_of('"fingerprint"', fingerprints, "varchar")
+    rows = database.execute_sql(
+        f'SELECT "id", "fingerprint", "firing", "line", "priority" FROM "incident_alert"'
+        f' WHERE "incident_id" = {database.param} AND {condition}',
+        [incident_id, *params],
+    ).fetchall()
+    return {fingerprint: (row_id, bool(firing), line, priority) for row_id, fingerprint, firing, line, priority in rows}
 
 
 def first_state(group: AlertGroup) -> GroupState:
@@ -79,8 +95,7 @@ def first_state(group: AlertGroup) -> GroupState:
 def record_first_alerts(incident_id: int, group: AlertGroup, now: datetime) -> None:
     """Store the alerts of the group a new incident was opened for (see ``first_state``)."""
     latest = {alert.fingerprint: alert for alert in group.alerts}
-    if latest:
-        IncidentAlert.insert_many([_row(incident_id, alert, now) for alert in latest.values()]).execute()
+    insert_rows(IncidentAlert, [_row(incident_id, alert, now) for alert in latest.values()])
 
 
 def _facts(alert: GroupAlert) -> tuple[bool, str, str]:

@@ -33,8 +33,8 @@ from incidents.routing_store import key_binding
 from incidents.schedule_paging import ScheduleTurn, fresh_turns, record_turns, with_schedules
 from incidents.team_posts import queue_posts_to, queue_status_posts
 from incidents.tiers import ChannelEscalationConfig
-from storage.bulk import insert_returning, insert_rows
-from storage.database import database, lock_rows, write_transaction
+from storage.bulk import insert_returning, insert_rows, update_row
+from storage.database import database, is_postgres, lock_rows, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
     Action,
@@ -130,9 +130,9 @@ def available_actions(status: str) -> tuple[Action, ...]:
 
 
 def record_event(incident_id, kind, message, now, user_id=None, channel=None) -> None:
-    IncidentEvent.create(
-        incident=incident_id, kind=kind, message=message, user=user_id, channel=channel, created_at=now
-    )
+    insert_rows(IncidentEvent, [
+        {"incident": incident_id, "kind": kind, "message": message, "user": user_id, "channel": channel, "created_at": now}
+    ])
 
 
 # --- trigger ---------------------------------------------------------------------------------
@@ -196,10 +196,20 @@ def _open_or_repeat(
     """Inside the write transaction: count a repeat on the open incident with the request's
     dedup key, else open one (``prepared``: its first page, worked out before)."""
     if request.dedup_key:
-        existing = lock_rows(Incident.select().where(Incident.open_dedup_key == request.dedup_key)).first()
+        existing = _open_incident_locked(request.dedup_key)
         if existing is not None:
             return _repeat(existing, request, chosen, teams, now)
     return _open(request, chosen, prepared or first_page(chosen, config, now, directory), now)
+
+
+def _open_incident_locked(dedup_key: str) -> Incident | None:
+    """The open incident with ``dedup_key``, its row locked for this transaction (hand-written:
+    in an alert storm every notification reads it)."""
+    lock = " FOR UPDATE" if is_postgres() else ""
+    row = database.execute_sql(
+        f'SELECT {columns_of(Incident)} FROM "incident" WHERE "open_dedup_key" = {database.param}{lock}', [dedup_key]
+    ).fetchone()
+    return from_row(Incident, row)[0] if row else None
 
 
 @dataclass(frozen=True)
@@ -263,8 +273,11 @@ def _open(request: TriggerRequest, chosen: Route, first: FirstPage, now: datetim
 
 
 def open_incident_id(dedup_key: str) -> int | None:
-    incident = Incident.select(Incident.id).where(Incident.open_dedup_key == dedup_key).first()
-    return incident.id if incident else None
+    # Hand-written, as the locked read in ``_open_incident_locked``: every trigger with a key asks.
+    row = database.execute_sql(
+        f'SELECT "id" FROM "incident" WHERE "open_dedup_key" = {database.param}', [dedup_key]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def update_text(number: int, title: str | None, body: str | None, actor: Actor, now: datetime) -> tuple[Incident, bool]:
@@ -293,8 +306,8 @@ def update_text(number: int, title: str | None, body: str | None, actor: Actor, 
 def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: Teams, now: datetime) -> Triggered:
     changes: dict[Field, Any] = {Incident.updated_at: now}
     if request.group is None:
-        changes[Incident.alert_count] = Incident.alert_count + 1
-        incident.alert_count += 1
+        incident.alert_count += 1  # the row is locked: no other writer moves the count meanwhile
+        changes[Incident.alert_count] = incident.alert_count
         message = "Alert repeated (same dedup key): nobody paged again"
     else:
         state = alert_groups.record_alerts(incident.id, request.group, now)
@@ -309,7 +322,7 @@ def _repeat(incident: Incident, request: TriggerRequest, chosen: Route, teams: T
             incident.priority = changes[Incident.priority] = raised
             message += f"; priority raised to {raised}"
     incident.updated_at = now
-    Incident.update(changes).where(Incident.id == incident.id).execute()
+    update_row(Incident, incident.id, changes)
     record_event(incident.id, EventKind.REPEATED, message, now)
     return Triggered(incident, False, teams.name_of(incident.team_id), message)
 

@@ -27,7 +27,7 @@ from incidents.team_post_outbox import (
     load_team_posts,
     record_team_post,
 )
-from storage.bulk import one_of_ids
+from storage.bulk import one_of
 from storage.database import database, lock_rows, write_transaction
 from storage.enums import Channel, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 from storage.models import (
@@ -182,7 +182,7 @@ def _pages_sql(condition: str) -> str:
 
 def _page_rows(ids: list[int]) -> list[_PageRow]:
     rows = []
-    condition, params = one_of_ids('n."id"', ids)
+    condition, params = one_of('n."id"', ids)
     for row in database.execute_sql(_pages_sql(condition), params).fetchall():
         page_id, user_id, channel, kind, attempts, level, queued_at, reference = (
             field.python_value(value) for field, value in zip(_PAGE_FIELDS, row, strict=False)

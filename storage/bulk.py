@@ -1,7 +1,8 @@
 """Hand-written bulk statements: one UPDATE that gives each of many rows values of its own
 (instead of one UPDATE per row), which peewee's query builder has no form for; INSERTs (many rows,
 or one returned as stored) built without the builder, which costs more CPU than the insert itself
-on the trigger's path; and the condition "one of these ids" in a form whose plan holds.
+on the trigger's path; an UPDATE of one row by its key; and the condition "one of these
+values" in a form whose plan holds.
 Synchronous; call inside ``database.run``."""
 from __future__ import annotations
 
@@ -81,13 +82,23 @@ def update_each(model, columns: Sequence[Field], rows: Sequence[Sequence], same:
     return {row_id for (row_id,) in database.execute_sql(sql, params).fetchall()}
 
 
-def one_of_ids(column_sql: str, ids: Sequence[int]) -> tuple[str, list]:
-    """The condition that ``column_sql`` (an integer key) is one of ``ids``, and its parameters.
+def one_of(column_sql: str, values: Sequence, postgres_type: str = "integer") -> tuple[str, list]:
+    """The condition that ``column_sql`` is one of ``values``, and its parameters.
 
-    PostgreSQL: one array parameter, so one prepared statement serves any number of ids, and its
-    generic plan is an index scan even on a table filled since its statistics were taken (with
-    ``IN`` and one parameter an id, that plan scanned and hashed every table it joined: 20 ms
-    against 2 ms for a claim of 50 pages). SQLite: ``IN`` with one placeholder an id."""
+    PostgreSQL: one array parameter (of ``postgres_type``), so one prepared statement serves any
+    number of values, and its generic plan is an index scan even on a table filled since its
+    statistics were taken (with ``IN`` and one parameter a value, that plan scanned and hashed
+    every table it joined: 20 ms against 2 ms for a claim of 50 pages). SQLite: ``IN`` with one
+    placeholder a value."""
     if is_postgres():
-        return f"{column_sql} = ANY(CAST({database.param} AS integer[]))", [list(ids)]
-    return f"{column_sql} IN ({', '.join([database.param] * len(ids))})", list(ids)
+        return f"{column_sql} = ANY(CAST({database.param} AS {postgres_type}[]))", [list(values)]
+    return f"{column_sql} IN ({', '.join([database.param] * len(values))})", list(values)
+
+
+def update_row(model, row_id: int, changes: Mapping[Field, object]) -> None:
+    """Set each field of ``changes`` to its value (through the field's ``db_value``) on the row
+    with primary key ``row_id``, as peewee's ``update`` would, without building the statement."""
+    assignments = ", ".join(f"{_quoted(field.column_name)} = {database.param}" for field in changes)
+    key = _quoted(model._meta.primary_key.column_name)
+    sql = f"UPDATE {_quoted(model._meta.table_name)} SET {assignments} WHERE {key} = {database.param}"
+    database.execute_sql(sql, [*(field.db_value(value) for field, value in changes.items()), row_id])
