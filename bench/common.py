@@ -117,6 +117,15 @@ def _die_with_parent() -> None:
         pass
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of this machine has spent busy (not idle or waiting for I/O) since
+    boot, from /proc/stat: over an interval, how much of the machine everything used."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ from collections import Counter
 
 from aiohttp import web
 
-_INCIDENT_NUMBER = re.compile(r"#(\d+)")
+_ENCODED_INCIDENT_NUMBER = re.compile(rb"(?:^|&)Body=[^&]*?%23(\d+)")  # "#" is "%23" in the form
 TEAMS_ISSUER = "https://api.botframework.com"
 TEAMS_KEY_ID = "bench-key-1"
 
@@ -44,19 +44,15 @@ class FakeTwilio:
         app.router.add_post("/_bench/reset", self.reset)
 
     async def create_message(self, request: web.Request) -> web.Response:
+        # The form is not decoded (Twilio's CPU is not ours to spend: on these 2 cores the fake
+        # shares the machine with the workers it measures); only the incident number is read.
         arrived = time.time()
-        form = await request.post()
-        found = _INCIDENT_NUMBER.search(form.get("Body", ""))
+        found = _ENCODED_INCIDENT_NUMBER.search(await request.read())
         if found:
-            number = int(found.group(1))
-            self.first_arrival.setdefault(number, arrived)
+            self.first_arrival.setdefault(int(found.group(1)), arrived)
         self.messages += 1
-        sid = f"SM{next(self._sids):032x}"
-        return web.json_response(
-            {"sid": sid, "account_sid": request.match_info["sid"], "to": form.get("To"), "from": form.get("From"),
-             "body": form.get("Body"), "status": "queued", "num_segments": "1", "direction": "outbound-api"},
-            status=201,
-        )
+        answer = b'{"sid": "SM%032x", "status": "queued", "num_segments": "1", "direction": "outbound-api"}'
+        return web.Response(body=answer % next(self._sids), status=201, content_type="application/json")
 
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response({"messages": self.messages, "first_arrival": self.first_arrival})
