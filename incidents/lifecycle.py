@@ -34,7 +34,7 @@ from incidents.schedule_paging import ScheduleTurn, fresh_turns, record_turns, w
 from incidents.team_posts import queue_posts_to, queue_status_posts
 from incidents.tiers import ChannelEscalationConfig
 from storage.bulk import insert_returning, insert_rows, update_row
-from storage.database import database, is_postgres, lock_rows, write_transaction
+from storage.database import database, lock_rows, lock_rows_sql, write_transaction
 from storage.enums import (
     OPEN_INCIDENT_STATUSES,
     Action,
@@ -205,9 +205,9 @@ def _open_or_repeat(
 def _open_incident_locked(dedup_key: str) -> Incident | None:
     """The open incident with ``dedup_key``, its row locked for this transaction (hand-written:
     in an alert storm every notification reads it)."""
-    lock = " FOR UPDATE" if is_postgres() else ""
     row = database.execute_sql(
-        f'SELECT {columns_of(Incident)} FROM "incident" WHERE "open_dedup_key" = {database.param}{lock}', [dedup_key]
+        f'SELECT {columns_of(Incident)} FROM "incident" WHERE "open_dedup_key" = {database.param}{lock_rows_sql()}',
+        [dedup_key],
     ).fetchone()
     return from_row(Incident, row)[0] if row else None
 

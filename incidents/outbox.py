@@ -148,25 +148,10 @@ _NO_SLACK = (None, None)  # (Slack user id, Slack team id) of a person with no S
 # follow whole (``columns_of``). Hand-written: peewee's joined select built four model instances
 # a row through its cursor wrappers, most of a claim's cost.
 _PAGE_FIELDS: tuple[Field, ...] = (
-    NotificationLog.id, NotificationLog.user, NotificationLog.channel, NotificationLog.kind,
+    NotificationLog.id, NotificationLog.channel, NotificationLog.kind,
     NotificationLog.attempt_count, NotificationLog.escalation_level, NotificationLog.queued_at,
     NotificationLog.message_reference,
 )
-
-
-@dataclass(frozen=True)
-class _PageRow:
-    id: int
-    user_id: int
-    channel: str
-    kind: str
-    attempt_count: int
-    escalation_level: int | None
-    queued_at: datetime
-    message_reference: dict | None
-    team_name: str
-    incident: Incident
-    user: User
 
 
 @lru_cache(maxsize=64)
@@ -180,25 +165,29 @@ def _pages_sql(condition: str) -> str:
     )
 
 
-def _page_rows(ids: list[int]) -> list[_PageRow]:
-    rows = []
+def _pages(ids: list[int]) -> list[Delivery]:
+    """The claimed pages ``ids`` as deliveries, without the person's chat and push identities."""
     condition, params = one_of('n."id"', ids)
+    pages = []
     for row in database.execute_sql(_pages_sql(condition), params).fetchall():
-        page_id, user_id, channel, kind, attempts, level, queued_at, reference = (
+        page_id, channel, kind, attempts, level, queued_at, reference = (
             field.python_value(value) for field, value in zip(_PAGE_FIELDS, row, strict=False)
         )
         team_name, *rest = row[len(_PAGE_FIELDS):]
         incident, rest = from_row(Incident, rest)
         user, _ = from_row(User, rest)
-        rows.append(_PageRow(page_id, user_id, channel, kind, attempts, level, queued_at, reference, team_name or "",
-                             incident, user))
-    return rows
+        pages.append(Delivery(
+            notification_id=page_id, channel=Channel(channel), kind=NotificationKind(kind), attempt=attempts,
+            escalation_level=level, message_reference=reference, incident=incident, team_name=team_name or "",
+            user=user, slack_user_id=None, teams_reference=None, push_subscriptions=(), queued_at=queued_at,
+        ))
+    return pages
 
 
 def load_deliveries(ids: list[int]) -> list[Delivery]:
-    rows = _page_rows(ids)
+    pages = _pages(ids)
     slack_ids, teams_ids, push_ids = (
-        {row.user_id for row in rows if row.channel == channel} for channel in (Channel.SLACK, Channel.TEAMS, Channel.PUSH)
+        {page.user.id for page in pages if page.channel == channel} for channel in (Channel.SLACK, Channel.TEAMS, Channel.PUSH)
     )
     # Each person's identities are loaded only for the channels that need them: a batch of SMS
     # pages makes one query, not four.
@@ -217,15 +206,14 @@ def load_deliveries(ids: list[int]) -> list[Delivery]:
         push.setdefault(subscription.user_id, []).append(
             {"id": subscription.id, "endpoint": subscription.endpoint, "p256dh": subscription.p256dh, "auth": subscription.auth}
         )
+    if not (slack or teams or push):
+        return pages
     return [
-        Delivery(
-            notification_id=row.id, channel=Channel(row.channel), kind=NotificationKind(row.kind),
-            attempt=row.attempt_count, escalation_level=row.escalation_level, queued_at=row.queued_at,
-            message_reference=row.message_reference, incident=row.incident, team_name=row.team_name, user=row.user,
-            slack_user_id=slack.get(row.user_id, _NO_SLACK)[0], teams_reference=teams.get(row.user_id),
-            push_subscriptions=tuple(push.get(row.user_id, ())), slack_team_id=slack.get(row.user_id, _NO_SLACK)[1],
+        replace(
+            page, slack_user_id=slack.get(page.user.id, _NO_SLACK)[0], slack_team_id=slack.get(page.user.id, _NO_SLACK)[1],
+            teams_reference=teams.get(page.user.id), push_subscriptions=tuple(push.get(page.user.id, ())),
         )
-        for row in rows
+        for page in pages
     ]
 
 

@@ -160,6 +160,11 @@ def lock_rows(query, skip_locked: bool = False):
     return query
 
 
+def lock_rows_sql() -> str:
+    """What ``lock_rows`` adds, for the end of a hand-written SELECT."""
+    return " FOR UPDATE" if is_postgres() else ""
+
+
 async def close_database() -> None:
     if database.obj is not None:
         await database.obj.close_pool()
