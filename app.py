@@ -265,6 +265,11 @@ class Settings:
         "ACKBOT_TIER_TIMEOUT_MINUTES", 5.0, _positive_number,
         "Minutes an unacknowledged page waits before the person's next channel tier (SMS, then voice).",
     )
+    intake_wait_ms: int = setting(
+        "ACKBOT_INTAKE_WAIT_MS", 250, _integer,
+        "Longest an alert may expect to wait for its turn to be written before intake keeps it in the inbox"
+        " and answers 202 at once (0: always).",
+    )
     ical_refresh_minutes: float = setting(
         "ACKBOT_ICAL_REFRESH_MINUTES", 5.0, _positive_number,
         "Minutes between loads of each schedule's calendar feed (ical_url).",
@@ -399,6 +404,7 @@ class Settings:
             lease=timedelta(seconds=self.lease_seconds),
             action_link_ttl=timedelta(seconds=self.magic_link_ttl),
             handoff_lead=timedelta(minutes=self.handoff_notice_minutes),
+            intake_wait=timedelta(milliseconds=self.intake_wait_ms),
         )
 
     def web_sessions(self, clock=utcnow) -> WebSessions:
@@ -686,6 +692,7 @@ def engine_context(settings: Settings, channels, clock):
         app[FEEDS_KEY] = refresher
         feeds = asyncio.create_task(refresher.run()) if settings.dispatcher else None
         yield
+        await service.inbox.stop()
         if feeds is not None:
             feeds.cancel()
             with contextlib.suppress(asyncio.CancelledError):

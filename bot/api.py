@@ -14,9 +14,11 @@ from bot.access_log import log_rejected
 from bot.app_keys import SERVICE_KEY
 from bot.commands import is_name, parse_number
 from bot.json_body import read_json, rejection_reason
+from bot.signals import act_on, answer
 from incidents.intake import IntakeError, parse_alertmanager, parse_incident_request
+from incidents.intake.grafana import Signal
 from incidents.report import STATUS_FILTERS, IncidentReport
-from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService
+from incidents.service import ActionOutcome, Actor, IncidentNotFound, IncidentService, Kept
 from storage.enums import Action
 from storage.models import ApiKey, Incident
 
@@ -135,9 +137,11 @@ def report_json(report: IncidentReport) -> dict:
 async def create_incident(request: web.Request) -> web.Response:
     try:
         trigger = parse_incident_request(await read_json(request))
-        outcome = await _service(request).trigger(trigger, request[API_KEY])
+        outcome = await _service(request).take_trigger(trigger, request[API_KEY])
     except IntakeError as problem:
         return refused(request, problem)
+    if isinstance(outcome, Kept):
+        return web.json_response({"queued": True, "title": trigger.title, "dedup_key": trigger.dedup_key}, status=202)
     return web.json_response(
         {**incident_json(outcome.incident, outcome.team_name), "deduplicated": not outcome.created, "routing": outcome.reason},
         status=201 if outcome.created else 200,
@@ -222,15 +226,8 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     """Firing groups trigger (deduplicated by group key); a resolved group resolves its incident."""
     try:
         group = parse_alertmanager(await read_json(request))
-        service = _service(request)
-        if group.firing:
-            outcome = await service.trigger(group.trigger, request[API_KEY])
-            return web.json_response({
-                "incident": outcome.incident.id, "deduplicated": not outcome.created, "team": outcome.team_name,
-                "alert_count": outcome.incident.alert_count,
-            })
-        assert group.trigger.dedup_key is not None  # every Alertmanager group is keyed by its group key
-        resolved = await service.resolve_open(group.trigger.dedup_key, Actor("Alertmanager", "ALERTMANAGER"))
+        signal = Signal(firing=group.firing, resolved=not group.firing, trigger=group.trigger)
+        body = await act_on(request, signal, request[API_KEY], Actor("Alertmanager", "ALERTMANAGER"))
     except IntakeError as problem:
         return refused(request, problem)
-    return web.json_response({"incident": resolved.incident.id if resolved else None, "resolved": bool(resolved)})
+    return answer(body)

@@ -11,7 +11,7 @@ from aiohttp import web
 from bot.access_log import log_rejected
 from bot.api import API_KEY, error
 from bot.json_body import read_json
-from bot.signals import act_on
+from bot.signals import act_on, answer
 from incidents.intake import IntakeError
 from incidents.intake.grafana import parse_grafana
 from incidents.service import Actor
@@ -31,4 +31,4 @@ async def grafana_webhook(request: web.Request) -> web.Response:
     except IntakeError as problem:
         log_rejected(request, f"not a Grafana webhook body ({problem.status})")
         return error(problem.status, problem.message, problem.field)
-    return web.json_response(await act_on(request, signal, request[API_KEY], GRAFANA))
+    return answer(await act_on(request, signal, request[API_KEY], GRAFANA))

@@ -19,7 +19,8 @@ from bot.app_keys import SERVICE_KEY
 from bot.json_body import parse_json
 from incidents.intake import IntakeError
 from incidents.intake.pagerduty import EVENT_MAX_BYTES, parse_event
-from incidents.service import Actor
+from incidents.service import ActByKey, Actor
+from storage.enums import Action
 
 VIA = "PAGERDUTY"
 
@@ -51,11 +52,10 @@ async def enqueue(request: web.Request) -> web.Response:
     actor = Actor(f"API key {key.name}", VIA)
     if event.action == "trigger":
         assert event.trigger is not None  # set for triggers
-        await service.trigger(event.trigger, key=key)
-    elif event.action == "acknowledge":
-        await service.acknowledge_open(event.incident_key, actor)
+        await service.take_trigger(event.trigger, key)
     else:
-        await service.resolve_open(event.incident_key, actor)
+        action = Action.ACKNOWLEDGE if event.action == "acknowledge" else Action.RESOLVE
+        await service.take_act(ActByKey(action, event.incident_key, actor), key)
     return web.json_response(
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, status=202
     )

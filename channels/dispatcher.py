@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +20,7 @@ from channels.base import backoff_delay, redact
 from channels.payloads import build_payload
 from channels.types import Channel, ChannelDeliveryResult, NotificationChannel
 from incidents import metrics
+from incidents.leases import new_worker_id
 from incidents.outbox import Delivery, DeliveryOutcome, TeamPostDelivery
 from incidents.service import IncidentService
 from storage.availability import OutageLog, is_unavailable
@@ -46,10 +44,6 @@ class DispatcherConfig:
     # hand-offs) that last found nothing to do.
     drain_check_interval: float = 1.0
     public_url: str = "http://127.0.0.1:8080"
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Dispatcher:
@@ -81,14 +75,14 @@ class Dispatcher:
 
     async def run_once(self, draining: bool = False) -> int:
         """Open incidents for silent heartbeats, take due escalation steps, queue due hand-off
-        notices, then claim and send one batch; returns rows handled. While ``draining`` (the
-        batch before was full), checks that last found nothing wait ``drain_check_interval``:
-        a backlog drains without two more statements a batch, and a check that finds work is
-        run again before every batch until it finds none."""
+        notices, take over intake signals a stopped process kept, then claim and send one batch;
+        returns rows handled. While ``draining`` (the batch before was full), checks that last
+        found nothing wait ``drain_check_interval``: a backlog drains without more statements a
+        batch, and a check that finds work is run again before every batch until it finds none."""
         if not draining or self._checks_busy or time.monotonic() >= self._next_checks:
             self._checks_busy = bool(
                 await self.service.check_heartbeats() + await self.service.escalate_due()
-                + await self.service.announce_handoffs()
+                + await self.service.announce_handoffs() + await self.service.take_over_intake()
             )
             self._next_checks = time.monotonic() + self.config.drain_check_interval
         if self._next:  # claimed with the last batch's results

@@ -9,12 +9,20 @@ died) is due again; a result is recorded only by the worker that holds the claim
 """
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import datetime
 
 from incidents.lifecycle import EngineConfig
 from storage.bulk import update_each
 from storage.database import lock_rows
 from storage.enums import DeliveryStatus
+
+
+def new_worker_id() -> str:
+    """A name for one process's claims, unique among every process sharing the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _abandoned(model, now: datetime):

@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -96,6 +96,9 @@ class EngineConfig:
     lease: timedelta = timedelta(seconds=60)
     action_link_ttl: timedelta = timedelta(hours=24)
     handoff_lead: timedelta = timedelta(minutes=15)
+    # Longest a trigger may expect to wait for its write transaction before intake keeps it in
+    # the inbox instead, and answers at once (``incidents.intake_inbox``).
+    intake_wait: timedelta = timedelta(milliseconds=250)
 
     def __post_init__(self) -> None:
         undeclared = self.enabled_channels - set(self.channel_traits)
@@ -157,19 +160,22 @@ def trigger(request: TriggerRequest, config: EngineConfig, now: datetime, key: A
 
 
 def trigger_together(
-    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime
+    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime,
+    inside: Callable[[], None] = lambda: None,
 ) -> list[Triggered]:
     """``trigger`` for each (request, its intake key), in order, in one write transaction: all
-    of them or, when one fails, none (group commit, ``incidents.trigger_queue``)."""
+    of them or, when one fails, none (group commit, ``incidents.group_commit``). ``inside`` runs
+    in that transaction too, first; what it raises undoes them all."""
     try:
-        return _trigger_once(requests, config, now)
+        return _trigger_once(requests, config, now, inside)
     except IntegrityError:
         # Another instance opened the same dedup key between our look-up and insert.
-        return _trigger_once(requests, config, now)
+        return _trigger_once(requests, config, now, inside)
 
 
 def _trigger_once(
-    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime
+    requests: Sequence[tuple[TriggerRequest, ApiKey | None]], config: EngineConfig, now: datetime,
+    inside: Callable[[], None],
 ) -> list[Triggered]:
     # Everything that only reads (routing, the team, its levels, schedules and people) is read
     # before the write transaction: on SQLite every statement inside it holds the one write lock
@@ -183,6 +189,7 @@ def _trigger_once(
         repeat = request.dedup_key is not None and open_incident_id(request.dedup_key) is not None
         routed.append((request, chosen, None if repeat else first_page(chosen, config, now, directory)))
     with write_transaction():
+        inside()
         return [
             _open_or_repeat(request, chosen, prepared, teams, config, now, directory)
             for request, chosen, prepared in routed

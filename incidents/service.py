@@ -32,10 +32,12 @@ from incidents import (
     teams_views,
     webhook_replays,
 )
+from incidents.group_commit import GroupCommit
+from incidents.inbox_store import ActByKey, Signal
 from incidents.intake import TriggerRequest
+from incidents.intake_inbox import IntakeInbox
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
-from incidents.trigger_queue import TriggerQueue
 from storage.database import database, is_postgres, probe_writable
 from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
@@ -45,8 +47,8 @@ from storage.models import ApiKey, Incident, User
 HANDOFF_CHECK_INTERVAL = timedelta(seconds=30)
 
 __all__ = [
-    "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "NotAllowed", "TriggerOutcome",
-    "UnknownTeam",
+    "KEPT", "ActByKey", "ActionOutcome", "Actor", "EngineConfig", "IncidentNotFound", "IncidentService", "Kept",
+    "NotAllowed", "TriggerOutcome", "UnknownTeam",
 ]
 
 
@@ -60,6 +62,17 @@ class TriggerOutcome:
         self.created = created
         self.team_name = team_name
         self.reason = reason
+
+
+class Kept:
+    """The answer to an intake signal kept in the inbox (``incidents.intake_inbox``): stored,
+    worked within moments, in the order it came."""
+
+    def __repr__(self) -> str:
+        return "KEPT"
+
+
+KEPT = Kept()
 
 
 class IncidentService:
@@ -83,7 +96,10 @@ class IncidentService:
         self.push_links = push_links.PushLinks(clock)
         self.phones = phone_lookup.PhoneLookup()
         self.teams = teams_connections.TeamsStore(clock)
-        self._triggers = TriggerQueue(lambda: self.config, clock)
+        self._triggers: GroupCommit[tuple[TriggerRequest, ApiKey | None], lifecycle.Triggered] = GroupCommit(
+            lambda batch: database.run(lifecycle.trigger_together, batch, self.config, self.clock())
+        )
+        self.inbox = IntakeInbox(lambda: self.config, clock, self.notify_queued)
 
     def notify_queued(self) -> None:
         self.on_queued()
@@ -93,11 +109,39 @@ class IncidentService:
         team, then the team the alert names, then the default team), and page its first level;
         or count a repeat of an open incident with the same dedup key (paging nobody). An alert
         naming an unknown team is routed, never refused. Triggers arriving together share a
-        write transaction (``incidents.trigger_queue``); each returns once its own is committed."""
-        done = await self._triggers.trigger(request, key)
+        write transaction (``incidents.group_commit``); each returns once its own is committed."""
+        done = await self._triggers.submit((request, key))
         if done.created:
             self.notify_queued()
         return TriggerOutcome(done.incident, done.created, done.team_name, done.reason)
+
+    async def take_trigger(self, request: TriggerRequest, key: ApiKey | None) -> TriggerOutcome | Kept:
+        """What intake routes call: ``trigger``, or, while triggers wait past the engine's
+        ``intake_wait`` (or signals kept before still wait), keep it in the intake inbox, worked
+        within moments, and return ``KEPT``."""
+        if await self._keep_first(request, key):
+            return KEPT
+        return await self.trigger(request, key)
+
+    async def take_act(self, act: ActByKey, key: ApiKey | None) -> ActionOutcome | None | Kept:
+        """What intake routes call to acknowledge or resolve by dedup key (None: no incident with
+        that key is open), kept in the intake inbox as ``take_trigger`` keeps triggers."""
+        if await self._keep_first(act, key):
+            return KEPT
+        if act.action == Action.ACKNOWLEDGE:
+            return await self.acknowledge_open(act.dedup_key, act.actor)
+        return await self.resolve_open(act.dedup_key, act.actor)
+
+    async def _keep_first(self, signal: Signal, key: ApiKey | None) -> bool:
+        waited = self._triggers.expected_wait() >= self.config.intake_wait.total_seconds()
+        if not (self.inbox.active or waited):
+            return False
+        await self.inbox.keep(signal, key)
+        return True
+
+    async def take_over_intake(self) -> int:
+        """Take over (and work) intake signals kept by processes that stopped; how many."""
+        return await self.inbox.take_over()
 
     async def preview_route(self, request: TriggerRequest, key_name: str | None = None) -> routing.Route:
         """Where ``request`` would go if sent now (with the key called ``key_name``); changes

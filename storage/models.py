@@ -528,6 +528,29 @@ class HandledWebhook(BaseModel):
     received_at = UTCDateTimeField(index=True)
 
 
+class IntakeSignal(BaseModel):
+    """An intake signal accepted while triggers waited past their budget, kept until it is
+    worked (``incidents.intake_inbox``). ``action`` is ``trigger`` (``payload``: the
+    ``TriggerRequest`` as JSON, ``incidents.intake.stored``), ``acknowledge`` or ``resolve``
+    (``payload``: the dedup key and who acts). ``claimed_by`` is the process that works it, until
+    ``lease_expires_at``; after that another takes it over. ``failed_at`` is set on a signal that
+    failed alone: it is kept, with ``error``, and worked no more."""
+
+    id = AutoField()
+    action = CharField(max_length=16)
+    payload = TextField()
+    api_key_id = IntegerField(null=True)  # not a foreign key: a key deleted meanwhile routes as none
+    received_at = UTCDateTimeField()
+    claimed_by = CharField()
+    lease_expires_at = UTCDateTimeField(index=True)
+    failed_at = UTCDateTimeField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "intake_signal"
+        indexes = ((("claimed_by", "id"), False),)
+
+
 MODELS = (
     Team,
     User,
@@ -560,6 +583,7 @@ MODELS = (
     OpsgenieRequest,
     Heartbeat,
     HandledWebhook,
+    IntakeSignal,
 )
 
 

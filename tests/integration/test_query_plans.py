@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from channels.registry import CHANNEL_TRAITS
+from incidents import inbox_store
 from incidents.intake import TriggerRequest
 from incidents.service import EngineConfig, IncidentService
 from storage.database import database, is_postgres
@@ -21,6 +22,7 @@ from storage.models import (
     EscalationTarget,
     Incident,
     IncidentEvent,
+    IntakeSignal,
     NotificationLog,
     Team,
     TeamMember,
@@ -29,7 +31,7 @@ from storage.models import (
 from tests.fakes.channel import FixedClock
 
 # The tables that grow without bound: a plan must never read one of them whole.
-BIG_TABLES = {model._meta.table_name for model in (Incident, NotificationLog, IncidentEvent)}
+BIG_TABLES = {model._meta.table_name for model in (Incident, NotificationLog, IncidentEvent, IntakeSignal)}
 
 
 class Recorder:
@@ -157,3 +159,18 @@ async def test_the_claim_takes_due_pages_in_index_order_without_sorting_the_back
               if NotificationLog._meta.table_name in _names(statement[0]) and "ORDER BY" in statement[0].upper()]
     assert claims, "no ordered read of the pages was recorded"
     assert await database.run(_sorted_whole, claims) == []
+
+
+async def test_the_intake_inbox_is_claimed_and_taken_over_by_index(service):
+    """A backlog of kept signals (intake under overload) is worked a batch at a time, in the
+    order kept, and a stopped process's signals are found without reading the inbox whole."""
+    now, lease = service.clock(), timedelta(seconds=60)
+    signals = [(TriggerRequest(title=f"Alert {index}"), None) for index in range(5)]
+    await database.run(inbox_store.keep, signals, "plan-worker", lease, now)
+    with Recorder() as recorder:
+        assert len(await database.run(inbox_store.claim_own, "plan-worker", 3, lease, now, True)) == 3
+        assert await database.run(inbox_store.take_over, "other-worker", lease, now + 2 * lease) == 5
+    explained = [statement for statement in recorder.statements if _names(statement[0])]
+    assert len(explained) >= 3
+    assert await database.run(_full_scans, explained) == []
+    assert await database.run(_sorted_whole, explained) == []

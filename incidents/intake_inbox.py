@@ -1,0 +1,126 @@
+"""The intake inbox: where intake signals go when triggers already wait past their budget, so
+that every sender is still answered within moments and nothing it sent is lost.
+
+A kept signal is one cheap insert (inserts arriving together share one, ``group_commit``),
+committed before the sender is answered; a task of this process then works the inbox in
+arrival order, in batches, until it is empty (``inbox_store``). While this process has signals
+kept and not yet worked, every intake signal it takes (acknowledge and resolve too) is kept
+behind them, so a sender's resolve can never overtake its trigger.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from incidents import inbox_store
+from incidents.group_commit import GroupCommit
+from incidents.inbox_store import LeaseLost, Signal
+from incidents.leases import new_worker_id
+from incidents.lifecycle import EngineConfig
+from storage.availability import OutageLog, is_unavailable
+from storage.database import database
+from storage.models import ApiKey
+
+log = logging.getLogger("ackbot.intake_inbox")
+
+RETRY_FIRST = 0.05
+RETRY_CAP = 2.0
+
+
+class IntakeInbox:
+    """``config`` and ``clock`` give the engine's configuration and the time when a batch is
+    worked; ``on_worked`` is called after each batch (pages may have been queued)."""
+
+    def __init__(
+        self, config: Callable[[], EngineConfig], clock: Callable[[], datetime], on_worked: Callable[[], None],
+        batch_size: int = 50, worker_id: str | None = None,
+    ):
+        self.config = config
+        self.clock = clock
+        self.on_worked = on_worked
+        self.batch_size = batch_size
+        self.worker_id = worker_id or new_worker_id()
+        self._keeping: GroupCommit[tuple[Signal, ApiKey | None], None] = GroupCommit(self._keep_batch, limit=500)
+        self._keeping_now = 0
+        self._kept = 0  # signals kept so far: the worker looks again when this moved while it looked
+        self._has_rows = False
+        self._worker: asyncio.Task | None = None
+        self._renew_at = 0.0
+        self._outage = OutageLog(log, "intake inbox")
+
+    @property
+    def active(self) -> bool:
+        """Whether this process has signals kept (or being kept) and not yet worked."""
+        return self._has_rows or self._keeping_now > 0
+
+    async def keep(self, signal: Signal, key: ApiKey | None) -> None:
+        """Keep ``signal``; returns once it is committed. Raises what the database raised."""
+        self._keeping_now += 1
+        try:
+            await self._keeping.submit((signal, key))
+        finally:
+            self._keeping_now -= 1
+        self._kept += 1
+        self._has_rows = True
+        self._start()
+
+    async def take_over(self) -> int:
+        """Take over the signals of processes whose lease ran out, and work them."""
+        count = await database.run(inbox_store.take_over, self.worker_id, self.config().lease, self.clock())
+        if count:
+            log.info("took over %d intake signal(s) kept by a process that stopped", count)
+            self._has_rows = True
+            self._start()
+        return count
+
+    async def stop(self) -> None:
+        """Stop working; what is left is handed over to the other processes (or the next start)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        if self._has_rows:
+            await database.run(inbox_store.release, self.worker_id, self.clock())
+
+    def _start(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work())
+
+    async def _keep_batch(self, batch: list[tuple[Signal, ApiKey | None]]) -> list[None]:
+        return await database.run(inbox_store.keep, batch, self.worker_id, self.config().lease, self.clock())
+
+    async def _work(self) -> None:
+        delay = RETRY_FIRST
+        while True:
+            kept_before = self._kept
+            try:
+                rows = await self._claim()
+                if rows:
+                    await database.run(inbox_store.work, rows, self.worker_id, self.config(), self.clock())
+                    self.on_worked()
+                self._outage.available()
+                delay = RETRY_FIRST
+            except LeaseLost:
+                log.warning("intake signals this process held were taken over by another; it leaves them")
+                continue
+            except Exception as error:
+                if not is_unavailable(error):
+                    log.exception("the intake inbox stopped; its signals are taken over once their lease ends")
+                    return
+                self._outage.unavailable(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
+                continue
+            if not rows and self._kept == kept_before:
+                self._has_rows = False
+                return
+
+    async def _claim(self):
+        lease = self.config().lease
+        renew = time.monotonic() >= self._renew_at
+        rows = await database.run(inbox_store.claim_own, self.worker_id, self.batch_size, lease, self.clock(), renew)
+        if renew:
+            self._renew_at = time.monotonic() + lease.total_seconds() / 3
+        return rows
