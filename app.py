@@ -692,7 +692,7 @@ def engine_context(settings: Settings, channels, clock):
         app[FEEDS_KEY] = refresher
         feeds = asyncio.create_task(refresher.run()) if settings.dispatcher else None
         yield
-        await service.inbox.stop()
+        await service.stop()
         if feeds is not None:
             feeds.cancel()
             with contextlib.suppress(asyncio.CancelledError):

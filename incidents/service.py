@@ -8,6 +8,7 @@ surfaces reach the database only through these.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -36,6 +37,7 @@ from incidents.group_commit import GroupCommit
 from incidents.inbox_store import ActByKey, Signal
 from incidents.intake import TriggerRequest
 from incidents.intake_inbox import IntakeInbox
+from incidents.intake_pace import IntakePace
 from incidents.lifecycle import ActionOutcome, Actor, EngineConfig, IncidentNotFound, NotAllowed, UnknownTeam
 from incidents.status_view import ListView, StatusView, build_list_view, build_status_view
 from storage.database import database, is_postgres, probe_writable
@@ -100,6 +102,7 @@ class IncidentService:
             lambda batch: database.run(lifecycle.trigger_together, batch, self.config, self.clock())
         )
         self.inbox = IntakeInbox(lambda: self.config, clock, self.notify_queued)
+        self.intake_pace = IntakePace()
 
     def notify_queued(self) -> None:
         self.on_queued()
@@ -110,15 +113,17 @@ class IncidentService:
         or count a repeat of an open incident with the same dedup key (paging nobody). An alert
         naming an unknown team is routed, never refused. Triggers arriving together share a
         write transaction (``incidents.group_commit``); each returns once its own is committed."""
+        started = time.monotonic()
         done = await self._triggers.submit((request, key))
+        self.intake_pace.record(time.monotonic() - started)
         if done.created:
             self.notify_queued()
         return TriggerOutcome(done.incident, done.created, done.team_name, done.reason)
 
     async def take_trigger(self, request: TriggerRequest, key: ApiKey | None) -> TriggerOutcome | Kept:
-        """What intake routes call: ``trigger``, or, while triggers wait past the engine's
-        ``intake_wait`` (or signals kept before still wait), keep it in the intake inbox, worked
-        within moments, and return ``KEPT``."""
+        """What intake routes call: ``trigger``, or, while a trigger would take longer than the
+        engine's ``intake_wait`` (``incidents.intake_pace``) or signals kept before still wait,
+        keep it in the intake inbox, worked within moments, and return ``KEPT``."""
         if await self._keep_first(request, key):
             return KEPT
         return await self.trigger(request, key)
@@ -133,11 +138,16 @@ class IncidentService:
         return await self.resolve_open(act.dedup_key, act.actor)
 
     async def _keep_first(self, signal: Signal, key: ApiKey | None) -> bool:
-        waited = self._triggers.expected_wait() >= self.config.intake_wait.total_seconds()
-        if not (self.inbox.active or waited):
+        budget = self.config.intake_wait.total_seconds()
+        if not (self.inbox.active or self.intake_pace.too_slow(self._triggers.expected_wait(), budget)):
             return False
         await self.inbox.keep(signal, key)
         return True
+
+    async def stop(self) -> None:
+        """Stop the background work intake started (the inbox's worker hands over what is left)."""
+        await self.inbox.stop()
+        await self.intake_pace.stop()
 
     async def take_over_intake(self) -> int:
         """Take over (and work) intake signals kept by processes that stopped; how many."""

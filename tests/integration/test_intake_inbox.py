@@ -111,7 +111,7 @@ async def engine(storage):
     await _seed()
     engine = Engine()
     yield engine
-    await engine.service.inbox.stop()
+    await engine.service.stop()
 
 
 async def _settled(service) -> None:
@@ -168,6 +168,8 @@ async def test_triggers_that_would_wait_past_the_budget_are_kept_and_all_open(en
     monkeypatch.setattr(lifecycle, "trigger_together", slow_trigger_together)
     engine.service.config = dataclasses.replace(engine.service.config, intake_wait=timedelta(milliseconds=5))
     service = engine.service
+    monkeypatch.setattr(service.intake_pace.lag, "seconds", lambda: 0.0)  # only the write queue counts here
+    monkeypatch.setattr(service.intake_pace, "record", lambda seconds: None)
     assert isinstance(await service.take_trigger(TriggerRequest(title="alert 0"), None), TriggerOutcome)
     in_flight = asyncio.create_task(service.take_trigger(TriggerRequest(title="alert 1"), None))
     await asyncio.sleep(0.01)  # alert 1's transaction is under way
@@ -181,3 +183,13 @@ async def test_triggers_that_would_wait_past_the_budget_are_kept_and_all_open(en
     await _settled(service)
     assert sorted(incident.title for incident in await _incidents()) == [f"alert {index}" for index in range(5)]
     assert isinstance(await service.take_trigger(TriggerRequest(title="alert 5"), None), TriggerOutcome)
+
+
+async def test_while_the_event_loop_runs_late_triggers_are_kept(engine, monkeypatch):
+    service = engine.service
+    monkeypatch.setattr(service.intake_pace.lag, "seconds", lambda: 0.0)
+    assert isinstance(await service.take_trigger(TriggerRequest(title="calm"), None), TriggerOutcome)
+    monkeypatch.setattr(service.intake_pace.lag, "seconds", lambda: 0.05)  # ten turns of 50 ms: past 250 ms
+    assert isinstance(await service.take_trigger(TriggerRequest(title="busy"), None), Kept)
+    await _settled(service)
+    assert [incident.title for incident in await _incidents()] == ["calm", "busy"]
