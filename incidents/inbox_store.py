@@ -18,7 +18,7 @@ from incidents.intake import TriggerRequest, stored
 from incidents.lifecycle import Actor, EngineConfig, open_incident_id, transition
 from storage.availability import is_unavailable
 from storage.bulk import insert_rows
-from storage.database import write_transaction
+from storage.database import lock_rows, write_transaction
 from storage.enums import Action
 from storage.models import ApiKey, IntakeSignal
 
@@ -51,7 +51,8 @@ def _row(signal: Signal, key: ApiKey | None, worker_id: str, lease_ends: datetim
     else:
         action, payload = TRIGGER, stored.to_json(signal)
     return {
-        "action": action, "payload": payload, "api_key_id": key.id if key is not None else None,
+        "action": action, "payload": payload, "dedup_key": signal.dedup_key,
+        "api_key_id": key.id if key is not None else None,
         "received_at": now, "claimed_by": worker_id, "lease_expires_at": lease_ends,
     }
 
@@ -61,6 +62,29 @@ def keep(signals: list[tuple[Signal, ApiKey | None]], worker_id: str, lease: tim
     with write_transaction():
         insert_rows(IntakeSignal, [_row(signal, key, worker_id, now + lease, now) for signal, key in signals])
     return [None] * len(signals)
+
+
+def keep_behind(act: ActByKey, key: ApiKey | None, now: datetime) -> str | None:
+    """Keep ``act`` behind the newest signal with its dedup key still waiting in some process's
+    inbox, for that process to work after it; returns that process's worker id, or None when no
+    signal with the key waits (the act can be done now). A sender answered once its trigger was
+    kept may send the resolve to another instance: this keeps the two in order."""
+    if not IntakeSignal.select(IntakeSignal.id).where(_waiting_with(act.dedup_key)).exists():
+        return None  # the usual answer, without taking the write lock
+    with write_transaction():
+        # Locked, so its process cannot remove it, find nothing behind it and stop, until this commits.
+        waiting = lock_rows(
+            IntakeSignal.select(IntakeSignal.claimed_by, IntakeSignal.lease_expires_at)
+            .where(_waiting_with(act.dedup_key)).order_by(IntakeSignal.id.desc()).limit(1)
+        ).first()
+        if waiting is None:
+            return None
+        insert_rows(IntakeSignal, [_row(act, key, waiting.claimed_by, waiting.lease_expires_at, now)])
+        return waiting.claimed_by
+
+
+def _waiting_with(dedup_key: str):
+    return (IntakeSignal.dedup_key == dedup_key) & _workable()
 
 
 def _workable():

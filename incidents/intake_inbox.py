@@ -5,7 +5,8 @@ A kept signal is one cheap insert (inserts arriving together share one, ``group_
 committed before the sender is answered; a task of this process then works the inbox in
 arrival order, in batches, until it is empty (``inbox_store``). While this process has signals
 kept and not yet worked, every intake signal it takes (acknowledge and resolve too) is kept
-behind them, so a sender's resolve can never overtake its trigger.
+behind them, so a sender's resolve can never overtake its trigger; an acknowledge or resolve
+taken by another process while a signal with its dedup key waits here is kept behind that too.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from incidents import inbox_store
 from incidents.group_commit import GroupCommit
-from incidents.inbox_store import LeaseLost, Signal
+from incidents.inbox_store import ActByKey, LeaseLost, Signal
 from incidents.leases import new_worker_id
 from incidents.lifecycle import EngineConfig
 from storage.availability import OutageLog, is_unavailable
@@ -66,6 +67,16 @@ class IntakeInbox:
         self._kept += 1
         self._has_rows = True
         self._start()
+
+    async def keep_behind(self, act: ActByKey, key: ApiKey | None) -> bool:
+        """Keep ``act`` behind a signal with its dedup key still waiting in any process's inbox
+        (``inbox_store.keep_behind``); False when none waits."""
+        owner = await database.run(inbox_store.keep_behind, act, key, self.clock())
+        if owner == self.worker_id:
+            self._kept += 1
+            self._has_rows = True
+            self._start()
+        return owner is not None
 
     async def take_over(self) -> int:
         """Take over the signals of processes whose lease ran out, and work them."""

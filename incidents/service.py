@@ -130,8 +130,9 @@ class IncidentService:
 
     async def take_act(self, act: ActByKey, key: ApiKey | None) -> ActionOutcome | None | Kept:
         """What intake routes call to acknowledge or resolve by dedup key (None: no incident with
-        that key is open), kept in the intake inbox as ``take_trigger`` keeps triggers."""
-        if await self._keep_first(act, key):
+        that key is open), kept in the intake inbox as ``take_trigger`` keeps triggers, and
+        behind a signal with the same key that waits in any process's inbox."""
+        if await self._keep_first(act, key) or await self.inbox.keep_behind(act, key):
             return KEPT
         if act.action == Action.ACKNOWLEDGE:
             return await self.acknowledge_open(act.dedup_key, act.actor)

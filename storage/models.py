@@ -532,13 +532,15 @@ class IntakeSignal(BaseModel):
     """An intake signal accepted while triggers waited past their budget, kept until it is
     worked (``incidents.intake_inbox``). ``action`` is ``trigger`` (``payload``: the
     ``TriggerRequest`` as JSON, ``incidents.intake.stored``), ``acknowledge`` or ``resolve``
-    (``payload``: the dedup key and who acts). ``claimed_by`` is the process that works it, until
+    (``payload``: the dedup key and who acts); ``dedup_key`` is the signal's, so that an act on
+    another process is kept behind it. ``claimed_by`` is the process that works it, until
     ``lease_expires_at``; after that another takes it over. ``failed_at`` is set on a signal that
     failed alone: it is kept, with ``error``, and worked no more."""
 
     id = AutoField()
     action = CharField(max_length=16)
     payload = TextField()
+    dedup_key = CharField(null=True, index=True)
     api_key_id = IntegerField(null=True)  # not a foreign key: a key deleted meanwhile routes as none
     received_at = UTCDateTimeField()
     claimed_by = CharField()

@@ -193,3 +193,24 @@ async def test_while_the_event_loop_runs_late_triggers_are_kept(engine, monkeypa
     assert isinstance(await service.take_trigger(TriggerRequest(title="busy"), None), Kept)
     await _settled(service)
     assert [incident.title for incident in await _incidents()] == ["calm", "busy"]
+
+
+async def test_a_resolve_taken_by_another_instance_waits_behind_the_trigger_kept_for_it(engine):
+    """Instance A kept a trigger and answered; the sender's resolve reaches instance B before A
+    has worked it. Done at once, the resolve would find nothing open and the incident would open
+    after it, never to be resolved."""
+    trigger = TriggerRequest(title="Replica lag", dedup_key="replica-lag")
+    await database.run(inbox_store.keep, [(trigger, None)], "instance-a", timedelta(seconds=60), engine.clock())
+    resolve = ActByKey(Action.RESOLVE, "replica-lag", Actor("Alertmanager", "ALERTMANAGER"))
+    assert isinstance(await engine.service.take_act(resolve, None), Kept)
+    kept = await database.list(IntakeSignal.select().order_by(IntakeSignal.id))
+    assert [(row.action, row.claimed_by) for row in kept] == [("trigger", "instance-a"), ("resolve", "instance-a")]
+    await engine.tick(seconds=61)  # instance A is gone: B takes both over, in order
+    await _settled(engine.service)
+    [incident] = await _incidents()
+    assert (incident.title, incident.status) == ("Replica lag", IncidentStatus.RESOLVED)
+    # With nothing waiting for its key, a resolve is done at once.
+    again = await engine.service.take_trigger(TriggerRequest(title="Replica lag", dedup_key="replica-lag"), None)
+    assert isinstance(again, TriggerOutcome) and again.created
+    done = await engine.service.take_act(resolve, None)
+    assert not isinstance(done, Kept) and done is not None and done.changed

@@ -12,10 +12,11 @@ import pytest
 
 from channels.registry import CHANNEL_TRAITS
 from incidents import inbox_store
+from incidents.inbox_store import ActByKey
 from incidents.intake import TriggerRequest
-from incidents.service import EngineConfig, IncidentService
+from incidents.service import Actor, EngineConfig, IncidentService
 from storage.database import database, is_postgres
-from storage.enums import Channel
+from storage.enums import Action, Channel
 from storage.models import (
     ChannelPreference,
     EscalationLevel,
@@ -165,12 +166,14 @@ async def test_the_intake_inbox_is_claimed_and_taken_over_by_index(service):
     """A backlog of kept signals (intake under overload) is worked a batch at a time, in the
     order kept, and a stopped process's signals are found without reading the inbox whole."""
     now, lease = service.clock(), timedelta(seconds=60)
-    signals = [(TriggerRequest(title=f"Alert {index}"), None) for index in range(5)]
+    signals = [(TriggerRequest(title=f"Alert {index}", dedup_key=f"alert-{index}"), None) for index in range(5)]
     await database.run(inbox_store.keep, signals, "plan-worker", lease, now)
+    resolve = ActByKey(Action.RESOLVE, "alert-1", Actor("Alertmanager", "ALERTMANAGER"))
     with Recorder() as recorder:
         assert len(await database.run(inbox_store.claim_own, "plan-worker", 3, lease, now, True)) == 3
-        assert await database.run(inbox_store.take_over, "other-worker", lease, now + 2 * lease) == 5
+        assert await database.run(inbox_store.keep_behind, resolve, None, now) == "plan-worker"
+        assert await database.run(inbox_store.take_over, "other-worker", lease, now + 2 * lease) == 6
     explained = [statement for statement in recorder.statements if _names(statement[0])]
-    assert len(explained) >= 3
+    assert len(explained) >= 5
     assert await database.run(_full_scans, explained) == []
     assert await database.run(_sorted_whole, explained) == []
