@@ -113,8 +113,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    """Prometheus metrics; queue depth and the oldest due row's age are measured now."""
+    """Prometheus metrics; queue depth, the oldest due row's age and the intake signals waiting
+    are measured now."""
     depth, oldest = await request.app[SERVICE_KEY].queue_stats()
     metrics.QUEUE_DEPTH.set(depth)
     metrics.QUEUE_OLDEST_AGE.set(oldest)
+    metrics.INTAKE_WAITING.set(await request.app[SERVICE_KEY].intake_waiting())
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from incidents import lifecycle
+from incidents import lifecycle, metrics
 from incidents.intake import TriggerRequest, stored
 from incidents.lifecycle import Actor, EngineConfig, open_incident_id, transition
 from storage.availability import is_unavailable
@@ -85,6 +85,11 @@ def keep_behind(act: ActByKey, key: ApiKey | None, now: datetime) -> str | None:
 
 def _waiting_with(dedup_key: str):
     return (IntakeSignal.dedup_key == dedup_key) & _workable()
+
+
+def waiting() -> int:
+    """Signals kept and not yet worked, in every process's inbox."""
+    return IntakeSignal.select().where(_workable()).count()
 
 
 def _workable():
@@ -186,6 +191,7 @@ def _remove(ids: list[int], worker_id: str) -> None:
 def _mark_failed(row: IntakeSignal, worker_id: str, error: Exception, now: datetime) -> None:
     log.error("intake signal %d (%s) could not be worked; it is kept, marked failed: %s",
               row.id, row.action, type(error).__name__)
+    metrics.INTAKE_FAILED.inc()
     with write_transaction():
         IntakeSignal.update(failed_at=now, error=f"{type(error).__name__}: {error}"[:2000]).where(
             (IntakeSignal.id == row.id) & (IntakeSignal.claimed_by == worker_id)

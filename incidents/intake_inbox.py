@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from incidents import inbox_store
+from incidents import inbox_store, metrics
 from incidents.group_commit import GroupCommit
 from incidents.inbox_store import ActByKey, LeaseLost, Signal
 from incidents.leases import new_worker_id
@@ -66,12 +66,15 @@ class IntakeInbox:
             self._keeping_now -= 1
         self._kept += 1
         self._has_rows = True
+        metrics.INTAKE_KEPT.inc()
         self._start()
 
     async def keep_behind(self, act: ActByKey, key: ApiKey | None) -> bool:
         """Keep ``act`` behind a signal with its dedup key still waiting in any process's inbox
         (``inbox_store.keep_behind``); False when none waits."""
         owner = await database.run(inbox_store.keep_behind, act, key, self.clock())
+        if owner is not None:
+            metrics.INTAKE_KEPT.inc()
         if owner == self.worker_id:
             self._kept += 1
             self._has_rows = True

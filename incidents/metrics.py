@@ -24,6 +24,9 @@ PROVIDER_ERRORS = Counter(
 )
 QUEUE_DEPTH = Gauge("ackbot_queue_depth", "Notifications due now and not yet claimed")
 QUEUE_OLDEST_AGE = Gauge("ackbot_queue_oldest_due_age_seconds", "How long the oldest due notification has waited")
+INTAKE_KEPT = Counter("ackbot_intake_kept", "Intake signals kept in the inbox (the process was past its intake budget)")
+INTAKE_FAILED = Counter("ackbot_intake_failed", "Kept intake signals that could not be worked (kept, marked failed)")
+INTAKE_WAITING = Gauge("ackbot_intake_waiting", "Intake signals kept and not yet worked, every process's")
 REQUEST_SECONDS = Histogram(
     "ackbot_request_seconds", "Interactive request latency by surface", ["surface"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),

@@ -20,6 +20,7 @@ from incidents import (
     handoffs,
     heartbeats,
     ical_feeds,
+    inbox_store,
     lifecycle,
     oncall_report,
     outbox,
@@ -390,6 +391,10 @@ class IncidentService:
         """Run a provider webhook identified by ``identity`` once, across instances; a replay
         within a day gets the first answer and changes nothing (see webhook_replays)."""
         return await webhook_replays.answer_once(identity, run, busy, self.clock())
+
+    async def intake_waiting(self) -> int:
+        """Intake signals kept and not yet worked, in every process's inbox."""
+        return await database.run(inbox_store.waiting)
 
     async def queue_stats(self) -> tuple[int, float]:
         """(notifications due and waiting, seconds the oldest has waited)."""

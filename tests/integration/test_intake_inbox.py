@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from datetime import timedelta
 
 import pytest
@@ -53,7 +54,14 @@ async def _incidents() -> list[Incident]:
     return await database.list(Incident.select().order_by(Incident.id))
 
 
+async def _metric(ackbot, name: str) -> float:
+    text = await (await ackbot.get("/metrics")).text()
+    [value] = re.findall(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(value)
+
+
 async def test_a_kept_alert_is_answered_at_once_then_opens_and_pages(ackbot):
+    kept_before = await _metric(ackbot, "ackbot_intake_kept_total")
     body = {"title": "Checkout failing", "dedup_key": "checkout-5xx", "priority": "critical"}
     first = await ackbot.post("/api/v1/incidents", json=body, headers=ackbot.auth)
     again = await ackbot.post("/api/v1/incidents", json=body, headers=ackbot.auth)
@@ -67,6 +75,8 @@ async def test_a_kept_alert_is_answered_at_once_then_opens_and_pages(ackbot):
     pages = await database.list(NotificationLog.select().where(NotificationLog.incident == incident.id))
     assert [(page.channel, page.status) for page in pages] == [(Channel.EMAIL, "QUEUED")]
     assert await database.count(IntakeSignal.select()) == 0
+    assert await _metric(ackbot, "ackbot_intake_kept_total") == kept_before + 2
+    assert await _metric(ackbot, "ackbot_intake_waiting") == 0
 
 
 async def test_an_alertmanager_resolve_kept_behind_its_trigger_resolves_it(ackbot):
