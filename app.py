@@ -774,7 +774,7 @@ async def run_worker(settings: Settings) -> int:
     could not finish."""
     async with http_session() as http:
         channels = build_channels(channel_configs(settings), http)
-        _, dispatcher = build_engine(settings, channels)
+        service, dispatcher = build_engine(settings, channels)
         log.info("worker %s started; channels: %s", dispatcher.worker_id, describe_channels(channels, off_reasons(settings)))
         task = asyncio.create_task(dispatcher.run())
         stop = asyncio.Event()
@@ -783,6 +783,7 @@ async def run_worker(settings: Settings) -> int:
             loop.add_signal_handler(signal_number, stop.set)
         await stop.wait()
         await dispatcher.stop(task)
+        await service.stop()  # intake signals it took over and did not finish are handed on
     return 0
 
 

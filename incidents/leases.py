@@ -16,7 +16,7 @@ from datetime import datetime
 
 from incidents.lifecycle import EngineConfig
 from storage.bulk import update_each
-from storage.database import lock_rows
+from storage.database import database, lock_rows_sql
 from storage.enums import DeliveryStatus
 
 
@@ -25,34 +25,38 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _abandoned(model, now: datetime):
-    return (model.status == DeliveryStatus.SENDING) & (model.lease_expires_at <= now)
-
-
 def abandoned(model, config: EngineConfig, limit: int, now: datetime, *columns) -> tuple[list[tuple], list]:
     """Up to ``limit`` rows abandoned by a worker that died, oldest lease first, locked:
     ``(to claim again, as tuples of the id and columns; rows that have used every attempt,
     whole: the caller fails them)``. One statement when none has used every attempt."""
-    rows = list(lock_rows(
-        model.select(model.id, model.attempt_count, *columns).where(_abandoned(model, now))
-        .order_by(model.lease_expires_at).limit(limit),
-        skip_locked=True,
-    ).tuples())
+    rows = _select_locked(model, (model.id, model.attempt_count, *columns), "lease_expires_at", DeliveryStatus.SENDING, limit, now)
     spent = [row_id for row_id, attempts, *_ in rows if attempts >= config.max_attempts]
     again = [(row_id, *rest) for row_id, attempts, *rest in rows if attempts < config.max_attempts]
     return again, list(model.select().where(model.id.in_(spent))) if spent else []
 
 
-def _queued(model, limit: int, now: datetime, *columns):
-    """Up to ``limit`` rows waiting for their next attempt, oldest first, locked: read in the
-    ``next_attempt_at`` index's order and stopped at ``limit``, so a backlog is never sorted."""
-    due = (model.status == DeliveryStatus.QUEUED) & (model.next_attempt_at <= now)
-    return lock_rows(model.select(*columns).where(due).order_by(model.next_attempt_at).limit(limit), skip_locked=True)
+def _due_sql(model, columns, order: str) -> str:
+    """Rows in ``status`` whose ``order`` column is at or before a time, read in that column's
+    index order and stopped at the limit (so a backlog is never sorted), locked, skipping rows
+    another worker holds. Hand-written: every claim runs these, and peewee's builder took longer
+    than the statements. Parameters: status, time, limit."""
+    wanted = ", ".join(f'"{column.column_name}"' for column in columns)
+    p = database.param
+    return (f'SELECT {wanted} FROM "{model._meta.table_name}" WHERE "status" = {p} AND "{order}" <= {p}'
+            f' ORDER BY "{order}" LIMIT {p}{lock_rows_sql(skip_locked=True)}')
+
+
+def _select_locked(model, columns, order: str, status: DeliveryStatus, limit: int, now: datetime) -> list[tuple]:
+    """``_due_sql``'s rows, as tuples of the values the database gives (ids, counts and text)."""
+    sql = _due_sql(model, columns, order)
+    params = [status.value, getattr(model, order).db_value(now), limit]
+    return [tuple(row) for row in database.execute_sql(sql, params).fetchall()]
 
 
 def queued(model, limit: int, now: datetime, *columns) -> list[tuple]:
-    """``_queued`` as tuples of ``columns``, for a caller that chooses among them."""
-    return list(_queued(model, limit, now, *columns).tuples())
+    """Up to ``limit`` rows waiting for their next attempt, oldest first, locked, as tuples of
+    ``columns`` (ids and text), for a caller that chooses among them."""
+    return _select_locked(model, columns, "next_attempt_at", DeliveryStatus.QUEUED, limit, now)
 
 
 def _claim_values(model, worker_id: str, config: EngineConfig, now: datetime) -> dict:
@@ -69,11 +73,16 @@ def claim(model, ids: list[int], worker_id: str, config: EngineConfig, now: date
 
 def claim_queued(model, limit: int, worker_id: str, config: EngineConfig, now: datetime) -> list[int]:
     """Claim up to ``limit`` rows waiting for their next attempt, oldest first, as ``claim``
-    does, in one statement; returns their ids."""
-    claimed = model.update(**_claim_values(model, worker_id, config, now)).where(
-        model.id.in_(_queued(model, limit, now, model.id))
-    ).returning(model.id)
-    return [row_id for (row_id,) in claimed.tuples().execute()]
+    does, in one statement (hand-written, as ``_due_sql``); returns their ids."""
+    table, p, at = model._meta.table_name, database.param, model.last_attempt_at.db_value
+    due = _due_sql(model, (model.id,), "next_attempt_at")
+    claimed = database.execute_sql(
+        f'UPDATE "{table}" SET "status" = {p}, "attempt_count" = "attempt_count" + 1, "last_attempt_at" = {p},'
+        f' "lease_expires_at" = {p}, "claimed_by" = {p} WHERE "id" IN ({due}) RETURNING "id"',
+        [DeliveryStatus.SENDING.value, at(now), at(now + config.lease), worker_id,
+         DeliveryStatus.QUEUED.value, at(now), limit],
+    )
+    return [row_id for (row_id,) in claimed.fetchall()]
 
 
 def result_changes(model, attempt: int, outcome, config: EngineConfig, now: datetime) -> tuple[DeliveryStatus, dict]:

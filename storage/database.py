@@ -160,9 +160,11 @@ def lock_rows(query, skip_locked: bool = False):
     return query
 
 
-def lock_rows_sql() -> str:
+def lock_rows_sql(skip_locked: bool = False) -> str:
     """What ``lock_rows`` adds, for the end of a hand-written SELECT."""
-    return " FOR UPDATE" if is_postgres() else ""
+    if not is_postgres():
+        return ""
+    return " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
 
 
 async def close_database() -> None:

@@ -22,6 +22,7 @@ from storage.enums import Action, Channel, IncidentStatus
 from storage.models import Incident, IntakeSignal, NotificationLog, Team, TeamMember, User
 from tests.fakes.channel import ScriptedChannel
 from tests.integration.test_engine import Engine
+from tests.integration.test_trigger_queue import poison_triggers
 from tests.unit.test_pagerduty_parsing import ROUTING_KEY
 
 
@@ -149,14 +150,7 @@ async def test_signals_a_stopped_process_kept_are_taken_over_and_paged(engine):
 
 
 async def test_a_signal_that_cannot_be_worked_is_kept_failed_and_the_rest_are_worked(engine, monkeypatch):
-    real_open = lifecycle._open
-
-    def open_unless_poisoned(request, *args):
-        if request.title == "poisoned":
-            raise ValueError("this trigger cannot be stored")
-        return real_open(request, *args)
-
-    monkeypatch.setattr(lifecycle, "_open", open_unless_poisoned)
+    poison_triggers(monkeypatch)
     engine.service.config = dataclasses.replace(engine.service.config, intake_wait=timedelta(0))
     answers = [await engine.service.take_trigger(TriggerRequest(title=title), None) for title in ("fine 1", "poisoned", "fine 2")]
     assert all(isinstance(answer, Kept) for answer in answers)

@@ -47,7 +47,8 @@ async def test_a_repeat_arriving_with_the_first_alert_counts_on_its_incident(eng
     assert await database.count(Incident.select()) == 1
 
 
-async def test_a_trigger_that_fails_fails_alone(engine, monkeypatch):
+def poison_triggers(monkeypatch) -> None:
+    """Make every trigger titled "poisoned" fail as its incident is stored."""
     real_open = lifecycle._open
 
     def open_unless_poisoned(request, *args):
@@ -56,6 +57,10 @@ async def test_a_trigger_that_fails_fails_alone(engine, monkeypatch):
         return real_open(request, *args)
 
     monkeypatch.setattr(lifecycle, "_open", open_unless_poisoned)
+
+
+async def test_a_trigger_that_fails_fails_alone(engine, monkeypatch):
+    poison_triggers(monkeypatch)
     titles = ["fine 1", "poisoned", "fine 2", "fine 3"]
     results = await asyncio.gather(
         *(engine.service.trigger(TriggerRequest(title=title, team="payments")) for title in titles),
