@@ -23,7 +23,7 @@ from bot.slack import manifest as slack_manifest
 from bot.teams import manifest as teams_manifest
 from bot.teams.config import TeamsConfig
 from channels.push import generate_vapid_keys
-from incidents import api_keys, heartbeats, push_links
+from incidents import api_keys, heartbeats, intake_inbox, push_links
 from incidents.calendar_links import UnknownSubject
 from incidents.directory import DirectoryError, PeopleDirectory
 from incidents.intake import IntakeError
@@ -148,6 +148,27 @@ async def apikey_revoke_command(args, context: Context) -> int:
     if not await api_keys.ApiKeys().revoke(name):
         raise CommandError(f"no active API key named {name!r}")
     print(f"revoked API key {name!r}")
+    return 0
+
+
+async def inbox_status_command(args, context: Context) -> int:
+    state = await intake_inbox.inbox_state()
+    oldest = f" (the oldest kept {state.oldest_kept_at:%Y-%m-%d %H:%M:%S} UTC)" if state.oldest_kept_at else ""
+    print(f"waiting: {state.waiting}{oldest}")
+    print(f"failed: {state.failed_count}")
+    for signal in state.failed:
+        key = f" dedup key {signal.dedup_key!r}" if signal.dedup_key else ""
+        print(f"  {signal.id}  {signal.action}{key}  kept {signal.received_at:%Y-%m-%d %H:%M:%S} UTC  {signal.error}")
+    if state.failed_count > len(state.failed):
+        print(f"  … and {state.failed_count - len(state.failed)} more")
+    return 0
+
+
+async def inbox_retry_command(args, context: Context) -> int:
+    count = await intake_inbox.retry_failed(args.ids)
+    if not count:
+        raise CommandError("no such failed intake signal" if args.ids else "no failed intake signal")
+    print(f"{count} intake signal(s) will be worked again, by the next ackbot serve or worker to look")
     return 0
 
 
@@ -364,6 +385,12 @@ def _cli_time(option: str, text: str):
     return moment
 
 
+def _signal_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"expected a signal id from ackbot inbox status, got {text!r}")
+    return int(text)
+
+
 def _upcoming_count(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 50:
         raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 50, got {text!r}")
@@ -471,5 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", required=True)
     _command(sessions, "revoke", "sign a person out of the web view in every browser",
              handler=sessions_revoke_command).add_argument("user", help="the person's handle, e.g. alice")
+    inbox = _command(commands, "inbox", "inspect the intake inbox (alerts kept while intake was past its budget)").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _command(inbox, "status", "how many kept alerts wait, and every one that could not be worked", handler=inbox_status_command)
+    _command(inbox, "retry", "work failed alerts again (all, or the given ids), once the cause is fixed",
+             handler=inbox_retry_command).add_argument("ids", nargs="*", type=_signal_id, metavar="ID")
     _command(commands, "version", "print the version", handler=version_command, needs=Needs.NOTHING)
     return parser

@@ -92,6 +92,38 @@ def waiting() -> int:
     return IntakeSignal.select().where(_workable()).count()
 
 
+@dataclass(frozen=True)
+class InboxState:
+    """What the inbox holds: how many signals wait (and when the oldest was kept), how many could
+    not be worked, and the first ``FAILED_SHOWN`` of those, oldest first."""
+
+    waiting: int
+    oldest_kept_at: datetime | None
+    failed_count: int
+    failed: list[IntakeSignal]
+
+
+FAILED_SHOWN = 50
+
+
+def state() -> InboxState:
+    oldest = IntakeSignal.select(IntakeSignal.received_at).where(_workable()).order_by(IntakeSignal.id).first()
+    failed = IntakeSignal.select().where(IntakeSignal.failed_at.is_null(False))
+    return InboxState(
+        waiting(), oldest.received_at if oldest else None, failed.count(), list(failed.order_by(IntakeSignal.id).limit(FAILED_SHOWN)),
+    )
+
+
+def retry_failed(ids: list[int], now: datetime) -> int:
+    """Make the failed signals ``ids`` (every failed one when empty) workable again, their lease
+    over: the next process to look takes them over. How many."""
+    chosen = IntakeSignal.failed_at.is_null(False)
+    if ids:
+        chosen &= IntakeSignal.id.in_(ids)
+    with write_transaction():
+        return IntakeSignal.update(failed_at=None, error=None, lease_expires_at=now).where(chosen).execute()
+
+
 def _workable():
     return IntakeSignal.failed_at.is_null()
 

@@ -23,12 +23,24 @@ from incidents.leases import new_worker_id
 from incidents.lifecycle import EngineConfig
 from storage.availability import OutageLog, is_unavailable
 from storage.database import database
+from storage.fields import utcnow
 from storage.models import ApiKey
 
 log = logging.getLogger("ackbot.intake_inbox")
 
 RETRY_FIRST = 0.05
 RETRY_CAP = 2.0
+
+
+async def inbox_state() -> inbox_store.InboxState:
+    """What every process's inbox holds (for operators: ``ackbot inbox status``)."""
+    return await database.run(inbox_store.state)
+
+
+async def retry_failed(ids: list[int], clock: Callable[[], datetime] = utcnow) -> int:
+    """Work the failed signals ``ids`` (every failed one when empty) again: a running process's
+    dispatcher takes them over. How many."""
+    return await database.run(inbox_store.retry_failed, ids, clock())
 
 
 class IntakeInbox:

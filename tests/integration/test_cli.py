@@ -198,3 +198,43 @@ def test_route_names_what_is_wrong_with_a_bad_sample(workdir, capsys, tmp_path, 
     assert main(["route", str(sample)]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def _keep_failed_signal(database_url: str) -> None:
+    from datetime import timedelta
+
+    from incidents import inbox_store
+    from incidents.intake import TriggerRequest
+    from storage.database import database
+    from storage.models import IntakeSignal
+
+    async def keep():
+        open_database(database_url)
+        now = utcnow()
+        signals = [(TriggerRequest(title="Disk full", dedup_key="disk-full"), None), (TriggerRequest(title="Fine"), None)]
+        await database.run(inbox_store.keep, signals, "gone-worker", timedelta(minutes=1), now)
+        first = await database.get(IntakeSignal.select().order_by(IntakeSignal.id))
+        await IntakeSignal.update(failed_at=now, error="ValueError: no such column").where(IntakeSignal.id == first.id).aexecute()
+        await close_database()
+
+    asyncio.run(keep())
+
+
+def test_inbox_status_shows_what_waits_and_retry_works_failed_signals_again(workdir, capsys):
+    assert main(["migrate"]) == 0
+    database_url = f"sqlite:///{workdir / 'data' / 'ackbot.db'}"
+    _keep_failed_signal(database_url)
+    capsys.readouterr()
+    assert main(["inbox", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "waiting: 1 (the oldest kept " in out and "failed: 1" in out
+    assert "trigger dedup key 'disk-full'" in out and "ValueError: no such column" in out
+    assert main(["inbox", "retry", "999"]) == 1
+    assert "no such failed intake signal" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["inbox", "retry", "first"])
+    assert refused.value.code == 2 and "expected a signal id" in capsys.readouterr().err
+    assert main(["inbox", "retry"]) == 0
+    assert "1 intake signal(s) will be worked again" in capsys.readouterr().out
+    assert main(["inbox", "status"]) == 0
+    assert "waiting: 2" in capsys.readouterr().out
