@@ -21,6 +21,8 @@ from storage.database import is_postgres
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+# Write transactions in flight at once on PostgreSQL (see GroupCommit).
+POSTGRES_WRITERS = 4
 # Weight of the newest transaction in the running cost of one item.
 _COST_WEIGHT = 0.2
 
@@ -34,7 +36,8 @@ class GroupCommit(Generic[Item, Result]):
     is what a transaction mostly waits on."""
 
     def __init__(
-        self, run: Callable[[list[Item]], Awaitable[list[Result]]], limit: int = 50, postgres_writers: int = 4,
+        self, run: Callable[[list[Item]], Awaitable[list[Result]]], limit: int = 50,
+        postgres_writers: int = POSTGRES_WRITERS,
     ):
         self.run = run
         self.limit = limit

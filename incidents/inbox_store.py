@@ -64,22 +64,25 @@ def keep(signals: list[tuple[Signal, ApiKey | None]], worker_id: str, lease: tim
     return [None] * len(signals)
 
 
-def keep_behind(act: ActByKey, key: ApiKey | None, now: datetime) -> str | None:
-    """Keep ``act`` behind the newest signal with its dedup key still waiting in some process's
-    inbox, for that process to work after it; returns that process's worker id, or None when no
-    signal with the key waits (the act can be done now). A sender answered once its trigger was
-    kept may send the resolve to another instance: this keeps the two in order."""
-    if not IntakeSignal.select(IntakeSignal.id).where(_waiting_with(act.dedup_key)).exists():
+def keep_behind(signal: Signal, key: ApiKey | None, now: datetime) -> str | None:
+    """Keep ``signal`` behind the newest signal with its dedup key still waiting in some
+    process's inbox, for that process to work after it; returns that process's worker id, or
+    None when no signal with the key waits (``signal`` can be done now). A sender answered once
+    its trigger was kept sends the next notification about it (a change, the resolve) only then,
+    maybe to another instance: this keeps the two in order."""
+    if signal.dedup_key is None:
+        return None
+    if not IntakeSignal.select(IntakeSignal.id).where(_waiting_with(signal.dedup_key)).exists():
         return None  # the usual answer, without taking the write lock
     with write_transaction():
         # Locked, so its process cannot remove it, find nothing behind it and stop, until this commits.
         waiting = lock_rows(
             IntakeSignal.select(IntakeSignal.claimed_by, IntakeSignal.lease_expires_at)
-            .where(_waiting_with(act.dedup_key)).order_by(IntakeSignal.id.desc()).limit(1)
+            .where(_waiting_with(signal.dedup_key)).order_by(IntakeSignal.id.desc()).limit(1)
         ).first()
         if waiting is None:
             return None
-        insert_rows(IntakeSignal, [_row(act, key, waiting.claimed_by, waiting.lease_expires_at, now)])
+        insert_rows(IntakeSignal, [_row(signal, key, waiting.claimed_by, waiting.lease_expires_at, now)])
         return waiting.claimed_by
 
 
@@ -187,6 +190,16 @@ def _raise_if_not_the_rows(error: Exception) -> None:
     """Raise what is no fault of the rows being worked (the database, a lost lease) again."""
     if is_unavailable(error) or isinstance(error, LeaseLost):
         raise error
+
+
+def shares(rows: list[IntakeSignal], count: int) -> list[list[IntakeSignal]]:
+    """``rows`` dealt into at most ``count`` shares that can be worked at once: every row with a
+    dedup key in the same share as the others with that key, in order (a signal without one
+    goes with nothing in particular)."""
+    dealt: list[list[IntakeSignal]] = [[] for _ in range(count)]
+    for row in rows:
+        dealt[hash(row.dedup_key) % count if row.dedup_key is not None else row.id % count].append(row)
+    return [share for share in dealt if share]
 
 
 def _runs(rows: list[IntakeSignal]) -> list[list[IntakeSignal]]:

@@ -3,10 +3,11 @@ that every sender is still answered within moments and nothing it sent is lost.
 
 A kept signal is one cheap insert (inserts arriving together share one, ``group_commit``),
 committed before the sender is answered; a task of this process then works the inbox in
-arrival order, in batches, until it is empty (``inbox_store``). While this process has signals
-kept and not yet worked, every intake signal it takes (acknowledge and resolve too) is kept
-behind them, so a sender's resolve can never overtake its trigger; an acknowledge or resolve
-taken by another process while a signal with its dedup key waits here is kept behind that too.
+arrival order, in batches, until it is empty (``inbox_store``). A signal with the dedup key
+of one still waiting (in this process's inbox, or for an acknowledge or resolve in any
+process's) is kept behind it, so a sender's resolve can never overtake its trigger; the others
+are answered with their incident again as soon as triggers are fast enough, while the inbox
+drains beside them.
 """
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from incidents import inbox_store, metrics
-from incidents.group_commit import GroupCommit
-from incidents.inbox_store import ActByKey, LeaseLost, Signal
+from incidents.group_commit import POSTGRES_WRITERS, GroupCommit
+from incidents.inbox_store import LeaseLost, Signal
 from incidents.leases import new_worker_id
 from incidents.lifecycle import EngineConfig
 from storage.availability import OutageLog, is_unavailable
-from storage.database import database
+from storage.database import database, is_postgres
 from storage.fields import utcnow
 from storage.models import ApiKey
 
@@ -56,9 +57,12 @@ class IntakeInbox:
         self.on_worked = on_worked
         self.batch_size = batch_size
         self.worker_id = worker_id or new_worker_id()
-        self._keeping: GroupCommit[tuple[Signal, ApiKey | None], None] = GroupCommit(self._keep_batch, limit=500)
+        self._keeping: GroupCommit[tuple[Signal, ApiKey | None], None] = GroupCommit(
+            self._keep_batch, limit=500, postgres_writers=1,  # one insert a batch; the connections go to the work
+        )
         self._keeping_now = 0
         self._kept = 0  # signals kept so far: the worker looks again when this moved while it looked
+        self._worked = 0  # of those (and those taken over), worked so far
         self._has_rows = False
         self._worker: asyncio.Task | None = None
         self._renew_at = 0.0
@@ -68,6 +72,11 @@ class IntakeInbox:
     def active(self) -> bool:
         """Whether this process has signals kept (or being kept) and not yet worked."""
         return self._has_rows or self._keeping_now > 0
+
+    @property
+    def backlog(self) -> int:
+        """About how many signals this process has kept and not yet worked."""
+        return max(0, self._kept - self._worked) + self._keeping_now
 
     async def keep(self, signal: Signal, key: ApiKey | None) -> None:
         """Keep ``signal``; returns once it is committed. Raises what the database raised."""
@@ -81,10 +90,10 @@ class IntakeInbox:
         metrics.INTAKE_KEPT.inc()
         self._start()
 
-    async def keep_behind(self, act: ActByKey, key: ApiKey | None) -> bool:
-        """Keep ``act`` behind a signal with its dedup key still waiting in any process's inbox
-        (``inbox_store.keep_behind``); False when none waits."""
-        owner = await database.run(inbox_store.keep_behind, act, key, self.clock())
+    async def keep_behind(self, signal: Signal, key: ApiKey | None) -> bool:
+        """Keep ``signal`` behind a signal with its dedup key still waiting in any process's
+        inbox (``inbox_store.keep_behind``); False when none waits."""
+        owner = await database.run(inbox_store.keep_behind, signal, key, self.clock())
         if owner is not None:
             metrics.INTAKE_KEPT.inc()
         if owner == self.worker_id:
@@ -98,6 +107,7 @@ class IntakeInbox:
         count = await database.run(inbox_store.take_over, self.worker_id, self.config().lease, self.clock())
         if count:
             log.info("took over %d intake signal(s) kept by a process that stopped", count)
+            self._kept += count
             self._has_rows = True
             self._start()
         return count
@@ -124,7 +134,8 @@ class IntakeInbox:
             try:
                 rows = await self._claim()
                 if rows:
-                    await database.run(inbox_store.work, rows, self.worker_id, self.config(), self.clock())
+                    await self._work_shares(rows)
+                    self._worked += len(rows)
                     self.on_worked()
                 self._outage.available()
                 delay = RETRY_FIRST
@@ -141,12 +152,30 @@ class IntakeInbox:
                 continue
             if not rows and self._kept == kept_before:
                 self._has_rows = False
+                self._worked = self._kept
                 return
+
+    async def _work_shares(self, rows) -> None:
+        """Work ``rows`` in shares at once, as many as there may be write transactions in flight
+        (``GroupCommit``'s reasoning: one on SQLite; on PostgreSQL round trips are the wait)."""
+        config, now = self.config(), self.clock()
+        done = await asyncio.gather(
+            *(database.run(inbox_store.work, share, self.worker_id, config, now)
+              for share in inbox_store.shares(rows, self._writers())),
+            return_exceptions=True,
+        )
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    def _writers(self) -> int:
+        return POSTGRES_WRITERS if is_postgres() else 1
 
     async def _claim(self):
         lease = self.config().lease
         renew = time.monotonic() >= self._renew_at
-        rows = await database.run(inbox_store.claim_own, self.worker_id, self.batch_size, lease, self.clock(), renew)
+        limit = self.batch_size * self._writers()
+        rows = await database.run(inbox_store.claim_own, self.worker_id, limit, lease, self.clock(), renew)
         if renew:
             self._renew_at = time.monotonic() + lease.total_seconds() / 3
         return rows

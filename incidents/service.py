@@ -46,6 +46,8 @@ from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
 from storage.models import ApiKey, Incident, User
 
+# Kept signals waiting in this process past which intake keeps every new one too.
+KEEP_WHILE_BACKLOG = 100
 # How often each process looks for hand-offs to announce (the notices themselves are once each).
 HANDOFF_CHECK_INTERVAL = timedelta(seconds=30)
 
@@ -123,9 +125,10 @@ class IncidentService:
 
     async def take_trigger(self, request: TriggerRequest, key: ApiKey | None) -> TriggerOutcome | Kept:
         """What intake routes call: ``trigger``, or, while a trigger would take longer than the
-        engine's ``intake_wait`` (``incidents.intake_pace``) or signals kept before still wait,
-        keep it in the intake inbox, worked within moments, and return ``KEPT``."""
-        if await self._keep_first(request, key):
+        engine's ``intake_wait`` (``incidents.intake_pace``), or a signal kept with the same dedup
+        key still waits in this process's inbox, keep it in the intake inbox, worked within
+        moments, and return ``KEPT``."""
+        if await self._keep_first(request, key) or (self.inbox.active and await self.inbox.keep_behind(request, key)):
             return KEPT
         return await self.trigger(request, key)
 
@@ -140,8 +143,12 @@ class IncidentService:
         return await self.resolve_open(act.dedup_key, act.actor)
 
     async def _keep_first(self, signal: Signal, key: ApiKey | None) -> bool:
-        budget = self.config.intake_wait.total_seconds()
-        if not (self.inbox.active or self.intake_pace.too_slow(self._triggers.expected_wait(), budget)):
+        # While a backlog of kept signals is still large, the process is still past what it can
+        # write in time: answering with the incident again would only make the answers slow.
+        busy = self.inbox.backlog >= KEEP_WHILE_BACKLOG or self.intake_pace.too_slow(
+            self._triggers.expected_wait(), self.config.intake_wait.total_seconds()
+        )
+        if not busy:
             return False
         await self.inbox.keep(signal, key)
         return True

@@ -31,16 +31,28 @@ async def test_items_arriving_during_a_transaction_share_the_next_and_each_gets_
 
 
 async def test_the_expected_wait_grows_with_what_waits_and_is_none_when_nothing_does():
-    run = SlowTransactions(0.05)
+    gate = asyncio.Event()
+    batches: list[list[int]] = []
+
+    async def run(batch: list[int]) -> list[int]:
+        batches.append(batch)
+        await asyncio.sleep(0.05)
+        await gate.wait()  # held open by the test from the second transaction on
+        return batch
+
     commit: GroupCommit[int, int] = GroupCommit(run)
     assert commit.expected_wait() == 0
+    gate.set()
     await commit.submit(1)  # one item cost about 50 ms
     assert commit.expected_wait() == 0  # nothing waits
+    gate.clear()
     first = asyncio.create_task(commit.submit(2))
-    await asyncio.sleep(0.01)
+    while len(batches) < 2:
+        await asyncio.sleep(0.001)  # the second transaction is under way, held at the gate
     waiting = [asyncio.create_task(commit.submit(item)) for item in (3, 4, 5)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     assert commit.expected_wait() >= 3 * 0.05 * 0.9
+    gate.set()
     await asyncio.gather(first, *waiting)
     assert commit.expected_wait() == 0
 
