@@ -267,8 +267,8 @@ class Settings:
     )
     intake_wait_ms: int = setting(
         "ACKBOT_INTAKE_WAIT_MS", 250, _integer,
-        "Longest an alert may expect to wait for its turn to be written before intake keeps it in the inbox"
-        " and answers 202 at once (0: always).",
+        "Longest a trigger may be expected to take before intake keeps the alert in the inbox and answers"
+        " 202 at once (0: always).",
     )
     ical_refresh_minutes: float = setting(
         "ACKBOT_ICAL_REFRESH_MINUTES", 5.0, _positive_number,
