@@ -2,6 +2,7 @@
 too), people, the person's own notifications (push in this browser, a test page), the delivery log."""
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import overload
 
@@ -65,15 +66,23 @@ def incident_number(request: web.Request) -> int:
     return number
 
 
+def version_token(version: tuple) -> str:
+    """The incident page's version (``WebViews.version``) as the page carries it to its live updates."""
+    return hashlib.sha256(repr(version).encode()).hexdigest()[:16]
+
+
 async def _incident_page(request: web.Request, number: int, notice: str | None = None, http_status: int = 200):
+    views = request.app[WEB_KEY].views
     try:
-        report = await request.app[WEB_KEY].views.report(request[VIEWER], number)
+        # The version first: a change between the two reads makes a needless refresh, never a missed one.
+        version = await views.version(request[VIEWER], number)
+        report = await views.report(request[VIEWER], number)
     except IncidentNotFound:
         return page(request, "not_found.html", http_status=404, number=number)
     actions = available_actions(report.incident.status)
     return page(
         request, "incident.html", http_status=http_status, report=report, grid=delivery_grid(report.notifications),
-        actions=actions, notice=notice, live_url=f"/incidents/{number}/live",
+        actions=actions, notice=notice, live_url=f"/incidents/{number}/live?since={version_token(version)}",
     )
 
 

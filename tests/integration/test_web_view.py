@@ -12,6 +12,7 @@ from app import create_app
 from bot.app_keys import SERVICE_KEY, WEB_KEY
 from bot.web.session import COOKIE
 from incidents.intake import TriggerRequest
+from incidents.service import Actor
 from storage.database import database
 from storage.enums import Channel
 from storage.models import Incident, NotificationLog, OnCallSchedule, ShiftOverride, Team, TeamMember, User, WebSession
@@ -230,3 +231,19 @@ async def test_another_teams_schedule_is_not_shown_nor_taken(world):
     refused = await client.post("/oncall/take", data={"csrf": token, "schedule": "payments-primary"})
     assert refused.status == 409 and "may take payments-primary shifts" in await refused.text()
     assert await database.list(ShiftOverride.select()) == []
+
+
+async def test_a_change_made_before_the_live_stream_opens_is_sent_at_once(world):
+    client = world.client
+    await sign_in(client, "alice")
+    number = world.payments.id
+    html = await (await client.get(f"/incidents/{number}")).text()
+    [live_url] = re.findall(r'data-live="([^"]+)"', html)
+    assert live_url.startswith(f"/incidents/{number}/live?since=")
+    await client.app[SERVICE_KEY].resolve(number, Actor("Carol", "API"))  # after the page, before its stream
+    async with client.get(live_url.replace("&amp;", "&")) as stream:
+        first = await asyncio.wait_for(stream.content.readline(), timeout=0.9)  # before the first 1 s look
+    assert first.strip() == b"event: incident"
+    async with client.get(f"/incidents/{number}/live") as unversioned:  # an old page: from now on only
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(unversioned.content.readline(), timeout=0.3)

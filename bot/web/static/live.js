@@ -5,9 +5,11 @@
   var article = document.getElementById("incident");
   if (!article || !window.EventSource) { return; }
   var busy = false;
+  var again = false; // a change came while a fetch was under way: its answer may be older
   function refresh() {
-    if (busy) { return; }
+    if (busy) { again = true; return; }
     busy = true;
+    again = false;
     fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
@@ -17,7 +19,7 @@
         if (fresh && current) { current.replaceWith(fresh); }
       })
       .catch(function () { /* the next change event tries again */ })
-      .finally(function () { busy = false; });
+      .finally(function () { busy = false; if (again) { refresh(); } });
   }
   var source = new EventSource(article.getAttribute("data-live"));
   source.addEventListener("incident", refresh);
