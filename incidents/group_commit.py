@@ -27,6 +27,12 @@ POSTGRES_WRITERS = 4
 _COST_WEIGHT = 0.2
 
 
+def writers_at_once(postgres_writers: int = POSTGRES_WRITERS) -> int:
+    """Write transactions worth having in flight at once: one on SQLite, ``postgres_writers``
+    on PostgreSQL (see ``GroupCommit``)."""
+    return postgres_writers if is_postgres() else 1
+
+
 class GroupCommit(Generic[Item, Result]):
     """``run`` commits a batch of items in one transaction and returns their results in order.
 
@@ -50,7 +56,7 @@ class GroupCommit(Generic[Item, Result]):
         """``item``'s result, once the transaction that holds it has committed."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        writers = self._writers()
+        writers = writers_at_once(self.postgres_writers)
         if len(self._draining) < writers:
             self._draining.add(asyncio.create_task(self._drain(writers)))
         return await future
@@ -58,10 +64,7 @@ class GroupCommit(Generic[Item, Result]):
     def expected_wait(self) -> float:
         """Seconds an item submitted now would wait before its transaction starts, going by what
         waits and what the last transactions cost an item."""
-        return len(self._waiting) * (self._item_seconds or 0.0) / self._writers()
-
-    def _writers(self) -> int:
-        return self.postgres_writers if is_postgres() else 1
+        return len(self._waiting) * (self._item_seconds or 0.0) / writers_at_once(self.postgres_writers)
 
     async def _drain(self, writers: int) -> None:
         try:

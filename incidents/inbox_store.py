@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from incidents import lifecycle, metrics
 from incidents.intake import TriggerRequest, stored
-from incidents.lifecycle import Actor, EngineConfig, open_incident_id, transition
+from incidents.lifecycle import Actor, EngineConfig, transition_open
 from storage.availability import is_unavailable
 from storage.bulk import insert_rows
 from storage.database import lock_rows, write_transaction
@@ -222,9 +222,7 @@ def _work_run(run: list[IntakeSignal], keys: dict[int | None, ApiKey], worker_id
     act = json.loads(run[0].payload)
     with write_transaction():
         _remove(ids, worker_id)
-        number = open_incident_id(act["dedup_key"])
-        if number is not None:
-            transition(number, Action(run[0].action), Actor(act["name"], act["via"]), config, now)
+        transition_open(act["dedup_key"], Action(run[0].action), Actor(act["name"], act["via"]), config, now)
 
 
 def _remove(ids: list[int], worker_id: str) -> None:

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from incidents import inbox_store, metrics
-from incidents.group_commit import POSTGRES_WRITERS, GroupCommit
+from incidents.group_commit import GroupCommit, writers_at_once
 from incidents.inbox_store import LeaseLost, Signal
 from incidents.leases import new_worker_id
 from incidents.lifecycle import EngineConfig
 from storage.availability import OutageLog, is_unavailable
-from storage.database import database, is_postgres
+from storage.database import database
 from storage.fields import utcnow
 from storage.models import ApiKey
 
@@ -63,15 +63,15 @@ class IntakeInbox:
         self._keeping_now = 0
         self._kept = 0  # signals kept so far: the worker looks again when this moved while it looked
         self._worked = 0  # of those (and those taken over), worked so far
-        self._has_rows = False
         self._worker: asyncio.Task | None = None
         self._renew_at = 0.0
         self._outage = OutageLog(log, "intake inbox")
 
     @property
     def active(self) -> bool:
-        """Whether this process has signals kept (or being kept) and not yet worked."""
-        return self._has_rows or self._keeping_now > 0
+        """Whether this process has signals kept (or being kept) and not yet worked: its worker
+        runs until it finds none left."""
+        return self._keeping_now > 0 or (self._worker is not None and not self._worker.done())
 
     @property
     def backlog(self) -> int:
@@ -86,7 +86,6 @@ class IntakeInbox:
         finally:
             self._keeping_now -= 1
         self._kept += 1
-        self._has_rows = True
         metrics.INTAKE_KEPT.inc()
         self._start()
 
@@ -98,7 +97,6 @@ class IntakeInbox:
             metrics.INTAKE_KEPT.inc()
         if owner == self.worker_id:
             self._kept += 1
-            self._has_rows = True
             self._start()
         return owner is not None
 
@@ -108,7 +106,6 @@ class IntakeInbox:
         if count:
             log.info("took over %d intake signal(s) kept by a process that stopped", count)
             self._kept += count
-            self._has_rows = True
             self._start()
         return count
 
@@ -117,7 +114,7 @@ class IntakeInbox:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
-        if self._has_rows:
+        if self._kept > self._worked:  # some were left (or the worker stopped on an error)
             await database.run(inbox_store.release, self.worker_id, self.clock())
 
     def _start(self) -> None:
@@ -151,7 +148,6 @@ class IntakeInbox:
                 delay = min(delay * 2, RETRY_CAP)
                 continue
             if not rows and self._kept == kept_before:
-                self._has_rows = False
                 self._worked = self._kept
                 return
 
@@ -161,20 +157,17 @@ class IntakeInbox:
         config, now = self.config(), self.clock()
         done = await asyncio.gather(
             *(database.run(inbox_store.work, share, self.worker_id, config, now)
-              for share in inbox_store.shares(rows, self._writers())),
+              for share in inbox_store.shares(rows, writers_at_once())),
             return_exceptions=True,
         )
         for outcome in done:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    def _writers(self) -> int:
-        return POSTGRES_WRITERS if is_postgres() else 1
-
     async def _claim(self):
         lease = self.config().lease
         renew = time.monotonic() >= self._renew_at
-        limit = self.batch_size * self._writers()
+        limit = self.batch_size * writers_at_once()
         rows = await database.run(inbox_store.claim_own, self.worker_id, limit, lease, self.clock(), renew)
         if renew:
             self._renew_at = time.monotonic() + lease.total_seconds() / 3

@@ -96,8 +96,8 @@ class EngineConfig:
     lease: timedelta = timedelta(seconds=60)
     action_link_ttl: timedelta = timedelta(hours=24)
     handoff_lead: timedelta = timedelta(minutes=15)
-    # Longest a trigger may expect to wait for its write transaction before intake keeps it in
-    # the inbox instead, and answers at once (``incidents.intake_inbox``).
+    # Longest a trigger may be expected to take before intake keeps the alert in the inbox
+    # instead, and answers at once (``incidents.intake_pace``, ``incidents.intake_inbox``).
     intake_wait: timedelta = timedelta(milliseconds=250)
 
     def __post_init__(self) -> None:
@@ -485,6 +485,12 @@ class ActionOutcome:
     by: str | None
     via: str | None
     at: datetime | None
+
+
+def transition_open(dedup_key: str, action: Action, actor: Actor, config: EngineConfig, now: datetime) -> ActionOutcome | None:
+    """``transition`` of the open incident with ``dedup_key``; None when there is none."""
+    number = open_incident_id(dedup_key)
+    return transition(number, action, actor, config, now) if number is not None else None
 
 
 def transition(number: int, action: Action, actor: Actor, config: EngineConfig, now: datetime) -> ActionOutcome:

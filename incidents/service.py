@@ -138,9 +138,10 @@ class IncidentService:
         behind a signal with the same key that waits in any process's inbox."""
         if await self._keep_first(act, key) or await self.inbox.keep_behind(act, key):
             return KEPT
-        if act.action == Action.ACKNOWLEDGE:
-            return await self.acknowledge_open(act.dedup_key, act.actor)
-        return await self.resolve_open(act.dedup_key, act.actor)
+        outcome = await database.run(lifecycle.transition_open, act.dedup_key, act.action, act.actor, self.config, self.clock())
+        if outcome is not None and outcome.changed:
+            self.notify_queued()
+        return outcome
 
     async def _keep_first(self, signal: Signal, key: ApiKey | None) -> bool:
         # While a backlog of kept signals is still large, the process is still past what it can
@@ -199,16 +200,6 @@ class IncidentService:
         if outcome is not None and outcome.changed:
             self.notify_queued()
         return view, outcome
-
-    async def resolve_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
-        """Resolve the open incident with ``dedup_key``; None when there is none."""
-        number = await self.open_incident_number(dedup_key)
-        return await self.resolve(number, actor) if number is not None else None
-
-    async def acknowledge_open(self, dedup_key: str, actor: Actor) -> ActionOutcome | None:
-        """Acknowledge the open incident with ``dedup_key``; None when there is none."""
-        number = await self.open_incident_number(dedup_key)
-        return await self.acknowledge(number, actor) if number is not None else None
 
     async def open_incident_number(self, dedup_key: str) -> int | None:
         """The number of the open incident with ``dedup_key``, or None."""

@@ -193,14 +193,19 @@ async def test_while_kept_signals_wait_only_those_with_their_dedup_keys_queue_be
     service = engine.service
     slow = True
     monkeypatch.setattr(service.intake_pace, "too_slow", lambda *args: slow)
-    monkeypatch.setattr(service.inbox, "_start", lambda: None)  # the kept one waits until let go
+    gate, claim = asyncio.Event(), service.inbox._claim
+
+    async def held_claim():
+        await gate.wait()  # the kept one waits until let go
+        return await claim()
+
+    monkeypatch.setattr(service.inbox, "_claim", held_claim)
     assert isinstance(await service.take_trigger(TriggerRequest(title="Disk full", dedup_key="disk"), None), Kept)
     slow = False  # triggers are fast again
     assert isinstance(await service.take_trigger(TriggerRequest(title="Disk full", dedup_key="disk"), None), Kept)
     other = await service.take_trigger(TriggerRequest(title="CPU hot", dedup_key="cpu"), None)
     assert isinstance(other, TriggerOutcome) and other.created
-    monkeypatch.undo()
-    service.inbox._start()
+    gate.set()
     await _settled(service)
     disk, cpu = sorted(await _incidents(), key=lambda incident: incident.title, reverse=True)
     assert (disk.title, disk.alert_count, cpu.title) == ("Disk full", 2, "CPU hot")

@@ -22,7 +22,7 @@ class SlowTransactions:
 
 async def test_items_arriving_during_a_transaction_share_the_next_and_each_gets_its_own_result():
     run = SlowTransactions(0.05)
-    commit: GroupCommit[int, int] = GroupCommit(run)
+    commit: GroupCommit[int, int] = GroupCommit(run, postgres_writers=1)  # one writer whatever database the process last opened
     first = asyncio.create_task(commit.submit(1))
     await asyncio.sleep(0.01)  # the first transaction is under way
     rest = [asyncio.create_task(commit.submit(item)) for item in (2, 3, 4)]
@@ -40,7 +40,7 @@ async def test_the_expected_wait_grows_with_what_waits_and_is_none_when_nothing_
         await gate.wait()  # held open by the test from the second transaction on
         return batch
 
-    commit: GroupCommit[int, int] = GroupCommit(run)
+    commit: GroupCommit[int, int] = GroupCommit(run, postgres_writers=1)  # one writer whatever database the process last opened
     assert commit.expected_wait() == 0
     gate.set()
     await commit.submit(1)  # one item cost about 50 ms
@@ -64,7 +64,7 @@ async def test_a_failing_item_fails_alone():
         await asyncio.sleep(0.01)
         return batch
 
-    commit: GroupCommit[int, int] = GroupCommit(run)
+    commit: GroupCommit[int, int] = GroupCommit(run, postgres_writers=1)  # one writer whatever database the process last opened
     first = asyncio.create_task(commit.submit(1))
     await asyncio.sleep(0)
     results = await asyncio.gather(first, *(commit.submit(item) for item in (12, 13, 14)), return_exceptions=True)
