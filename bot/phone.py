@@ -173,7 +173,8 @@ async def call_status(request: web.Request, form) -> web.Response:
 
 async def _record(request: web.Request, sid: str, status: DeliveryStatus, error: str) -> None:
     if not await _service(request).record_receipt(sid, status, error if status == DeliveryStatus.FAILED else None):
-        log.info("Twilio receipt for %s, which Ackbot did not send (or has not recorded yet)", sid)
+        # Not the sid itself: it is the sender's text until a row has matched it.
+        log.info("a Twilio receipt for a message or call Ackbot did not send (or has not recorded yet)")
 
 
 # --- voice -----------------------------------------------------------------------------------

@@ -75,7 +75,12 @@ def _malformed(problem: str) -> web.HTTPBadRequest:
 
 
 def _query_request(request: web.Request) -> AsyncBoltRequest:
-    """The Bolt request of an OAuth GET: its query and headers (any body is ignored)."""
+    """The Bolt request of an OAuth GET: its query and headers (any body is ignored). A query
+    with a control character is refused (400): Bolt copies values such as ``team`` into the
+    redirect's Location header, which aiohttp would refuse to write, dropping the connection."""
+    if any(ord(character) < 32 or ord(character) == 127 for value in request.query.values() for character in value):
+        log_rejected(request, "OAuth query with a control character")
+        raise web.HTTPBadRequest(text="The query must not contain control characters.")
     # Bolt reads headers through .items(), which aiohttp's multidict has; its annotation says dict.
     return AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
 

@@ -193,3 +193,11 @@ async def test_tokens_stay_out_of_the_logs_even_at_debug_level(aiohttp_client, s
     await client.app[SLACK_APP_KEY].surface.in_flight.settle(5)
     assert await database.count(SlackInstallation.select()) == 1
     assert "xoxb-installed-secret" not in caplog.text and "client-secret-for-tests" not in caplog.text
+
+
+async def test_an_oauth_start_with_a_control_character_in_its_query_is_refused_not_dropped(client, caplog):
+    for path in ("/slack/link?team=%1F", "/slack/install?team=T1%0d%0aSet-Cookie:%20x=1"):
+        response = await client.get(path, allow_redirects=False)
+        assert response.status == 400 and "error" in await response.json()
+        assert "Set-Cookie" not in response.headers
+    assert "x=1" not in caplog.text

@@ -13,6 +13,7 @@ route the application registers is listed.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -31,15 +32,16 @@ from yarl import URL
 
 from app import Secret, create_app
 from bot.access_log import RedactingAccessLogger
-from bot.app_keys import WEB_KEY
+from bot.app_keys import SERVICE_KEY, WEB_KEY
 from bot.web.session import COOKIE as SESSION_COOKIE
 from channels.push import generate_vapid_keys
 from channels.registry import CHANNEL_TRAITS
 from incidents import api_keys
 from incidents.intake import TriggerRequest
 from incidents.service import EngineConfig, IncidentService
+from storage.database import database
 from storage.enums import Channel
-from storage.models import ChannelPreference, Team, TeamMember, User
+from storage.models import ChannelPreference, IntakeSignal, Team, TeamMember, User
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import CLIENT_ID, CLIENT_SECRET, FakeSlackAPI
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
@@ -313,6 +315,16 @@ async def connector():
 
 @pytest.fixture
 async def surfaces(aiohttp_client, settings, slack_api, connector) -> Surfaces:
+    return await _surfaces(aiohttp_client, settings, slack_api, connector)
+
+
+@pytest.fixture
+async def keeping_surfaces(aiohttp_client, settings, slack_api, connector) -> Surfaces:
+    """``surfaces`` with every intake signal kept in the inbox (``ACKBOT_INTAKE_WAIT_MS=0``)."""
+    return await _surfaces(aiohttp_client, settings.replace(intake_wait_ms=0), slack_api, connector)
+
+
+async def _surfaces(aiohttp_client, settings, slack_api, connector) -> Surfaces:
     private_key, _ = generate_vapid_keys()
     configured = settings.replace(
         public_url=PUBLIC_URL,
@@ -397,7 +409,56 @@ def _fill(path: str, segment: str) -> str:
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 async def test_no_request_gets_a_5xx_or_leaks_into_the_logs(surfaces, caplog, route, data):
-    body = data.draw(route.bodies, "body")
+    await _fuzz_once(surfaces, caplog, route, data)
+
+
+_titles = st.text(min_size=1, max_size=40) | st.just(CANARY)
+_severity = st.sampled_from(["critical", "error", "warning", "info"]) | texts
+# Well-formed bodies (mostly) with any text where a sender's text goes: what the inbox keeps.
+WELL_FORMED = {
+    "/api/v1/incidents": st.fixed_dictionaries(
+        {"title": _titles},
+        optional={"body": texts, "priority": st.sampled_from(["critical", "high", "low"]), "service": texts,
+                  "team": texts, "dedup_key": texts, "labels": st.dictionaries(texts, texts, max_size=3)},
+    ),
+    "/webhooks/alertmanager": st.fixed_dictionaries({
+        "version": st.just("4"), "groupKey": texts, "status": st.sampled_from(["firing", "resolved"]),
+        "receiver": st.just("ackbot"), "externalURL": st.just("http://alertmanager:9093"),
+        "groupLabels": st.just({}), "commonAnnotations": st.dictionaries(texts, texts, max_size=2),
+        "commonLabels": st.fixed_dictionaries({"alertname": _titles}, optional={"severity": _severity, "team": texts}),
+        "alerts": st.lists(st.fixed_dictionaries({
+            "status": st.sampled_from(["firing", "resolved"]), "fingerprint": texts,
+            "labels": st.fixed_dictionaries({"alertname": _titles}, optional={"instance": texts}),
+            "annotations": st.dictionaries(texts, texts, max_size=2),
+            "startsAt": st.just("2026-12-02T10:00:00Z"), "endsAt": st.just("0001-01-01T00:00:00Z"),
+            "generatorURL": st.just(""),
+        }), min_size=1, max_size=3),
+    }),
+    "/v2/enqueue": st.fixed_dictionaries(
+        {"event_action": st.sampled_from(["trigger", "acknowledge", "resolve"]), "dedup_key": texts,
+         "payload": st.fixed_dictionaries({"summary": _titles, "source": texts, "severity": _severity},
+                                          optional={"custom_details": st.dictionaries(texts, texts, max_size=3)})},
+    ),
+}
+INTAKE_ROUTES = [route for route in ROUTES if route.method == "POST" and route.path in WELL_FORMED]
+
+
+@pytest.mark.parametrize("route", INTAKE_ROUTES, ids=str)
+@hypothesis_settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+async def test_intake_kept_in_the_inbox_gets_no_5xx_and_every_kept_signal_is_worked(keeping_surfaces, caplog, route, data):
+    bodies = WELL_FORMED[route.path].map(lambda value: Body(json.dumps(value).encode())) | route.bodies
+    await _fuzz_once(keeping_surfaces, caplog, route, data, bodies)
+    async with asyncio.timeout(10):
+        while keeping_surfaces.client.app[SERVICE_KEY].inbox.active:
+            await asyncio.sleep(0.01)
+    failed = await database.count(IntakeSignal.select().where(IntakeSignal.failed_at.is_null(False)))
+    assert failed == 0, f"{route}: a kept signal could not be worked"
+
+
+async def _fuzz_once(surfaces, caplog, route, data, bodies: st.SearchStrategy[Body] | None = None) -> None:
+    body = data.draw(bodies or route.bodies, "body")
     path = _fill(route.path, data.draw(segments, "segment")) if "{" in route.path else route.path
     query = data.draw(queries, "query")
     sent_headers = {"X-Fuzz": CANARY}
