@@ -13,6 +13,7 @@ from aiohttp import ClientSession
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -90,23 +91,26 @@ def build_slack_app(config: SlackConfig, session: ClientSession, surface: SlackS
         request_verification_enabled=False, raise_error_for_unhandled_request=True, process_before_response=True,
     )
     bolt.error(_on_error)
-    bolt.use(ReplayGuard().middleware)
-    bolt.use(_respond_through(session))
-    events.register(bolt, surface, installations)
+    bolt.use(ReplayGuard())
+    bolt.use(RespondThrough(session))
+    # Bolt tries listeners in the order they were added, building every argument a listener could
+    # ask for at each: clicks, the most frequent requests, come first.
     buttons.register(bolt, surface)
     slash.register(bolt, surface)
+    events.register(bolt, surface, installations)
     return SlackApp(bolt, install_flow, link_flow, surface, config.signing_secret)
 
 
-def _respond_through(session: ClientSession):
+class RespondThrough(AsyncMiddleware):
     """Bolt middleware: listeners' ``respond`` answers over ``session``."""
 
-    async def middleware(context, next):
-        if context.response_url:
-            context["respond"] = SessionRespond(context.response_url, session)
-        await next()
+    def __init__(self, session: ClientSession):
+        self.session = session
 
-    return middleware
+    async def async_process(self, *, req, resp, next):
+        if req.context.response_url:
+            req.context["respond"] = SessionRespond(req.context.response_url, self.session)
+        return await next()
 
 
 async def _on_error(error: Exception) -> BoltResponse:

@@ -9,12 +9,16 @@ processes the incident service is the backstop: acknowledging twice changes noth
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 
 # Longer than Slack's signature window, so a replay cannot outlive its memory.
 REMEMBER_SECONDS = 600.0
+# About 170 interactions a second for the whole window; past that the oldest are forgotten first.
+MOST_REMEMBERED = 100_000
 
 
 def interaction_key(body: dict) -> str | None:
@@ -28,26 +32,33 @@ def interaction_key(body: dict) -> str | None:
     return None
 
 
-class ReplayGuard:
-    def __init__(self, clock: Callable[[], float] = time.monotonic, remember: float = REMEMBER_SECONDS):
+class ReplayGuard(AsyncMiddleware):
+    """Bolt middleware: a repeat gets an empty 200, anything else runs. A class rather than a
+    function: Bolt calls a function middleware through its argument injection, which builds every
+    argument any listener could ask for on every request."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, remember: float = REMEMBER_SECONDS,
+                 most: int = MOST_REMEMBERED):
         self._clock = clock
         self._remember = remember
-        self._seen: dict[str, float] = {}
+        self._most = most
+        self._seen: OrderedDict[str, float] = OrderedDict()  # oldest first: the clock only goes forward
 
     def first_time(self, key: str) -> bool:
-        """Whether ``key`` is new; it is remembered from now on."""
+        """Whether ``key`` is new; it is remembered from now on (for ``remember`` seconds, or until
+        ``most`` newer keys are remembered)."""
         now = self._clock()
-        if len(self._seen) > 10_000:
-            self._seen = {seen: at for seen, at in self._seen.items() if now - at < self._remember}
-        at = self._seen.get(key)
-        if at is not None and now - at < self._remember:
+        while self._seen and now - next(iter(self._seen.values())) >= self._remember:
+            self._seen.popitem(last=False)
+        if key in self._seen:
             return False
+        if len(self._seen) >= self._most:
+            self._seen.popitem(last=False)
         self._seen[key] = now
         return True
 
-    async def middleware(self, body: dict, next):
-        """Bolt middleware: answer a repeat with an empty 200, run anything else."""
-        key = interaction_key(body)
+    async def async_process(self, *, req, resp, next):
+        key = interaction_key(req.body)
         if key is not None and not self.first_time(key):
             return BoltResponse(status=200, body="")
-        await next()
+        return await next()

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientSession
-from slack_sdk.webhook.async_client import AsyncWebhookClient, WebhookResponse
 
 from bot.slack.identity import SlackIdentity
 from channels.slack_blocks import escape
@@ -72,9 +71,9 @@ class SlackSurface:
 
 
 class SessionRespond:
-    """``respond`` for a request's response_url over Ackbot's shared HTTP session (what Bolt
-    injects opens a new session, so a new connection, for every answer); the part of Bolt's
-    ``respond`` signature Ackbot uses."""
+    """``respond`` for a request's response_url, posted over Ackbot's shared HTTP session (what
+    Bolt injects opens a new session, so a new connection, for every answer); the part of Bolt's
+    ``respond`` signature Ackbot uses. An answer other than 2xx raises ``ClientResponseError``."""
 
     def __init__(self, response_url: str, session: ClientSession):
         self.response_url = response_url
@@ -83,7 +82,7 @@ class SessionRespond:
     async def __call__(
         self, text: str = "", blocks: list[dict] | None = None, response_type: str | None = None,
         replace_original: bool | None = None,
-    ) -> WebhookResponse:
+    ) -> None:
         message: dict[str, Any] = {"text": text}
         if blocks is not None:
             message["blocks"] = blocks
@@ -91,7 +90,8 @@ class SessionRespond:
             message["response_type"] = response_type
         if replace_original is not None:
             message["replace_original"] = replace_original
-        return await AsyncWebhookClient(self.response_url, session=self.session).send_dict(message)
+        async with self.session.post(self.response_url, json=message, raise_for_status=True) as answer:
+            await answer.read()
 
 
 def code_block(text: str) -> str:

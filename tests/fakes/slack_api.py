@@ -105,6 +105,9 @@ class FakeSlackAPI(FakeService):
         app.router.add_route("*", "/{method}", self._api)
 
     async def _response_url(self, request: web.Request) -> web.Response:
+        fault = await self.fault_or_none(request)
+        if fault is not None:
+            return fault
         answer = json.loads(await request.read())
         if not _blocks_within_limits(answer.get("blocks") or []):
             return web.Response(status=400, text="invalid_blocks")

@@ -20,6 +20,7 @@ from incidents.intake import TriggerRequest
 from storage.enums import Channel, EventKind
 from storage.models import Incident, IncidentEvent, NotificationLog, SlackConnection, SlackInstallation, Team, TeamMember, User
 from tests.fakes.channel import PERMANENT, ScriptedChannel
+from tests.fakes.service import Fault
 from tests.fakes.slack_api import CLIENT_ID, FakeSlackAPI
 from tests.integration.slack_support import click, post_signed, signed_headers, slack_channel, slack_settings, slash_command
 from tests.log_support import assert_logs_clean, rejection_lines
@@ -150,6 +151,19 @@ async def test_a_second_click_says_who_did_it_first(client, fake):
     assert answer["text"].startswith(f"#{number} was already acknowledged by Alice via Slack at ")
     bob = await SlackConnection.aget(SlackConnection.slack_user_id == "UBOB")
     assert (bob.user_id, bob.slack_email) == ((await User.aget(User.handle == "bob")).id, "Bob@Example.com")
+
+
+async def test_an_answer_the_response_url_refuses_is_logged_without_the_url(client, fake, caplog):
+    number = await _page(client)
+    await post_signed(client, click("acknowledge", number, fake.response_url()))
+    await _settle(client)
+    caplog.set_level(logging.DEBUG)
+    fake.fail_next(Fault(status=404, body="expired_url", content_type="text/plain"))
+    second = await post_signed(client, click("acknowledge", number, fake.response_url("late"), action_ts="1800000200.1"))
+    await _settle(client)
+    assert second.status == 200 and fake.responses == []
+    assert "Slack reply failed: ClientResponseError" in caplog.text
+    assert_logs_clean(caplog, fake.response_url("late"), "/response/")
 
 
 async def test_strangers_and_outsiders_are_told_politely_and_nothing_changes(client, fake):

@@ -80,6 +80,18 @@ def test_the_guard_forgets_after_its_window():
     assert guard.first_time("a")
 
 
+def test_the_guard_forgets_the_oldest_first_and_stays_bounded():
+    now = [0.0]
+    guard = ReplayGuard(clock=lambda: now[0], remember=600, most=100)
+    for index in range(250):
+        now[0] = index
+        assert guard.first_time(f"k{index}")
+    assert all(not guard.first_time(f"k{index}") for index in range(150, 250)), "the newest 100 are remembered"
+    assert guard.first_time("k0"), "the oldest was forgotten to stay within 100"
+    now[0] = 249 + 600
+    assert guard.first_time("k249") and len(guard._seen) == 1, "everything older than the window is gone"
+
+
 def test_ackbot_manifest_slack_prints_the_manifest_for_the_public_url(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("ACKBOT_PUBLIC_URL", "https://pager.example.org")
     monkeypatch.setenv("ACKBOT_DATA_DIR", str(tmp_path))
