@@ -92,6 +92,9 @@ def quiet_logger(name: str) -> logging.Logger:
     return logger
 
 
+PACED_CHANNELS = 1000
+
+
 class ChannelPacer:
     """At most one post per ``interval`` seconds to each Slack channel: callers wait their turn."""
 
@@ -105,13 +108,17 @@ class ChannelPacer:
         self._clock = clock
         self._sleep = sleep
         self._next_slot: dict[str, float] = {}
+        self._forget_past = PACED_CHANNELS
 
     async def wait(self, channel: str) -> None:
         now = self._clock()
         slot = max(now, self._next_slot.get(channel, now))
         self._next_slot[channel] = slot + self.interval
-        if len(self._next_slot) > 1000:
+        if len(self._next_slot) > self._forget_past:
             self._next_slot = {key: value for key, value in self._next_slot.items() if value > now}
+            # Only when twice as many again wait: a storm over thousands of channels at once
+            # would otherwise copy them all on every post.
+            self._forget_past = max(PACED_CHANNELS, 2 * len(self._next_slot))
         if slot > now:
             await self._sleep(slot - now)
 

@@ -217,3 +217,16 @@ async def test_the_pacer_lets_a_channel_post_again_after_a_second():
     await pacer.wait("C1")
     await pacer.wait("C1")
     assert clock.slept == [1.0]
+
+
+async def test_the_pacer_keeps_pacing_past_thousands_of_channels_and_forgets_them_later():
+    clock = ManualClock()
+    pacer = ChannelPacer(clock=clock, sleep=clock.sleep)
+    for index in range(3000):
+        await pacer.wait(f"C{index}")
+    await pacer.wait("C0")
+    assert clock.slept == [1.0], "a channel among thousands still waits its turn"
+    clock.now += 5
+    for index in range(2 * 3000 + 1):
+        await pacer.wait(f"D{index}")
+    assert len(pacer._next_slot) <= 2 * 3000 + 1, "the channels of the first storm are forgotten"
