@@ -31,6 +31,10 @@ log = logging.getLogger("ackbot.intake_inbox")
 
 RETRY_FIRST = 0.05
 RETRY_CAP = 2.0
+# Before the first batch is worked there is no pace to go by: this many waiting count as long.
+UNMEASURED_LONG_BACKLOG = 100
+# Weight of the newest batch in the time a signal takes to work.
+_PACE_WEIGHT = 0.3
 
 
 async def inbox_state() -> inbox_store.InboxState:
@@ -65,6 +69,7 @@ class IntakeInbox:
         self._worked = 0  # of those (and those taken over), worked so far
         self._worker: asyncio.Task | None = None
         self._renew_at = 0.0
+        self._seconds_a_signal: float | None = None
         self._outage = OutageLog(log, "intake inbox")
 
     @property
@@ -77,6 +82,13 @@ class IntakeInbox:
     def backlog(self) -> int:
         """About how many signals this process has kept and not yet worked."""
         return max(0, self._kept - self._worked) + self._keeping_now
+
+    def outlasts(self, seconds: float) -> bool:
+        """Whether working the backlog would take ``seconds`` or more, at the pace recent batches
+        were worked (before any was: whether it holds ``UNMEASURED_LONG_BACKLOG`` or more)."""
+        if self._seconds_a_signal is None:
+            return self.backlog >= UNMEASURED_LONG_BACKLOG
+        return self.backlog * self._seconds_a_signal >= seconds
 
     async def keep(self, signal: Signal, key: ApiKey | None) -> None:
         """Keep ``signal``; returns once it is committed. Raises what the database raised."""
@@ -129,10 +141,12 @@ class IntakeInbox:
         while True:
             kept_before = self._kept
             try:
+                started = time.monotonic()
                 rows = await self._claim()
                 if rows:
                     await self._work_shares(rows)
                     self._worked += len(rows)
+                    self._paced(time.monotonic() - started, len(rows))
                     self.on_worked()
                 self._outage.available()
                 delay = RETRY_FIRST
@@ -150,6 +164,11 @@ class IntakeInbox:
             if not rows and self._kept == kept_before:
                 self._worked = self._kept
                 return
+
+    def _paced(self, seconds: float, signals: int) -> None:
+        pace = seconds / signals
+        previous = self._seconds_a_signal
+        self._seconds_a_signal = pace if previous is None else previous + _PACE_WEIGHT * (pace - previous)
 
     async def _work_shares(self, rows) -> None:
         """Work ``rows`` in shares at once, as many as there may be write transactions in flight

@@ -46,8 +46,6 @@ from storage.enums import Action, Channel, DeliveryStatus
 from storage.fields import utcnow
 from storage.models import ApiKey, Incident, User
 
-# Kept signals waiting in this process past which intake keeps every new one too.
-KEEP_WHILE_BACKLOG = 100
 # How often each process looks for hand-offs to announce (the notices themselves are once each).
 HANDOFF_CHECK_INTERVAL = timedelta(seconds=30)
 
@@ -144,11 +142,11 @@ class IncidentService:
         return outcome
 
     async def _keep_first(self, signal: Signal, key: ApiKey | None) -> bool:
-        # While a backlog of kept signals is still large, the process is still past what it can
-        # write in time: answering with the incident again would only make the answers slow.
-        busy = self.inbox.backlog >= KEEP_WHILE_BACKLOG or self.intake_pace.too_slow(
-            self._triggers.expected_wait(), self.config.intake_wait.total_seconds()
-        )
+        # While the kept signals would take longer than the budget to work, the process is still
+        # past what it can write in time: answering with the incident again would only make the
+        # answers slow (and page newer alerts before older ones).
+        budget = self.config.intake_wait.total_seconds()
+        busy = self.inbox.outlasts(budget) or self.intake_pace.too_slow(self._triggers.expected_wait(), budget)
         if not busy:
             return False
         await self.inbox.keep(signal, key)
