@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from incidents.running_average import RunningAverage
 from storage.availability import is_unavailable
 from storage.database import is_postgres
 
@@ -24,7 +25,6 @@ Result = TypeVar("Result")
 # Write transactions in flight at once on PostgreSQL (see GroupCommit).
 POSTGRES_WRITERS = 4
 # Weight of the newest transaction in the running cost of one item.
-_COST_WEIGHT = 0.2
 
 
 def writers_at_once(postgres_writers: int = POSTGRES_WRITERS) -> int:
@@ -50,7 +50,7 @@ class GroupCommit(Generic[Item, Result]):
         self.postgres_writers = postgres_writers
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._draining: set[asyncio.Task] = set()
-        self._item_seconds: float | None = None  # what an item cost, of late; None before the first
+        self._item_seconds = RunningAverage()  # what an item cost, of late
 
     async def submit(self, item: Item) -> Result:
         """``item``'s result, once the transaction that holds it has committed."""
@@ -64,7 +64,7 @@ class GroupCommit(Generic[Item, Result]):
     def expected_wait(self) -> float:
         """Seconds an item submitted now would wait before its transaction starts, going by what
         waits and what the last transactions cost an item."""
-        return len(self._waiting) * (self._item_seconds or 0.0) / writers_at_once(self.postgres_writers)
+        return len(self._waiting) * (self._item_seconds.value or 0.0) / writers_at_once(self.postgres_writers)
 
     async def _drain(self, writers: int) -> None:
         try:
@@ -99,8 +99,7 @@ class GroupCommit(Generic[Item, Result]):
             for _, future in batch:
                 future.cancel()
             raise
-        cost = (time.monotonic() - started) / len(batch)
-        self._item_seconds = cost if self._item_seconds is None else self._item_seconds + _COST_WEIGHT * (cost - self._item_seconds)
+        self._item_seconds.add((time.monotonic() - started) / len(batch))
         for (_, future), result in zip(batch, done, strict=True):
             if not future.done():  # its request may have gone (cancelled) meanwhile
                 future.set_result(result)

@@ -22,6 +22,7 @@ from incidents.group_commit import GroupCommit, writers_at_once
 from incidents.inbox_store import LeaseLost, Signal
 from incidents.leases import new_worker_id
 from incidents.lifecycle import EngineConfig
+from incidents.running_average import RunningAverage
 from storage.availability import OutageLog, is_unavailable
 from storage.database import database
 from storage.fields import utcnow
@@ -33,8 +34,6 @@ RETRY_FIRST = 0.05
 RETRY_CAP = 2.0
 # Before the first batch is worked there is no pace to go by: this many waiting count as long.
 UNMEASURED_LONG_BACKLOG = 100
-# Weight of the newest batch in the time a signal takes to work.
-_PACE_WEIGHT = 0.3
 
 
 async def inbox_state() -> inbox_store.InboxState:
@@ -69,7 +68,7 @@ class IntakeInbox:
         self._worked = 0  # of those (and those taken over), worked so far
         self._worker: asyncio.Task | None = None
         self._renew_at = 0.0
-        self._seconds_a_signal: float | None = None
+        self._seconds_a_signal = RunningAverage()
         self._outage = OutageLog(log, "intake inbox")
 
     @property
@@ -86,9 +85,10 @@ class IntakeInbox:
     def outlasts(self, seconds: float) -> bool:
         """Whether working the backlog would take ``seconds`` or more, at the pace recent batches
         were worked (before any was: whether it holds ``UNMEASURED_LONG_BACKLOG`` or more)."""
-        if self._seconds_a_signal is None:
+        pace = self._seconds_a_signal.value
+        if pace is None:
             return self.backlog >= UNMEASURED_LONG_BACKLOG
-        return self.backlog * self._seconds_a_signal >= seconds
+        return self.backlog * pace >= seconds
 
     async def keep(self, signal: Signal, key: ApiKey | None) -> None:
         """Keep ``signal``; returns once it is committed. Raises what the database raised."""
@@ -166,9 +166,7 @@ class IntakeInbox:
                 return
 
     def _paced(self, seconds: float, signals: int) -> None:
-        pace = seconds / signals
-        previous = self._seconds_a_signal
-        self._seconds_a_signal = pace if previous is None else previous + _PACE_WEIGHT * (pace - previous)
+        self._seconds_a_signal.add(seconds / signals)
 
     async def _work_shares(self, rows) -> None:
         """Work ``rows`` in shares at once, as many as there may be write transactions in flight
