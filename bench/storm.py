@@ -39,7 +39,7 @@ from bench.common import (
     start_serve,
     twilio_settings,
 )
-from storage.models import Incident, NotificationLog
+from storage.models import Incident, IntakeSignal, NotificationLog
 
 TEAM = "payments"
 
@@ -84,6 +84,8 @@ def _figures() -> dict:
         "incidents": Incident.select().count(),
         "alerts_counted": Incident.select(fn.COALESCE(fn.SUM(Incident.alert_count), 0)).scalar(),
         "notifications": statuses,
+        "inbox": IntakeSignal.select().where(IntakeSignal.failed_at.is_null()).count(),
+        "inbox_failed": IntakeSignal.select().where(IntakeSignal.failed_at.is_null(False)).count(),
     }
 
 
@@ -125,16 +127,17 @@ async def storm(base: str, api_key: str, args) -> tuple[Counter, list[tuple[floa
 
 
 async def settle(storage: Storage, serve, timeout: float = 120.0) -> dict:
-    """The figures once no page is waiting or being sent any more."""
+    """The figures once no alert waits in the intake inbox and no page is waiting or being sent
+    any more."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         figures = await storage.run(_figures)
         waiting = sum(count for status, count in figures["notifications"].items() if status in ("QUEUED", "SENDING"))
-        if not waiting:
+        if not waiting and not figures["inbox"]:
             return figures
         serve.check_alive()
         await asyncio.sleep(0.2)
-    raise TimeoutError("pages still waiting after the storm")
+    raise TimeoutError("alerts or pages still waiting after the storm")
 
 
 async def main(argv=None) -> None:
@@ -177,6 +180,7 @@ async def main(argv=None) -> None:
                                            f"{ms(max(settled, default=float('nan')))}"],
         ["incidents created (dedup keys)", f"{figures['incidents']} ({args.keys})"],
         ["alerts counted on incidents", figures["alerts_counted"]],
+        ["alerts that failed in the inbox", figures["inbox_failed"]],
         ["pages SENT (expected)", f"{sent} ({figures['incidents'] * args.people})"],
         ["pages by status", " ".join(f"{status}={count}" for status, count in sorted(figures["notifications"].items()))],
         ["SMS the provider received", provider],
@@ -189,6 +193,8 @@ async def main(argv=None) -> None:
                 f"{args.alerts} Alertmanager posts over {args.keys} groups, {args.people} people paged per incident")
     print_table(["target", "measured", ""], [
         ["every post answered 2xx", histogram, "met" if all_2xx else "missed"],
+        [f"every alert counted on its incident ({args.alerts})", figures["alerts_counted"],
+         "met" if figures["alerts_counted"] == args.alerts else "missed"],
         [f"one incident per dedup key ({args.keys})", figures["incidents"],
          "met" if figures["incidents"] == args.keys else "missed"],
         [f"planned rate kept ({args.alerts / args.duration:.0f}/s)", f"{args.alerts / elapsed:.0f}/s",
