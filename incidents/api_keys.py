@@ -1,5 +1,10 @@
 """Intake API keys. A key is shown once, when created; the database keeps only its SHA-256 and
-a short prefix that lets people tell keys apart. ``ApiKeys`` is the async API over them."""
+a short prefix that lets people tell keys apart. ``ApiKeys`` is the async API over them.
+
+Every intake request presents its key, so a live key is answered from memory for
+``CACHE_SECONDS``, by its hash: a key revoked through the same ``ApiKeys`` fails at once; one
+revoked by ``ackbot apikey revoke`` (another process) or on another instance, within
+``CACHE_SECONDS``. Unknown and revoked keys are not remembered."""
 from __future__ import annotations
 
 import re
@@ -11,6 +16,7 @@ from peewee import JOIN, IntegrityError
 
 from incidents.action_tokens import hash_token
 from incidents.people import LAST_USED_RESOLUTION, stale_last_use
+from incidents.short_cache import ShortCache
 from storage.database import database
 from storage.fields import utcnow
 from storage.models import ApiKey, Team
@@ -30,6 +36,7 @@ _SERVICE_MAX = 200
 # characters; of a kept key, whose every character is secret, only 4.
 _SHOWN_PREFIX_LENGTH = 12
 _SHOWN_KEPT_LENGTH = 4
+CACHE_SECONDS = 5.0
 
 
 class ApiKeyError(Exception):
@@ -39,8 +46,9 @@ class ApiKeyError(Exception):
 class ApiKeys:
     """Creating, checking, listing and revoking intake API keys."""
 
-    def __init__(self, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, clock: Callable[[], datetime] = utcnow, cache_seconds: float = CACHE_SECONDS):
         self.clock = clock
+        self._live: ShortCache[ApiKey] = ShortCache(cache_seconds)
 
     async def create(self, name: str, team: str | None = None, service: str | None = None, key: str | None = None) -> str:
         """Create a key called ``name`` (1-100 letters, digits, '-', '_' or '.', starting with a
@@ -70,15 +78,20 @@ class ApiKeys:
     async def authenticate(self, presented: str | None) -> ApiKey | None:
         """The live ApiKey whose plain text is ``presented``, or None when it is missing,
         malformed, unknown or revoked. Records the use in ``last_used_at``, at most once a minute
-        per key."""
+        per key (and the cache's few seconds). The ApiKey returned is shared: read it, never change it."""
         if not isinstance(presented, str) or not _KEY_FORMAT.fullmatch(presented):
             return None
-        return await database.run(_find_live_key, hash_token(presented), self.clock())
+        key_hash = hash_token(presented)
+        return await self._live.get(key_hash, lambda: database.run(_find_live_key, key_hash, self.clock()))
 
     async def revoke(self, name: str) -> bool:
         """Revoke the key called ``name``; False when there is no such key or it was already
         revoked."""
-        return await database.run(_revoke, name, self.clock()) > 0
+        self._live.clear()
+        try:
+            return await database.run(_revoke, name, self.clock()) > 0
+        finally:
+            self._live.clear()
 
     async def all_keys(self) -> list[ApiKey]:
         """Every key, revoked ones included, by name; each with ``team_name``, its team's name

@@ -1,6 +1,7 @@
 """Intake API keys on SQLite and PostgreSQL: stored hashed, checked by hash, revocable."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import timedelta
 
@@ -55,10 +56,30 @@ async def test_a_near_miss_fails(storage):
 
 async def test_a_revoked_key_fails(storage):
     key = await create_api_key("grafana")
+    assert (await authenticate(key)).name == "grafana"  # remembered now
     assert await revoke_api_key("grafana") is True
     assert await authenticate(key) is None
     assert await revoke_api_key("grafana") is False
     assert await revoke_api_key("nobody") is False
+
+
+async def test_a_key_revoked_by_another_process_fails_within_the_cache_time(storage):
+    server = ApiKeys(cache_seconds=0.3)
+    key = await create_api_key("grafana")
+    assert (await server.authenticate(key)).name == "grafana"
+    assert await ApiKeys().revoke("grafana") is True  # `ackbot apikey revoke` runs in a process of its own
+    assert (await server.authenticate(key)).name == "grafana"
+    await asyncio.sleep(0.4)
+    assert await server.authenticate(key) is None
+
+
+async def test_an_unknown_key_is_not_remembered(storage):
+    server = ApiKeys()
+    plain = await ApiKeys().create("grafana", key="k" * 20)
+    await database.run(lambda: ApiKey.delete().execute())
+    assert await server.authenticate(plain) is None
+    await ApiKeys().create("grafana", key=plain)
+    assert (await server.authenticate(plain)).name == "grafana"
 
 
 async def test_revoking_one_key_leaves_the_others(storage):
@@ -99,6 +120,7 @@ async def _last_used(name: str):
 
 
 async def test_last_used_is_written_at_most_once_a_minute(storage):
+    authenticate = ApiKeys(cache_seconds=0).authenticate  # every call reads the row
     key = await create_api_key("grafana")
     await authenticate(key)
     first = await _last_used("grafana")
