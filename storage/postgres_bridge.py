@@ -23,6 +23,10 @@ asyncpg 0.32) three things go wrong, and are put right here:
    (pwasyncio would: its next statement ran on a fresh connection, outside any transaction).
    A ROLLBACK on a dead connection succeeds at once: the server rolled back when it ended.
 
+Connections are handed out in the order tasks asked for them (``storage.pool_slots``), and taken
+without pwasyncio's ``asyncio.wait_for``, which runs every acquire as a task of its own: one more
+turn of a busy event loop for each ``database.run``.
+
 And one cost is put right: pwasyncio prepares every statement anew (``Connection.prepare``,
 which bypasses asyncpg's statement cache), a round trip to the server before each statement is
 run. Here statements go through asyncpg's cache: a statement already seen on the connection is
@@ -32,6 +36,7 @@ transaction; inside one, that transaction fails once, as on a lost connection.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncpg
@@ -39,6 +44,7 @@ import peewee
 from playhouse.pwasyncio import AsyncPostgresqlConnection, AsyncPostgresqlDatabase, CursorAdapter
 
 from storage.availability import LOST_IN_TRANSACTION, error_chain
+from storage.pool_slots import PoolSlots
 
 log = logging.getLogger("ackbot.database")
 
@@ -63,6 +69,8 @@ def _dead(proxy) -> bool:
 class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
     """``AsyncPostgresqlDatabase`` with the fixes above."""
 
+    _slots: tuple[object, PoolSlots] | None = None  # (the asyncpg pool, its slots)
+
     async def aconnect(self):
         conn = self._state.conn
         if conn is not None and conn.stale():
@@ -83,10 +91,34 @@ class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
             log.debug("dropping a lost connection: %s", error)
 
     async def _pool_acquire(self, pool):
-        plain = await super()._pool_acquire(pool)
-        return _SteadyConnection(plain.conn, self)
+        """A connection from asyncpg's pool, in the order tasks asked (``storage.pool_slots``)."""
+        slots = self._slots_for(pool)
+        await slots.take(self._acquire_timeout)
+        try:
+            async with asyncio.timeout(self._acquire_timeout):  # a slot's connection may still have to connect
+                proxy = await pool.acquire()
+        except BaseException:
+            slots.give_back()
+            raise
+        conn = _SteadyConnection(proxy, self)
+        conn.slots = slots
+        return conn
+
+    def _slots_for(self, pool) -> PoolSlots:
+        if self._slots is None or self._slots[0] is not pool:  # the pool was made anew
+            self._slots = (pool, PoolSlots(self._pool_size))
+        return self._slots[1]
 
     async def _pool_release(self, conn):
+        try:
+            await self._release_proxy(conn)
+        finally:
+            slots = getattr(conn, "slots", None)
+            if slots is not None:  # a second hand-back of the same connection gives back nothing
+                conn.slots = None
+                slots.give_back()
+
+    async def _release_proxy(self, conn):
         proxy = conn.conn if conn is not None else None
         if proxy is None or getattr(proxy, "_con", None) is None:
             return  # already handed back (asyncpg detached the proxy)
@@ -112,6 +144,8 @@ class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
 
 class _SteadyConnection(AsyncPostgresqlConnection):
     """Every statement of a task goes through here (queries, and BEGIN/COMMIT/ROLLBACK)."""
+
+    slots: PoolSlots | None = None  # held from the pool's acquire to its release
 
     def __init__(self, conn, database: SteadyPostgresqlDatabase):
         super().__init__(conn)

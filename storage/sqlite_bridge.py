@@ -5,8 +5,8 @@ every row, close the cursor), each a hand-off between threads and back. Under lo
 machine, each hand-off waits for the scheduler, and a write transaction of twenty statements
 held SQLite's one write lock through sixty of them. Here a statement is one call: execute,
 fetch, close, together on that thread; and a pooled connection is taken without pwasyncio's
-two ``asyncio.wait_for`` (a task and a timer each): a free one at once, otherwise under one
-``asyncio.timeout``.
+two ``asyncio.wait_for`` (a task and a timer each), in the order tasks asked for one
+(``storage.pool_slots``): a free one at once, otherwise under one ``asyncio.timeout``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import sqlite3
 
 from peewee import InterfaceError, OperationalError
 from playhouse.pwasyncio import AsyncSqliteConnection, AsyncSqliteDatabase, AsyncSqlitePool, CursorAdapter
+
+from storage.pool_slots import PoolSlots
 
 
 def _run(connection: sqlite3.Connection, sql: str, params) -> tuple:
@@ -34,29 +36,32 @@ class _OneTripConnection(AsyncSqliteConnection):
 
 
 class _OneTripPool(AsyncSqlitePool):
+    """pwasyncio's pool, its connections handed out in the order they were asked for
+    (``PoolSlots``)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._waiting = 0
+        self._slots = PoolSlots(self._pool_size)
 
     async def _create_connection(self):
         plain = await super()._create_connection()
         return _OneTripConnection(plain.conn)
 
-    def take_free(self) -> _OneTripConnection | None:
-        """An idle connection, when one is and no task waits for one (it is theirs first)."""
-        if self._closed or self._waiting or self._queue.empty():
-            return None
-        return self._queue.get_nowait()
-
     async def acquire(self, timeout=None):
         if self._closed:
             raise InterfaceError("Pool is closed.")
-        self._waiting += 1
+        await self._slots.take(timeout)
         try:
-            async with asyncio.timeout(timeout):
-                return await self._queue.get()
-        finally:
-            self._waiting -= 1
+            return self._queue.get_nowait()  # a slot held is a connection idle
+        except asyncio.QueueEmpty:  # the pool was closed meanwhile
+            self._slots.give_back()
+            raise InterfaceError("Pool is closed.") from None
+
+    async def release(self, conn):
+        # The slot goes back only with its connection: when no replacement for a broken one
+        # could be made, the pool is one smaller, as pwasyncio's would be.
+        await super().release(conn)
+        self._slots.give_back()
 
 
 class OneTripSqliteDatabase(AsyncSqliteDatabase):
@@ -64,14 +69,12 @@ class OneTripSqliteDatabase(AsyncSqliteDatabase):
         pool = self._pool
         if not isinstance(pool, _OneTripPool):  # not made yet, or being replaced
             return await super()._acquire_conn_async()
-        conn = pool.take_free()
-        if conn is None:
-            try:
-                conn = await pool.acquire(self._acquire_timeout)
-            except TimeoutError:
-                raise OperationalError(
-                    f"Timed out acquiring connection from pool (acquire_timeout={self._acquire_timeout})",
-                ) from None
+        try:
+            conn = await pool.acquire(self._acquire_timeout)
+        except TimeoutError:
+            raise OperationalError(
+                f"Timed out acquiring connection from pool (acquire_timeout={self._acquire_timeout})",
+            ) from None
         conn._pool = pool  # as pwasyncio tags it, for the release
         return conn
 
