@@ -15,7 +15,7 @@ request bodies, so they stay fast for tens of thousands of requests.
   public half of the PEM key, endorsed for msteams), its token endpoint, and the Bot Connector's
   activity and member routes (every member is Alice, alice@example.com).
 
-Each serves ``GET /_bench/stats`` (JSON) and print ``READY <port>`` once listening on 127.0.0.1.
+Each serves ``GET /_bench/stats`` (JSON) and prints ``READY <port>`` once listening on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ TEAMS_KEY_ID = "bench-key-1"
 
 
 class FakeTwilio:
-    """Counts messages and the first arrival of each incident's; spoken to through
+    """Counts the messages, and when the first about each incident arrived; spoken to through
     ``TwilioProtocol``."""
 
     def __init__(self):
