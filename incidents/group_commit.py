@@ -24,7 +24,6 @@ Result = TypeVar("Result")
 
 # Write transactions in flight at once on PostgreSQL (see GroupCommit).
 POSTGRES_WRITERS = 4
-# Weight of the newest transaction in the running cost of one item.
 
 
 def writers_at_once(postgres_writers: int = POSTGRES_WRITERS) -> int:

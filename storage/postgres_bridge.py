@@ -105,7 +105,9 @@ class SteadyPostgresqlDatabase(AsyncPostgresqlDatabase):
         return conn
 
     def _slots_for(self, pool) -> PoolSlots:
-        if self._slots is None or self._slots[0] is not pool:  # the pool was made anew
+        # Kept with the pool they count for: a connection of a pool since replaced is closed, not
+        # handed back, so its slot must not be one of the new pool's.
+        if self._slots is None or self._slots[0] is not pool:
             self._slots = (pool, PoolSlots(self._pool_size))
         return self._slots[1]
 
